@@ -1,0 +1,65 @@
+# docstream: `make run` starts the whole system, `make test` runs the whole suite.
+# Every setup step lives here, so a fresh clone on a fresh machine needs nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install infra run infra-only test test-unit lint format typecheck check bench bench-quick token clean
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "docstream needs Python 3.11+"'
+	@echo "[docstream] Creating the virtualenv and installing Python packages ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --progress-bar off -e '.[dev]' | grep -E '^(Successfully|ERROR)' || true
+	@$(PY) -c 'import faust, aiokafka, pymongo, pypdfium2, fastapi' # fail here, not later
+	@touch $(STAMP)
+
+install: $(STAMP) ## virtualenv + Python packages (once; again when pyproject.toml changes)
+
+infra: install ## fetch Kafka jars (Maven) and build FerretDB (go install), once, into ~/.cache/docstream
+	@$(PY) -m deploy.launcher install
+
+run: infra ## the whole system on the local defaults (Ctrl-C stops everything)
+	@$(PY) -m deploy.launcher run
+
+infra-only: infra ## only Kafka and FerretDB, for running services by hand
+	@$(PY) -m deploy.launcher infra
+
+token: install ## print a development token (owner "dev"; OWNER=name for another)
+	@$(PY) -m deploy.launcher token --owner $${OWNER:-dev}
+
+test: infra ## the whole test suite (starts its own Kafka and FerretDB on free ports)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install ## only the tests that need no broker
+	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: install ## ruff (lint + format check)
+	@$(VENV)/bin/ruff check shared services deploy tests benchmarks
+	@$(VENV)/bin/ruff format --check shared services deploy tests benchmarks
+
+format: install ## apply ruff's formatting and safe fixes
+	@$(VENV)/bin/ruff check --fix shared services deploy tests benchmarks
+	@$(VENV)/bin/ruff format shared services deploy tests benchmarks
+
+typecheck: install ## mypy --strict
+	@$(VENV)/bin/mypy
+
+check: lint typecheck test ## everything CI and pre-commit run
+
+bench: infra ## benchmarks (minutes); writes benchmarks/results/latest.json and docs/benchmarks.md
+	@$(PY) -m benchmarks.run
+
+bench-quick: infra ## a short smoke run of the benchmarks
+	@$(PY) -m benchmarks.run --quick
+
+clean: ## remove local data (.data); caches in ~/.cache/docstream stay
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Deployment: the local launcher (Python), docker-compose assets, Prometheus and Grafana."""

@@ -1,0 +1,101 @@
+"""``python -m deploy.launcher run|infra|install|token``: the local stack from the command line.
+
+Ports and folders come from the environment (DOCSTREAM_DATA_DIR, DOCSTREAM_KAFKA_PORT,
+DOCSTREAM_MONGO_PORT, DOCSTREAM_INGEST_PORT, ...), so a second stack can run beside the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from deploy.launcher.config import Ports, StackConfig
+from deploy.launcher.install import install_all, say
+from deploy.launcher.stack import Stack
+from shared.auth import issue_token
+
+
+def config_from_env() -> StackConfig:
+    cfg = StackConfig()
+    if os.environ.get("DOCSTREAM_DATA_DIR"):
+        cfg.data_dir = Path(os.environ["DOCSTREAM_DATA_DIR"]).resolve()
+    defaults = Ports()
+    cfg.ports = Ports(**{
+        name: int(os.environ.get(f"DOCSTREAM_{name.upper()}_PORT", getattr(defaults, name)))
+        for name in defaults.__dataclass_fields__
+    })
+    cfg.log_level = os.environ.get("DOCSTREAM_LOG_LEVEL", "INFO")
+    return cfg
+
+
+def _banner(cfg: StackConfig) -> None:
+    token = issue_token(cfg.ensure_secret(), "dev")
+    p = cfg.ports
+    print(f"""
+docstream is running. Ctrl-C stops everything.
+
+  API docs      http://127.0.0.1:{p.ingest}/docs
+  Upload        curl -H "Authorization: Bearer $TOKEN" -F file=@some.pdf \\
+                     http://127.0.0.1:{p.ingest}/v1/documents
+  WebSocket     ws://127.0.0.1:{p.gateway}/ws/documents/<id>?token=$TOKEN
+  Metrics       http://127.0.0.1:{p.ingest}/metrics (ingest)  :{p.gateway} (gateway)
+                :{p.extractor} (extractor)  :{p.analyzer} (analyzer)  :{p.status} (status)
+  Kafka         {cfg.bootstrap}      MongoDB (FerretDB)  {cfg.mongo_url}
+  Logs          {cfg.data_dir / 'logs'}
+
+  Development credential (owner "dev"):
+  export TOKEN={token}
+""", flush=True)
+
+
+async def _serve(stack: Stack, with_services: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stack.start_infra()
+        if with_services:
+            await stack.start_services()
+            _banner(stack.cfg)
+        else:
+            say(f"infrastructure only; Kafka {stack.cfg.bootstrap}, MongoDB {stack.cfg.mongo_url}")
+        while not stop.is_set():
+            for proc in [*stack.infra, *stack.services.values()]:
+                if not proc.alive():
+                    say(f"{proc.name} exited; see {proc.log_path}\n{proc.log_tail(15)}")
+                    stop.set()
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+    finally:
+        say("stopping ...")
+        stack.stop()
+        say("stopped; nothing left running")
+
+
+def main(argv: list[str] | None = None) -> int:
+    # The readiness probes expect refused connections while Kafka starts; don't print them.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    parser = argparse.ArgumentParser(prog="python -m deploy.launcher")
+    parser.add_argument("command", choices=["run", "infra", "install", "token"])
+    parser.add_argument("--owner", default="dev", help="for 'token': whose token")
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        install_all()
+        return 0
+    cfg = config_from_env()
+    if args.command == "token":
+        print(issue_token(cfg.ensure_secret(), args.owner))
+        return 0
+    asyncio.run(_serve(Stack(cfg), with_services=args.command == "run"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

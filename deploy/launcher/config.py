@@ -1,0 +1,99 @@
+"""Where the local stack keeps things and which ports it uses."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.25.2"
+FERRETDB_VERSION = "v1.24.2"
+
+
+def cache_dir() -> Path:
+    """Downloads and builds shared by every checkout (Kafka jars, the FerretDB binary)."""
+    base = os.environ.get("DOCSTREAM_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "docstream"
+    )
+    return Path(base)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Ports:
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    mongo: int = 27017
+    ingest: int = 8000
+    gateway: int = 8001
+    extractor: int = 8002
+    status: int = 8003
+    analyzer: int = 8004
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(*(free_port() for _ in range(8)))
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path = field(default_factory=lambda: REPO / ".data")
+    ports: Ports = field(default_factory=Ports)
+    topic_prefix: str = ""
+    topic_partitions: int = 4
+    mongo_database: str = "docstream"
+    auth_secret: str = ""
+    log_level: str = "INFO"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports.kafka}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.ports.mongo}/"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def ensure_secret(self) -> str:
+        """The development secret, created once per data folder and kept there."""
+        if not self.auth_secret:
+            path = self.data_dir / "dev-auth-secret"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.write_text(secrets.token_urlsafe(32))
+                path.chmod(0o600)
+            self.auth_secret = path.read_text().strip()
+        return self.auth_secret
+
+    def service_env(self) -> dict[str, str]:
+        p = self.ports
+        return {
+            "DOCSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "DOCSTREAM_MONGO_URL": self.mongo_url,
+            "DOCSTREAM_MONGO_DATABASE": self.mongo_database,
+            "DOCSTREAM_TOPIC_PREFIX": self.topic_prefix,
+            "DOCSTREAM_TOPIC_PARTITIONS": str(self.topic_partitions),
+            "DOCSTREAM_BLOB_DIR": str(self.blob_dir),
+            "DOCSTREAM_AUTH_SECRET": self.ensure_secret(),
+            "DOCSTREAM_LOG_LEVEL": self.log_level,
+            "DOCSTREAM_INGEST_PORT": str(p.ingest),
+            "DOCSTREAM_INGEST_PUBLIC_WS_URL": f"ws://127.0.0.1:{p.gateway}",
+            "DOCSTREAM_GATEWAY_PORT": str(p.gateway),
+            "DOCSTREAM_EXTRACTOR_WEB_PORT": str(p.extractor),
+            "DOCSTREAM_STATUS_WEB_PORT": str(p.status),
+            "DOCSTREAM_ANALYZER_WEB_PORT": str(p.analyzer),
+            **self.extra_env,
+        }

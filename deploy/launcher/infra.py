@@ -1,0 +1,114 @@
+"""Kafka (single node, KRaft, combined broker+controller) and FerretDB (SQLite) processes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from deploy.launcher.config import StackConfig
+from deploy.launcher.install import ferretdb_binary, kafka_libs
+from deploy.launcher.processes import ManagedProcess
+from shared.kafka import wait_for_kafka
+from shared.mongo import wait_for_mongo
+
+_LOG4J2 = """status = warn
+appender.file.type = Console
+appender.file.name = OUT
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = OUT
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+"""
+
+
+def _server_properties(cfg: StackConfig, log_dir: Path) -> str:
+    p = cfg.ports
+    return f"""# written by the docstream launcher; edits are overwritten at the next start
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:{p.kafka},CONTROLLER://127.0.0.1:{p.kafka_controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{p.kafka}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.quorum.bootstrap.servers=127.0.0.1:{p.kafka_controller}
+inter.broker.listener.name=PLAINTEXT
+log.dirs={log_dir}
+num.partitions={cfg.topic_partitions}
+# single node: every internal topic has one replica
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# no 3 s wait for more members when the first consumer of a group joins
+group.initial.rebalance.delay.ms=0
+# topics are created deliberately, with our partition counts, never by a stray metadata request
+auto.create.topics.enable=false
+log.retention.hours=168
+"""
+
+
+def kafka_process(cfg: StackConfig) -> ManagedProcess:
+    home = cfg.data_dir / "kafka"
+    log_dir = home / "data"
+    home.mkdir(parents=True, exist_ok=True)
+    props = home / "server.properties"
+    props.write_text(_server_properties(cfg, log_dir))
+    log4j = home / "log4j2.properties"
+    log4j.write_text(_LOG4J2)
+    java = shutil.which("java") or "java"
+    classpath = f"{kafka_libs()}/*"
+    common = [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
+    if not (log_dir / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(
+            [*common, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+             "--standalone"],
+            check=True, capture_output=True, timeout=120,
+        )
+    return ManagedProcess(
+        "kafka",
+        [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+         "-Djava.awt.headless=true", *common[1:], "kafka.Kafka", str(props)],
+        run_dir=cfg.data_dir / "run",
+        log_path=cfg.data_dir / "logs" / "kafka.log",
+    )
+
+
+def ferretdb_process(cfg: StackConfig) -> ManagedProcess:
+    data = cfg.data_dir / "ferretdb"
+    data.mkdir(parents=True, exist_ok=True)
+    return ManagedProcess(
+        "ferretdb",
+        [str(ferretdb_binary()), f"--listen-addr=127.0.0.1:{cfg.ports.mongo}",
+         f"--sqlite-url=file:{data}/", "--log-level=warn"],
+        run_dir=cfg.data_dir / "run",
+        log_path=cfg.data_dir / "logs" / "ferretdb.log",
+        cwd=data,
+    )
+
+
+async def wait_kafka_ready(cfg: StackConfig, proc: ManagedProcess, timeout_s: float) -> None:
+    await _wait_alive(proc, wait_for_kafka(cfg.bootstrap, timeout_s=timeout_s))
+
+
+async def wait_mongo_ready(cfg: StackConfig, proc: ManagedProcess, timeout_s: float) -> None:
+    await _wait_alive(proc, wait_for_mongo(cfg.mongo_url, timeout_s=timeout_s))
+
+
+async def _wait_alive(proc: ManagedProcess, ready: object) -> None:
+    """Wait for readiness, but fail at once (with its log) if the process dies meanwhile."""
+    task = asyncio.ensure_future(ready)  # type: ignore[arg-type]
+    while not task.done():
+        if not proc.alive():
+            task.cancel()
+            raise RuntimeError(f"{proc.name} exited during start:\n{proc.log_tail()}")
+        await asyncio.wait([task], timeout=0.2)
+    task.result()

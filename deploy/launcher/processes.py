@@ -1,0 +1,114 @@
+"""Child processes that cannot outlive the launcher.
+
+Each child gets its own process group (so its own children, e.g. the extractor's worker pool,
+are stopped with it) and PR_SET_PDEATHSIG (so it dies with the launcher even on SIGKILL). A pid
+file per child lets the next start clean up after a launcher that was killed mid-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ManagedProcess:
+    def __init__(self, name: str, argv: list[str], *, run_dir: Path, log_path: Path,
+                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        self.name = name
+        self.argv = argv
+        self.run_dir = run_dir
+        self.log_path = log_path
+        self.env = env
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    def start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        kill_stale(self.pid_file)
+        log = self.log_path.open("ab")
+        env = {**os.environ, **(self.env or {})}
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=self.cwd,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+        self.pid_file.write_text(f"{self.proc.pid} {_start_time(self.proc.pid)}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        # Children that ignored the TERM (a stuck worker) go with the group.
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def kill_stale(pid_file: Path) -> None:
+    """Stop what a previous, killed launcher left running from this same folder."""
+    try:
+        pid_text, started = pid_file.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return
+    if _start_time(pid) != started:  # gone, or the pid now belongs to someone else
+        pid_file.unlink(missing_ok=True)
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def _start_time(pid: int) -> str:
+    """The kernel's start time of a process: with the pid, it names the process uniquely."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "-"
+    return stat.rsplit(")", 1)[1].split()[19]

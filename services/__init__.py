@@ -1,0 +1,1 @@
+"""The docstream services; each runs as ``python -m services.<name>``."""

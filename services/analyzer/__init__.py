@@ -1,0 +1,1 @@
+"""analyzer: AI analysis (summary, key points, sentiment, topics) through a provider."""

@@ -1,0 +1,203 @@
+"""The analyzer agent: documents.extracted in; analysis events and documents.analyzed out.
+
+Per document: analysis.started -> analysis.completed -> document.completed on documents.events
+(in that order, awaited), then the result on documents.analyzed for downstream systems; or
+document.failed (with the record dead-lettered when it failed for good after retries) or
+document.cancelled. Retries happen inside the provider, in one of ``concurrency`` slots, so
+other documents keep flowing while one waits out a backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.analyzer import metrics
+from services.analyzer.analysis import (
+    AnalysisCancelled,
+    AnalysisError,
+    AnalyzerProvider,
+    GeminiConfig,
+    MongoRateLimiter,
+    RateLimiter,
+    build_provider,
+)
+from services.analyzer.settings import AnalyzerSettings
+from shared import mongo
+from shared.blobs import LocalBlobStore
+from shared.cancellation import CancelRegistry
+from shared.events import (
+    AnalysisCompleted,
+    AnalysisCompletedData,
+    AnalysisResult,
+    AnalysisStarted,
+    AnalyzedData,
+    DocumentAnalyzed,
+    DocumentCancelled,
+    DocumentCompleted,
+    DocumentExtracted,
+    DocumentFailed,
+    FailedData,
+    decode,
+    derive,
+)
+from shared.kafka import EventProducer
+from shared.reasons import ReasonCode
+from shared.stream_app import create_app, raw_topic
+
+log = logging.getLogger(__name__)
+SOURCE = "/docstream/analyzer"
+RATE_LIMIT_KEY = "analyzer-model-calls"
+
+
+def build(settings: AnalyzerSettings) -> Any:
+    app, producer = create_app("analyzer", settings, web_port=settings.web_port)
+    topics = settings.topics
+    cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands)
+    handler = _Handler(settings, producer, cancels)
+
+    @app.on_startup.connect  # type: ignore[misc]
+    async def start(app: Any, **kwargs: Any) -> None:
+        await handler.start()
+        await cancels.start()
+
+    @app.on_shutdown.connect  # type: ignore[misc]
+    async def stop(app: Any, **kwargs: Any) -> None:
+        await cancels.stop()
+        await handler.stop()
+
+    @app.agent(raw_topic(app, topics.extracted),  # type: ignore[misc]
+               concurrency=settings.concurrency)
+    async def analyze(stream: Any) -> None:
+        async for event in stream.events():
+            await handler.handle(event.key, event.value, event.message.partition,
+                                 event.message.offset)
+
+    return app
+
+
+class _Handler:
+    def __init__(self, settings: AnalyzerSettings, producer: EventProducer,
+                 cancels: CancelRegistry) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.producer = producer
+        self.cancels = cancels
+        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.provider: AnalyzerProvider | None = None
+        self._mongo: Any = None
+
+    async def start(self) -> None:
+        limiter: RateLimiter | None = None
+        if self.settings.rate_limit_per_minute:
+            self._mongo = mongo.connect(self.settings.mongo_url, app_name="docstream-analyzer")
+            limiter = MongoRateLimiter(
+                self._mongo[self.settings.mongo_database]["rate_limits"],
+                f"{self.settings.topic_prefix}{RATE_LIMIT_KEY}",
+                self.settings.rate_limit_per_minute,
+            )
+        gemini = None
+        if self.settings.gemini_api_key is not None:
+            gemini = GeminiConfig(
+                api_key=self.settings.gemini_api_key.get_secret_value(),
+                model=self.settings.gemini_model,
+                base_url=self.settings.gemini_base_url,
+                soft_timeout_s=self.settings.soft_timeout_s,
+                hard_timeout_s=self.settings.hard_timeout_s,
+                max_attempts=self.settings.max_attempts,
+            )
+        self.provider = build_provider(self.settings.provider_name, gemini=gemini,
+                                       rate_limiter=limiter)
+
+    async def stop(self) -> None:
+        if self.provider is not None:
+            await self.provider.close()
+        if self._mongo is not None:
+            await self._mongo.close()
+
+    async def handle(self, key: bytes | None, value: bytes, partition: int, offset: int) -> None:
+        try:
+            work = decode(value)
+            if not isinstance(work, DocumentExtracted):
+                raise ValueError(f"unexpected event type {work.type} on {self.topics.extracted}")
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(key, value, str(exc), partition, offset)
+            return
+        assert self.provider is not None
+        if self.cancels.is_cancelled(work.subject, work.generation):
+            await self._cancelled(work)
+            return
+        await self.producer.send(self.topics.events, derive(work, AnalysisStarted, source=SOURCE))
+        started = time.perf_counter()
+        try:
+            text = await self._text(work)
+            result = await self.provider.analyze(
+                text,
+                document_id=work.subject,
+                language_hint=work.data.options.language_hint or work.data.metadata.language,
+                is_cancelled=lambda: self.cancels.is_cancelled(work.subject, work.generation),
+            )
+        except AnalysisCancelled:
+            await self._cancelled(work)
+            return
+        except AnalysisError as exc:
+            await self._failed(work, exc.reason, exc.message)
+            if exc.retryable:  # retries ran out: park the work for operators to replay
+                await self._dead_letter(key, value, f"{exc.reason}: {exc.message}", partition,
+                                        offset)
+            return
+        except FileNotFoundError:
+            await self._failed(work, ReasonCode.BLOB_MISSING, "the extracted text is gone")
+            return
+        except Exception as exc:  # a bug of ours must fail the document, not the service
+            log.exception("analysis crashed", extra={"document_id": work.subject})
+            await self._failed(work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}")
+            return
+        metrics.DURATION.labels(result.provider).observe(time.perf_counter() - started)
+        self._account(result)
+        await self.producer.send_many([
+            (self.topics.events, derive(work, AnalysisCompleted, source=SOURCE,
+                                        data=AnalysisCompletedData(analysis=result))),
+            (self.topics.events, derive(work, DocumentCompleted, source=SOURCE)),
+        ])
+        metrics.DOCUMENTS.labels("completed", "").inc()
+        await self.producer.send(self.topics.analyzed, derive(
+            work, DocumentAnalyzed, source=SOURCE, data=AnalyzedData(analysis=result)))
+
+    async def _text(self, work: DocumentExtracted) -> str:
+        if work.data.text is not None:
+            return work.data.text
+        if work.data.text_blob is None:
+            return ""
+        return (await self.blobs.read_bytes(work.data.text_blob.key)).decode("utf-8", "replace")
+
+    def _account(self, result: AnalysisResult) -> None:
+        model = result.model or result.provider
+        usage = result.usage
+        if usage.calls:
+            metrics.MODEL_CALLS.labels(model).inc(usage.calls)
+        metrics.TOKENS.labels(model, "input").inc(usage.input_tokens)
+        metrics.TOKENS.labels(model, "output").inc(usage.output_tokens)
+        metrics.COST.labels(model).inc(usage.estimated_cost_usd)
+
+    async def _failed(self, work: DocumentExtracted, reason: ReasonCode, message: str) -> None:
+        metrics.DOCUMENTS.labels("failed", reason.value).inc()
+        await self.producer.send(self.topics.events, derive(
+            work, DocumentFailed, source=SOURCE,
+            data=FailedData(stage="analysis", reason=reason, message=message)))
+
+    async def _cancelled(self, work: DocumentExtracted) -> None:
+        metrics.DOCUMENTS.labels("cancelled", "").inc()
+        await self.producer.send(self.topics.events, derive(work, DocumentCancelled, source=SOURCE))
+
+    async def _dead_letter(self, key: bytes | None, value: bytes, error: str, partition: int,
+                           offset: int) -> None:
+        metrics.DEAD_LETTERS.inc()
+        log.warning("record dead-lettered",
+                    extra={"partition": partition, "offset": offset, "error": error[:200]})
+        await self.producer.dead_letter(
+            self.topics.dead_letter(self.topics.extracted), key, value, error=error,
+            source=self.topics.extracted, partition=partition, offset=offset)

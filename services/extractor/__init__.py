@@ -1,0 +1,1 @@
+"""extractor: text, metadata and tables of each uploaded document, page by page."""

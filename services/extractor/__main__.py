@@ -1,0 +1,14 @@
+"""Run the extractor: ``python -m services.extractor``."""
+
+from services.extractor.agent import build
+from services.extractor.settings import ExtractorSettings
+from shared.stream_app import run_worker
+
+
+def main() -> None:
+    settings = ExtractorSettings()  # type: ignore[call-arg]  # values come from the environment
+    run_worker(build(settings), "extractor", settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The extractor agent: documents.uploaded in; lifecycle events and documents.extracted out.
+
+Per document, in this order (each awaited, so causality holds on documents.events):
+extraction.started -> extraction.progressed... -> extraction.completed, then the work record
+for the analyzer; or document.failed / document.cancelled. The input offset is acknowledged
+only after that, so a crash replays the document (at-least-once; the status fold is
+idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.extractor import metrics
+from services.extractor.extraction import (
+    ExtractionCancelled,
+    ExtractionError,
+    ExtractionLimits,
+    ExtractionResult,
+    ExtractorPool,
+)
+from services.extractor.progress import ProgressReporter
+from services.extractor.settings import ExtractorSettings
+from shared.blobs import LocalBlobStore, document_blob_key
+from shared.cancellation import CancelRegistry
+from shared.events import (
+    DocumentCancelled,
+    DocumentCompleted,
+    DocumentExtracted,
+    DocumentFailed,
+    DocumentUploaded,
+    ExtractedData,
+    ExtractionCompleted,
+    ExtractionCompletedData,
+    ExtractionProgressed,
+    ExtractionStarted,
+    FailedData,
+    PageInfo,
+    ProgressData,
+    decode,
+    derive,
+)
+from shared.kafka import EventProducer
+from shared.reasons import ReasonCode
+from shared.stream_app import create_app, raw_topic
+
+log = logging.getLogger(__name__)
+SOURCE = "/docstream/extractor"
+
+
+def build(settings: ExtractorSettings) -> Any:
+    app, producer = create_app("extractor", settings, web_port=settings.web_port)
+    topics = settings.topics
+    workers = settings.workers or os.cpu_count() or 1
+    pool = ExtractorPool(
+        workers,
+        ExtractionLimits(
+            timeout_s=settings.timeout_s,
+            memory_mb=settings.memory_mb,
+            max_pages=settings.max_pages,
+            max_chars=settings.max_chars,
+            max_file_bytes=settings.max_file_bytes,
+            max_docx_uncompressed_bytes=settings.max_docx_uncompressed_bytes,
+        ),
+        tables=settings.tables,
+    )
+    blobs = LocalBlobStore(settings.blob_dir)
+
+    async def cancel_in_flight(document_id: str) -> None:
+        await pool.cancel(document_id)
+
+    cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands,
+                             on_cancel=cancel_in_flight)
+    handler = _Handler(settings, producer, pool, blobs, cancels)
+
+    @app.on_startup.connect  # type: ignore[misc]
+    async def start_pool(app: Any, **kwargs: Any) -> None:
+        await pool.start()
+        await cancels.start()
+
+    @app.on_shutdown.connect  # type: ignore[misc]
+    async def stop_pool(app: Any, **kwargs: Any) -> None:
+        await cancels.stop()
+        await pool.close()
+
+    @app.agent(raw_topic(app, topics.uploaded),  # type: ignore[misc]
+               concurrency=settings.concurrency or workers * 2)
+    async def extract(stream: Any) -> None:
+        async for event in stream.events():
+            await handler.handle(event.key, event.value, event.message.partition,
+                                 event.message.offset)
+
+    return app
+
+
+class _Handler:
+    def __init__(self, settings: ExtractorSettings, producer: EventProducer, pool: ExtractorPool,
+                 blobs: LocalBlobStore, cancels: CancelRegistry) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.producer = producer
+        self.pool = pool
+        self.blobs = blobs
+        self.cancels = cancels
+
+    async def handle(self, key: bytes | None, value: bytes, partition: int, offset: int) -> None:
+        try:
+            work = decode(value)
+            if not isinstance(work, DocumentUploaded):
+                raise ValueError(f"unexpected event type {work.type} on {self.topics.uploaded}")
+        except (ValidationError, ValueError) as exc:
+            metrics.DEAD_LETTERS.inc()
+            log.warning("poison record dead-lettered",
+                        extra={"partition": partition, "offset": offset, "error": str(exc)[:200]})
+            await self.producer.dead_letter(
+                self.topics.dead_letter(self.topics.uploaded), key, value, error=str(exc),
+                source=self.topics.uploaded, partition=partition, offset=offset)
+            return
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self._extract(work)
+        finally:
+            metrics.IN_FLIGHT.dec()
+
+    async def _extract(self, work: DocumentUploaded) -> None:
+        events = self.topics.events
+        if self.cancels.is_cancelled(work.subject, work.generation):
+            await self._cancelled(work)
+            return
+        await self.producer.send(events, derive(work, ExtractionStarted, source=SOURCE))
+
+        async def emit_progress(done: int, total: int) -> None:
+            await self.producer.send(events, derive(
+                work, ExtractionProgressed, source=SOURCE,
+                data=ProgressData(stage="extraction", done=done, total=total)))
+
+        reporter = ProgressReporter(emit_progress, interval_s=self.settings.progress_interval_s)
+        started = time.perf_counter()
+        try:
+            result = await self.pool.extract(
+                work.subject,
+                self.blobs.local_path(work.data.blob.key),
+                password=work.data.options.password,
+                on_progress=reporter.update,
+            )
+        except ExtractionCancelled:
+            await reporter.abort()
+            await self._cancelled(work)
+            return
+        except ExtractionError as exc:
+            await reporter.abort()
+            await self._failed(work, exc.reason, exc.message)
+            return
+        except Exception as exc:  # a bug of ours must fail the document, not the service
+            await reporter.abort()
+            log.exception("extraction crashed", extra={"document_id": work.subject})
+            await self._failed(work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}")
+            return
+        metrics.DURATION.observe(time.perf_counter() - started)
+        pages = len(result.pages)
+        await reporter.finish(pages, pages)
+        await self._completed(work, result)
+
+    async def _completed(self, work: DocumentUploaded, result: ExtractionResult) -> None:
+        text = result.text
+        encoded = text.encode()
+        text_blob = await self.blobs.write_bytes(
+            document_blob_key(work.subject, f"text-g{work.generation}.txt"), encoded)
+        metadata = result.metadata()
+        await self.producer.send(self.topics.events, derive(
+            work, ExtractionCompleted, source=SOURCE,
+            data=ExtractionCompletedData(metadata=metadata, text_blob=text_blob)))
+        metrics.PAGES.inc(len(result.pages))
+        metrics.DOCUMENTS.labels("completed", "").inc()
+        if not work.data.options.analyze:
+            await self.producer.send(self.topics.events,
+                                     derive(work, DocumentCompleted, source=SOURCE))
+            return
+        inline = len(encoded) <= self.settings.inline_text_max_bytes
+        await self.producer.send(self.topics.extracted, derive(
+            work, DocumentExtracted, source=SOURCE,
+            data=ExtractedData(
+                metadata=metadata,
+                text=text if inline else None,
+                text_blob=text_blob,
+                page_info=[PageInfo(number=p.number, chars=len(p.text), empty=p.empty)
+                           for p in result.pages],
+                tables=result.tables,
+                options=work.data.options.model_copy(update={"password": None}),
+            )))
+
+    async def _failed(self, work: DocumentUploaded, reason: ReasonCode, message: str) -> None:
+        metrics.DOCUMENTS.labels("failed", reason.value).inc()
+        log.info("extraction failed", extra={"document_id": work.subject, "reason": reason.value})
+        await self.producer.send(self.topics.events, derive(
+            work, DocumentFailed, source=SOURCE,
+            data=FailedData(stage="extraction", reason=reason, message=message)))
+
+    async def _cancelled(self, work: DocumentUploaded) -> None:
+        metrics.DOCUMENTS.labels("cancelled", "").inc()
+        await self.producer.send(self.topics.events, derive(work, DocumentCancelled, source=SOURCE))

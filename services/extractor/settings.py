@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class ExtractorSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCSTREAM_EXTRACTOR_", frozen=True,
+                                      populate_by_name=True, extra="ignore")
+
+    web_port: int = 8002
+    #: Worker processes; 0 means one per CPU core.
+    workers: int = Field(0, ge=0)
+    #: Documents in flight per replica (a few more than workers keeps the pool busy).
+    concurrency: int = Field(0, ge=0)
+    timeout_s: float = Field(120.0, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+    max_pages: int = Field(5000, ge=1)
+    max_chars: int = Field(20_000_000, ge=1)
+    max_file_bytes: int = Field(200 * 2**20, ge=1)
+    max_docx_uncompressed_bytes: int = Field(200 * 2**20, ge=1)
+    tables: bool = True
+    #: Texts up to this size ride inline in documents.extracted; larger ones only by reference.
+    inline_text_max_bytes: int = Field(256 * 1024, ge=0)
+    #: At most one progress event per document per this many seconds (plus a final one).
+    progress_interval_s: float = Field(0.25, ge=0)

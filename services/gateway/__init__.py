@@ -1,0 +1,1 @@
+"""gateway: streams documents' progress to WebSocket clients, snapshot first, then live."""

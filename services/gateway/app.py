@@ -1,0 +1,50 @@
+"""The gateway application: one broadcast consumer of documents.events, many WebSockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from services.gateway.hub import Hub
+from services.gateway.settings import GatewaySettings
+from services.gateway.stream import watch_document
+from shared import mongo
+from shared.broadcast import BroadcastConsumer
+from shared.kafka import ensure_topics
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    hub = Hub(settings.recent_documents)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka_bootstrap_servers, settings.topics,
+                            partitions=settings.topic_partitions)
+        consumer = BroadcastConsumer(settings.kafka_bootstrap_servers, settings.topics.events,
+                                     hub.on_record)
+        await consumer.start()
+        client = mongo.connect(settings.mongo_url, app_name="docstream-gateway")
+        app.state.db = client[settings.mongo_database]
+        try:
+            yield
+        finally:
+            await consumer.stop()
+            await client.close()
+
+    app = FastAPI(title="docstream gateway", version="0.1.0", lifespan=lifespan)
+
+    @app.websocket("/ws/documents/{document_id}")
+    async def document_stream(ws: WebSocket, document_id: str) -> None:
+        await watch_document(ws, document_id, hub, app.state.db, settings)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "gateway"}
+
+    Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    return app

@@ -1,0 +1,128 @@
+"""Fan-out of documents.events to the connections watching each document.
+
+The hub also remembers the recent events of recently active documents, so a client that
+connects between an event and its fold into the read model still gets it (snapshot position
+plus the remembered events after it leave no gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import ConsumerRecord
+
+from services.gateway import metrics
+from shared.events import TERMINAL_TYPES
+
+_RECENT_PER_DOCUMENT = 64
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    document_id: str
+    owner: str
+    type: str
+    partition: int
+    offset: int
+    event: dict[str, Any]
+
+    @property
+    def terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    @property
+    def is_progress(self) -> bool:
+        return self.type.endswith(".progressed")
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "type": "event",
+            "position": {"partition": self.partition, "offset": self.offset},
+            "event": self.event,
+        }
+
+
+class Subscription:
+    """A bounded queue that coalesces progress but never drops lifecycle events."""
+
+    def __init__(self, document_id: str, owner: str, maxsize: int) -> None:
+        self.document_id = document_id
+        self.owner = owner
+        self._items: deque[LiveEvent] = deque()
+        self._maxsize = maxsize
+        self._ready = asyncio.Event()
+
+    def put(self, item: LiveEvent) -> None:
+        if len(self._items) >= self._maxsize:
+            for i, queued in enumerate(self._items):
+                if queued.is_progress:
+                    del self._items[i]
+                    metrics.COALESCED.inc()
+                    break
+        self._items.append(item)
+        self._ready.set()
+
+    async def get(self, timeout: float) -> LiveEvent | None:
+        if not self._items:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._items.popleft()
+
+
+class Hub:
+    def __init__(self, recent_documents: int) -> None:
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._recent: OrderedDict[str, deque[LiveEvent]] = OrderedDict()
+        self._recent_max = recent_documents
+
+    def subscribe(self, document_id: str, owner: str, maxsize: int) -> Subscription:
+        sub = Subscription(document_id, owner, maxsize)
+        self._subs[document_id].add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.document_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.document_id]
+
+    def recent(self, document_id: str) -> list[LiveEvent]:
+        return list(self._recent.get(document_id, ()))
+
+    def owner_of(self, document_id: str) -> str | None:
+        events = self._recent.get(document_id)
+        return events[-1].owner if events else None
+
+    async def on_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        metrics.EVENTS_SEEN.inc()
+        try:
+            event = json.loads(record.value or b"")
+            item = LiveEvent(
+                document_id=str(event["subject"]),
+                owner=str(event["owner"]),
+                type=str(event["type"]),
+                partition=record.partition,
+                offset=record.offset,
+                event=event,
+            )
+        except (ValueError, KeyError, TypeError):
+            return  # not ours; status counts those
+        recent = self._recent.get(item.document_id)
+        if recent is None:
+            recent = self._recent[item.document_id] = deque(maxlen=_RECENT_PER_DOCUMENT)
+            while len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(item.document_id)
+        recent.append(item)
+        for sub in self._subs.get(item.document_id, ()):
+            if sub.owner == item.owner:
+                sub.put(item)

@@ -1,0 +1,55 @@
+"""The ingest FastAPI application and its lifespan (producer, MongoDB client, blob store)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from services.ingest.errors import ApiError, api_error_handler, validation_error_handler
+from services.ingest.routes import router
+from services.ingest.settings import IngestSettings
+from shared import mongo
+from shared.blobs import LocalBlobStore
+from shared.kafka import EventProducer, ensure_topics
+
+
+def create_app(settings: IngestSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings.kafka_bootstrap_servers, settings.topics,
+                            partitions=settings.topic_partitions)
+        producer = EventProducer(settings.kafka_bootstrap_servers, client_id="docstream-ingest")
+        await producer.start()
+        client = mongo.connect(settings.mongo_url, app_name="docstream-ingest")
+        app.state.producer = producer
+        app.state.db = client[settings.mongo_database]
+        try:
+            yield
+        finally:
+            await producer.stop()
+            await client.close()
+
+    app = FastAPI(
+        title="docstream",
+        summary="Upload documents; watch them being processed live.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.blobs = LocalBlobStore(settings.blob_dir)
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "ingest"}
+
+    Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    return app

@@ -1,0 +1,119 @@
+"""The fold of lifecycle events into one read-model document: pure, idempotent, monotonic.
+
+Rules (what must hold under redelivery and reordering):
+- an event at or before the stored position (same partition) was folded already: skipped;
+- an older generation is ignored; a newer one starts the document's processing state afresh;
+- status only moves forward, progress never goes back within a generation;
+- the first terminal state of a generation sticks.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+
+from shared.events import (
+    AnalysisCompleted,
+    DocumentAccepted,
+    DocumentFailed,
+    Event,
+    ExtractionCompleted,
+    ExtractionProgressed,
+)
+
+Doc = dict[str, Any]
+
+STATUS_OF_TYPE = {
+    "document.accepted": "queued",
+    "extraction.started": "extracting",
+    "extraction.progressed": "extracting",
+    "extraction.completed": "extracted",
+    "analysis.started": "analyzing",
+    "analysis.completed": "analyzed",
+    "document.completed": "completed",
+    "document.failed": "failed",
+    "document.cancelled": "cancelled",
+}
+TERMINAL = {"completed", "failed", "cancelled"}
+_RANK = {"queued": 0, "extracting": 1, "extracted": 2, "analyzing": 3, "analyzed": 4}
+_PER_GENERATION = ("progress", "extraction", "text_blob", "analysis", "error", "finished_at")
+
+
+@dataclass(frozen=True)
+class Position:
+    partition: int
+    offset: int
+
+
+def _rank(status: str) -> int:
+    return 9 if status in TERMINAL else _RANK.get(status, -1)
+
+
+def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
+    """The document after ``event``; None when the event changes nothing (already folded)."""
+    status = STATUS_OF_TYPE.get(event.type)
+    if status is None:  # work records and commands are not lifecycle facts
+        return None
+    if doc is not None:
+        stored = doc.get("position") or {}
+        if stored.get("partition") == position.partition and position.offset <= stored.get(
+            "offset", -1
+        ):
+            return None
+        if event.generation < doc.get("generation", 1):
+            return None
+    new: Doc = deepcopy(doc) if doc is not None else {
+        "_id": event.subject,
+        "owner": event.owner,
+        "generation": event.generation,
+        "status": "queued",
+        "created_at": event.time,
+    }
+    if event.generation > new.get("generation", 1):
+        new["generation"] = event.generation
+        new["status"] = "queued"
+        for key in _PER_GENERATION:
+            new.pop(key, None)
+
+    new["position"] = {"partition": position.partition, "offset": position.offset}
+    new["updated_at"] = event.time
+    new["last_event_id"] = event.id
+    new["events_folded"] = int(new.get("events_folded", 0)) + 1
+
+    current = str(new.get("status", "queued"))
+    if current in TERMINAL:
+        return new  # sticky: only the position moves
+    if _rank(status) >= _rank(current):
+        new["status"] = status
+    if status in TERMINAL:
+        new["finished_at"] = event.time
+    _apply_data(new, event)
+    return new
+
+
+def _apply_data(new: Doc, event: Event) -> None:
+    if isinstance(event, DocumentAccepted):
+        new.update(
+            filename=event.data.filename,
+            content_type=event.data.content_type,
+            size=event.data.size,
+            sha256=event.data.sha256,
+            created_at=event.time,
+        )
+    elif isinstance(event, ExtractionProgressed):
+        old = new.get("progress") or {}
+        same_stage = old.get("stage") == event.data.stage
+        if not same_stage or event.data.done >= int(old.get("done", 0)):
+            new["progress"] = event.data.model_dump(exclude_none=True)
+    elif isinstance(event, ExtractionCompleted):
+        meta = event.data.metadata
+        new["extraction"] = meta.model_dump(exclude_none=True)
+        new["progress"] = {"stage": "extraction", "done": meta.pages, "total": meta.pages,
+                           "unit": "page"}
+        if event.data.text_blob is not None:
+            new["text_blob"] = event.data.text_blob.model_dump(exclude_none=True)
+    elif isinstance(event, AnalysisCompleted):
+        new["analysis"] = event.data.analysis.model_dump(exclude_none=True)
+    elif isinstance(event, DocumentFailed):
+        new["error"] = event.data.model_dump(exclude_none=True)

@@ -1,0 +1,23 @@
+"""status's own metrics; consumer metrics come from faust's Prometheus sensor."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_FOLDED = Counter(
+    "docstream_status_events_total",
+    "Lifecycle events seen, by outcome (folded, skipped, invalid).",
+    ["outcome"],
+)
+WRITE_CONFLICTS = Counter(
+    "docstream_status_write_conflicts_total",
+    "Optimistic writes that lost to a concurrent writer and were folded again.",
+)
+BATCH_SECONDS = Histogram(
+    "docstream_status_batch_duration_seconds",
+    "Time to fold and write one batch of events.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+DOCUMENTS_FINISHED = Counter(
+    "docstream_documents_finished_total",
+    "Documents that reached a terminal state, by status and reason.",
+    ["status", "reason"],
+)

@@ -1,0 +1,1 @@
+"""Common code of the docstream services: events, topics, settings, Kafka, MongoDB, blobs."""

@@ -1,0 +1,88 @@
+"""Blob storage behind a small interface: a local directory now, S3-compatible later."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+from shared.events import BlobRef
+
+
+class BlobTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"blob exceeds {limit} bytes")
+        self.limit = limit
+
+
+class BlobStore(Protocol):
+    async def write_stream(
+        self, key: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None
+    ) -> BlobRef: ...
+
+    async def write_bytes(self, key: str, data: bytes) -> BlobRef: ...
+
+    async def read_bytes(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    def local_path(self, key: str) -> Path:
+        """A path a worker process can open; remote stores download to a cache first."""
+        ...
+
+
+class LocalBlobStore:
+    """Files under one root. Writes go to a temporary name and are renamed into place, so a
+    reader never sees half a blob and a crash leaves no blob that looks complete."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def local_path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"blob key escapes the store: {key!r}")
+        return path
+
+    async def write_stream(
+        self, key: str, chunks: AsyncIterator[bytes], *, max_bytes: int | None = None
+    ) -> BlobRef:
+        path = self.local_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with tmp.open("wb") as out:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise BlobTooLarge(max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return BlobRef(key=key, size=size, sha256=digest.hexdigest())
+
+    async def write_bytes(self, key: str, data: bytes) -> BlobRef:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.write_stream(key, one())
+
+    async def read_bytes(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.local_path(key).read_bytes)
+
+    async def delete(self, key: str) -> None:
+        self.local_path(key).unlink(missing_ok=True)
+
+
+def document_blob_key(document_id: str, name: str) -> str:
+    # Two-character fan-out keeps directories small with millions of documents.
+    return f"documents/{document_id[:2]}/{document_id}/{name}"

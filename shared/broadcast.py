@@ -1,0 +1,96 @@
+"""Read every partition of a topic in every replica (no consumer group).
+
+Used where each replica needs all records, not a share of them: the gateway fans documents'
+events out to whichever WebSocket clients it holds, and stages hear every cancel command
+because they cannot know which replica is working on a document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
+
+
+class BroadcastConsumer:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        handler: RecordHandler,
+        *,
+        from_beginning: bool = False,
+    ) -> None:
+        self.topic = topic
+        self._handler = handler
+        self._from_beginning = from_beginning
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            # Return as soon as one record is there: this path is latency, not throughput.
+            fetch_max_wait_ms=100,
+            fetch_min_bytes=1,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(self.topic)
+        for _ in range(50):
+            if partitions:
+                break
+            await self._consumer._client.force_metadata_update()  # topic created just now
+            partitions = self._consumer.partitions_for_topic(self.topic)
+            await asyncio.sleep(0.1)
+        if not partitions:
+            raise RuntimeError(f"topic {self.topic} has no partitions (does it exist?)")
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        if self._from_beginning:
+            await self._consumer.seek_to_beginning(*tps)
+        else:
+            await self._consumer.seek_to_end(*tps)
+            # Resolve the end offsets now, so "ready" means "nothing after this is missed".
+            for tp in tps:
+                await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._run(), name=f"broadcast:{self.topic}")
+        self.ready.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=1000, max_records=500)
+            except KafkaError:
+                log.exception("broadcast consumer error", extra={"topic": self.topic})
+                await asyncio.sleep(1)
+                continue
+            for records in batches.values():
+                for record in records:
+                    try:
+                        await self._handler(record)
+                    except Exception:  # one bad record must not stop the fan-out
+                        log.exception(
+                            "broadcast handler failed",
+                            extra={
+                                "topic": record.topic,
+                                "partition": record.partition,
+                                "offset": record.offset,
+                            },
+                        )

@@ -1,0 +1,321 @@
+"""Every record docstream writes to Kafka, declared once.
+
+Each record is a CloudEvents 1.0 envelope in *structured* mode (the whole event is the JSON value,
+content type ``application/cloudevents+json``), so any CloudEvents consumer can read our topics.
+The ``type`` field names the event as ``<entity>.<past tense>`` and selects the payload model;
+all models are joined in one discriminated union parsed by :data:`EVENT_ADAPTER`.
+
+Schema evolution rule: fields are only ever added, always with defaults. A breaking change gets a
+new type name. ``dataschema`` carries the payload schema version.
+
+Every event carries the document id (``subject``), the ``owner`` and the ``generation``
+(CloudEvents extension attributes). Consumers ignore records of an older generation than the one
+they know (a reprocess bumps it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.reasons import ReasonCode
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Payload(BaseModel):
+    """Base of every ``data`` model: unknown fields from newer producers are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- payloads: work records (documents.uploaded / documents.extracted / documents.analyzed) ---
+
+
+class BlobRef(Payload):
+    key: str
+    size: int
+    sha256: str | None = None
+
+
+class UploadOptions(Payload):
+    analyze: bool = True
+    # Only ever rides on the work topic (documents.uploaded), never on documents.events.
+    password: str | None = None
+    language_hint: str | None = None
+
+
+class UploadedData(Payload):
+    filename: str
+    content_type: str | None = None
+    blob: BlobRef
+    options: UploadOptions = Field(default_factory=UploadOptions)
+
+
+class PageInfo(Payload):
+    number: int
+    chars: int
+    empty: bool = False  # no text layer (a scanned page): said per page, not a failure
+
+
+class TableData(Payload):
+    page: int | None = None
+    rows: list[list[str | None]]
+
+
+class ExtractionMetadata(Payload):
+    detected_type: str
+    extractor: str
+    pages: int
+    chars: int
+    words: int
+    language: str | None = None
+    title: str | None = None
+    author: str | None = None
+    took_ms: float
+    empty_pages: list[int] = Field(default_factory=list)
+    tables: int = 0
+
+
+class ExtractedData(Payload):
+    metadata: ExtractionMetadata
+    # Claim check: small texts ride inline, large ones are in blob storage.
+    text: str | None = None
+    text_blob: BlobRef | None = None
+    page_info: list[PageInfo] = Field(default_factory=list)
+    tables: list[TableData] = Field(default_factory=list)
+    options: UploadOptions = Field(default_factory=UploadOptions)
+
+
+class Sentiment(Payload):
+    label: Literal["positive", "negative", "neutral", "mixed"]
+    score: float = Field(ge=-1.0, le=1.0)
+
+
+class Usage(Payload):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+    estimated_cost_usd: float = 0.0
+
+
+class AnalysisResult(Payload):
+    provider: str
+    model: str | None = None
+    summary: str
+    key_points: list[str] = Field(default_factory=list)
+    sentiment: Sentiment
+    topics: list[str] = Field(default_factory=list)
+    language: str | None = None
+    chunks: int = 1
+    usage: Usage = Field(default_factory=Usage)
+    warnings: list[str] = Field(default_factory=list)
+    took_ms: float = 0.0
+
+
+class AnalyzedData(Payload):
+    analysis: AnalysisResult
+
+
+# --- payloads: lifecycle events (documents.events) ---
+
+
+class AcceptedData(Payload):
+    filename: str
+    content_type: str | None = None
+    size: int
+    sha256: str
+
+
+class StageData(Payload):
+    stage: Literal["extraction", "analysis"]
+
+
+class ProgressData(Payload):
+    stage: Literal["extraction", "analysis"]
+    done: int
+    total: int | None = None
+    unit: str = "page"
+
+
+class ExtractionCompletedData(Payload):
+    metadata: ExtractionMetadata
+    text_blob: BlobRef | None = None
+
+
+class AnalysisCompletedData(Payload):
+    analysis: AnalysisResult
+
+
+class DocumentCompletedData(Payload):
+    pass
+
+
+class FailedData(Payload):
+    stage: str
+    reason: ReasonCode
+    message: str
+
+
+class CancelledData(Payload):
+    stage: str | None = None
+
+
+class CancelRequestedData(Payload):
+    pass
+
+
+class ReprocessRequestedData(Payload):
+    analysis_only: bool = False
+
+
+# --- the envelope and one class per event type ---
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes plus our extension attributes ``owner`` and ``generation``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=new_event_id)
+    source: str
+    subject: str  # the document id
+    time: datetime = Field(default_factory=utcnow)
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = None
+    owner: str
+    generation: int = Field(ge=1)
+
+    @property
+    def document_id(self) -> str:
+        return self.subject
+
+
+class DocumentUploaded(Envelope):
+    type: Literal["document.uploaded"] = "document.uploaded"
+    data: UploadedData
+
+
+class DocumentExtracted(Envelope):
+    type: Literal["document.extracted"] = "document.extracted"
+    data: ExtractedData
+
+
+class DocumentAnalyzed(Envelope):
+    type: Literal["document.analyzed"] = "document.analyzed"
+    data: AnalyzedData
+
+
+class DocumentAccepted(Envelope):
+    type: Literal["document.accepted"] = "document.accepted"
+    data: AcceptedData
+
+
+class ExtractionStarted(Envelope):
+    type: Literal["extraction.started"] = "extraction.started"
+    data: StageData = Field(default_factory=lambda: StageData(stage="extraction"))
+
+
+class ExtractionProgressed(Envelope):
+    type: Literal["extraction.progressed"] = "extraction.progressed"
+    data: ProgressData
+
+
+class ExtractionCompleted(Envelope):
+    type: Literal["extraction.completed"] = "extraction.completed"
+    data: ExtractionCompletedData
+
+
+class AnalysisStarted(Envelope):
+    type: Literal["analysis.started"] = "analysis.started"
+    data: StageData = Field(default_factory=lambda: StageData(stage="analysis"))
+
+
+class AnalysisCompleted(Envelope):
+    type: Literal["analysis.completed"] = "analysis.completed"
+    data: AnalysisCompletedData
+
+
+class DocumentCompleted(Envelope):
+    type: Literal["document.completed"] = "document.completed"
+    data: DocumentCompletedData = Field(default_factory=DocumentCompletedData)
+
+
+class DocumentFailed(Envelope):
+    type: Literal["document.failed"] = "document.failed"
+    data: FailedData
+
+
+class DocumentCancelled(Envelope):
+    type: Literal["document.cancelled"] = "document.cancelled"
+    data: CancelledData = Field(default_factory=CancelledData)
+
+
+class CancelRequested(Envelope):
+    type: Literal["document.cancel_requested"] = "document.cancel_requested"
+    data: CancelRequestedData = Field(default_factory=CancelRequestedData)
+
+
+class ReprocessRequested(Envelope):
+    type: Literal["document.reprocess_requested"] = "document.reprocess_requested"
+    data: ReprocessRequestedData = Field(default_factory=ReprocessRequestedData)
+
+
+Event = Annotated[
+    DocumentUploaded
+    | DocumentExtracted
+    | DocumentAnalyzed
+    | DocumentAccepted
+    | ExtractionStarted
+    | ExtractionProgressed
+    | ExtractionCompleted
+    | AnalysisStarted
+    | AnalysisCompleted
+    | DocumentCompleted
+    | DocumentFailed
+    | DocumentCancelled
+    | CancelRequested
+    | ReprocessRequested,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: Lifecycle event types that end a document's generation.
+TERMINAL_TYPES = frozenset({"document.completed", "document.failed", "document.cancelled"})
+
+
+def encode(event: Envelope) -> bytes:
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def decode(raw: bytes | str) -> Event:
+    """Parse one record value; raises ``pydantic.ValidationError`` for anything not ours."""
+    return EVENT_ADAPTER.validate_json(raw)
+
+
+def derive(parent: Envelope, cls: type[Any], *, source: str, **fields: Any) -> Any:
+    """A new event about the same document, owner and generation as ``parent``."""
+    return cls(
+        source=source,
+        subject=parent.subject,
+        owner=parent.owner,
+        generation=parent.generation,
+        **fields,
+    )
+
+#: The read model's statuses that end a generation (status folds the terminal types into these).
+TERMINAL_STATUSES_READ_MODEL = frozenset({"completed", "failed", "cancelled"})

@@ -1,0 +1,152 @@
+"""Kafka plumbing every service shares: one durable producer, topic creation, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.events import CONTENT_TYPE, Envelope, encode
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+#: Headers per the CloudEvents Kafka binding, structured mode.
+_HEADERS = [("content-type", CONTENT_TYPE.encode())]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    topic: str
+    partition: int
+    offset: int
+
+
+class EventProducer:
+    """acks=all + idempotence; :meth:`send` returns only once the broker has the record.
+
+    ``linger_ms=0``: documents are few and latency matters more than batching; records sent
+    together with :meth:`send_many` still share a request.
+    """
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=0,
+            max_request_size=1_048_576,
+            request_timeout_ms=15_000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, event: Envelope) -> Delivered:
+        return (await self.send_many([(topic, event)]))[0]
+
+    async def send_many(self, records: Sequence[tuple[str, Envelope]]) -> list[Delivered]:
+        """Send in order, wait for all acks. Same-key records keep their order on a partition."""
+        futures = [
+            await self._producer.send(
+                topic, encode(event), key=event.subject.encode(), headers=_HEADERS
+            )
+            for topic, event in records
+        ]
+        metas = await asyncio.gather(*futures)
+        return [Delivered(m.topic, m.partition, m.offset) for m in metas]
+
+
+    async def dead_letter(
+        self, topic: str, key: bytes | None, value: bytes | None, *, error: str, source: str,
+        partition: int, offset: int,
+    ) -> None:
+        """Park a record we cannot process, with why and where it came from in its headers."""
+        headers = [
+            ("docstream-error", error[:1000].encode()),
+            ("docstream-source-topic", source.encode()),
+            ("docstream-source-partition", str(partition).encode()),
+            ("docstream-source-offset", str(offset).encode()),
+        ]
+        fut = await self._producer.send(topic, value, key=key, headers=headers)
+        await fut
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Topics,
+    *,
+    partitions: int,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create our topics if missing. Safe to call from every replica at every start."""
+    await create_topics(
+        bootstrap_servers,
+        topics.all(),
+        partitions=partitions,
+        compacted=topics.compacted(),
+        timeout_s=timeout_s,
+    )
+
+
+async def create_topics(
+    bootstrap_servers: str,
+    names: Iterable[str],
+    *,
+    partitions: int,
+    compacted: set[str] | frozenset[str] = frozenset(),
+    timeout_s: float = 30.0,
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=1 if _single_node(bootstrap_servers) else 3,
+                topic_configs={"cleanup.policy": "compact"} if name in compacted else {},
+            )
+            for name in names
+            if name not in existing
+        ]
+        if not wanted:
+            return
+        try:
+            await admin.create_topics(wanted)
+        except TopicAlreadyExistsError:
+            pass  # another replica won the race
+    finally:
+        await admin.close()
+
+
+def _single_node(bootstrap_servers: str) -> bool:
+    return "," not in bootstrap_servers
+
+
+async def wait_for_kafka(bootstrap_servers: str, *, timeout_s: float = 60.0) -> None:
+    """Ready means a metadata request answered, not a port that accepts connections."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+        try:
+            await asyncio.wait_for(admin.start(), 5)
+            await asyncio.wait_for(admin.describe_cluster(), 5)
+            return
+        except (KafkaError, OSError, TimeoutError) as exc:
+            last = exc
+            await asyncio.sleep(0.25)
+        finally:
+            await admin.close()
+    raise TimeoutError(f"Kafka at {bootstrap_servers} not ready after {timeout_s}s: {last!r}")

@@ -1,0 +1,56 @@
+"""Settings every service shares; each service subclasses :class:`ServiceSettings` once.
+
+Shared values (Kafka, MongoDB, blob directory, topic prefix, auth secret) are read from
+``DOCSTREAM_*`` variables; a service's own values from ``DOCSTREAM_<SERVICE>_*``. Only a
+service's ``__main__`` reads the environment; library code takes settings objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.topics import Topics
+
+_PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "dev", ""}
+
+
+def _common(name: str) -> AliasChoices:
+    return AliasChoices(f"DOCSTREAM_{name.upper()}", name)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    environment: str = Field("development", validation_alias=_common("environment"))
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_common("kafka_bootstrap_servers")
+    )
+    topic_prefix: str = Field("", validation_alias=_common("topic_prefix"))
+    topic_partitions: int = Field(4, ge=1, validation_alias=_common("topic_partitions"))
+    mongo_url: str = Field("mongodb://127.0.0.1:27017/", validation_alias=_common("mongo_url"))
+    mongo_database: str = Field("docstream", validation_alias=_common("mongo_database"))
+    blob_dir: Path = Field(Path(".data/blobs"), validation_alias=_common("blob_dir"))
+    # Required: no default, so a deployment cannot forget it.
+    auth_secret: SecretStr = Field(validation_alias=_common("auth_secret"))
+    log_level: str = Field("INFO", validation_alias=_common("log_level"))
+    log_json: bool = Field(True, validation_alias=_common("log_json"))
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 16:
+            raise ValueError("DOCSTREAM_AUTH_SECRET must be a real secret of 16+ characters")
+        return value
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def kafka_url(self) -> str:
+        """The bootstrap servers as faust wants them (``kafka://host:port;host:port``)."""
+        return ";".join(f"kafka://{s.strip()}" for s in self.kafka_bootstrap_servers.split(","))

@@ -1,0 +1,107 @@
+"""The one way a docstream stream service (extractor, analyzer, status) builds its faust app.
+
+Same shape everywhere: a consumer group named after the service (and topic prefix), in-memory
+tables only, faust's own Prometheus sensor on ``/metrics``, ``/healthz``, and our durable
+:class:`~shared.kafka.EventProducer` (acks=all, idempotent; faust's own producer enables
+idempotence only inside its experimental transactions, which we do not use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from mode import Service
+
+from shared import logs
+from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ProducerService(Service):  # type: ignore[misc]
+    """Starts and stops our producer with the faust worker."""
+
+    def __init__(self, producer: EventProducer, **kwargs: Any) -> None:
+        self.producer = producer
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        await self.producer.start()
+
+    async def on_stop(self) -> None:
+        await self.producer.stop()
+
+
+def create_app(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    web_port: int,
+    web_host: str = "127.0.0.1",
+) -> tuple[faust.App, EventProducer]:
+    app = faust.App(
+        f"{settings.topic_prefix}docstream-{service}",
+        broker=settings.kafka_url,
+        store="memory://",
+        web_port=web_port,
+        web_bind=web_host,
+        web_host=web_host,
+        web_in_thread=False,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=0,
+        # Commit often: at-least-once means a crash replays at most this window.
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        # One slow document must not get the member kicked out of the group.
+        broker_max_poll_interval=600.0,
+        datadir=f"/tmp/docstream-faust/{settings.topic_prefix}{service}",
+        logging_config=None,
+    )
+    producer = EventProducer(settings.kafka_bootstrap_servers, client_id=f"docstream-{service}")
+    app.service(ProducerService(producer))
+    setup_prometheus_sensors(app, name_prefix=f"docstream_{service}_faust")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "service": service})
+
+    return app, producer
+
+
+def raw_topic(app: faust.App, name: str) -> Any:
+    """A topic of raw bytes: we decode CloudEvents ourselves, so a poison record is ours to
+    dead-letter instead of a serializer error inside faust."""
+    return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
+                     key_serializer="raw")
+
+
+def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:
+    logs.configure(service, level=settings.log_level, json_format=settings.log_json)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(_prepare(settings))
+    worker = faust.Worker(
+        app,
+        loop=loop,
+        loglevel=settings.log_level.lower().replace("warning", "warn"),
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
+    worker.execute_from_commandline()
+
+
+async def _prepare(settings: ServiceSettings) -> None:
+    await wait_for_kafka(settings.kafka_bootstrap_servers)
+    await ensure_topics(
+        settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
+    )

@@ -1,0 +1,50 @@
+"""Text helpers used by more than one service: sanitizing for storage, counting, language."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_lang_lock = threading.Lock()
+_lang_ready = False
+
+# Enough text for a confident guess; langdetect's cost grows with the input.
+_LANGUAGE_SAMPLE_CHARS = 4000
+
+
+def sanitize(text: str) -> str:
+    """Make text safe to store anywhere: valid UTF-8, no NUL or other C0 control characters.
+
+    MongoDB-compatible stores (FerretDB) refuse NUL in strings; lone surrogates from broken
+    PDFs cannot be encoded as UTF-8. Tabs and newlines are kept.
+    """
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", text)
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, or None when there is too little text to tell.
+
+    langdetect is deterministic only with a fixed seed, which we set once.
+    """
+    global _lang_ready
+    sample = text[:_LANGUAGE_SAMPLE_CHARS]
+    if len(_WORD.findall(sample)) < 3:
+        return None
+    from langdetect import DetectorFactory, detect
+    from langdetect.lang_detect_exception import LangDetectException
+
+    with _lang_lock:
+        if not _lang_ready:
+            DetectorFactory.seed = 0
+            _lang_ready = True
+    try:
+        return str(detect(sample))
+    except LangDetectException:
+        return None
