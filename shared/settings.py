@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     blob_dir: Path = Field(Path(".data/blobs"), validation_alias=_common("blob_dir"))
     # Required: no default, so a deployment cannot forget it.
     auth_secret: SecretStr = Field(validation_alias=_common("auth_secret"))
+    #: Address every server of the service listens on (0.0.0.0 in containers).
+    bind_host: str = Field("127.0.0.1", validation_alias=_common("bind_host"))
     log_level: str = Field("INFO", validation_alias=_common("log_level"))
     log_json: bool = Field(True, validation_alias=_common("log_json"))
 

@@ -42,15 +42,14 @@ def create_app(
     settings: ServiceSettings,
     *,
     web_port: int,
-    web_host: str = "127.0.0.1",
 ) -> tuple[faust.App, EventProducer]:
     app = faust.App(
         f"{settings.topic_prefix}docstream-{service}",
         broker=settings.kafka_url,
         store="memory://",
         web_port=web_port,
-        web_bind=web_host,
-        web_host=web_host,
+        web_bind=settings.bind_host,
+        web_host=settings.bind_host,
         web_in_thread=False,
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=False,

@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.topics import Topics
+
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.2"
@@ -62,6 +64,10 @@ class StackConfig:
     @property
     def mongo_url(self) -> str:
         return f"mongodb://127.0.0.1:{self.ports.mongo}/"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
 
     @property
     def blob_dir(self) -> Path:

@@ -44,8 +44,6 @@ class Stack:
             wait_kafka_ready(self.cfg, kafka, timeout_s),
             wait_mongo_ready(self.cfg, ferret, timeout_s),
         )
-        await ensure_topics(self.cfg.bootstrap, _topics(self.cfg),
-                            partitions=self.cfg.topic_partitions)
         say(f"Kafka on {self.cfg.bootstrap} and FerretDB on {self.cfg.mongo_url} ready in "
             f"{time.monotonic() - started:.1f}s")
 
@@ -69,6 +67,9 @@ class Stack:
     async def start_services(self, names: tuple[str, ...] = SERVICES, *,
                              timeout_s: float = 60.0) -> None:
         started = time.monotonic()
+        # Created here, with our partition counts, before any service subscribes.
+        await ensure_topics(self.cfg.bootstrap, self.cfg.topics,
+                            partitions=self.cfg.topic_partitions)
         for name in names:
             proc = self.service_process(name)
             proc.start()
@@ -113,20 +114,17 @@ class Stack:
 
     # --- stopping ---
 
-    def stop(self) -> None:
-        # Services first (they flush to Kafka and MongoDB), infrastructure last.
+    def stop_services(self) -> None:
         for proc in reversed(list(self.services.values())):
             proc.stop()
         self.services.clear()
+
+    def stop(self) -> None:
+        # Services first (they flush to Kafka and MongoDB), infrastructure last.
+        self.stop_services()
         for proc in reversed(self.infra):
             proc.stop(timeout_s=30.0)
         self.infra.clear()
-
-
-def _topics(cfg: StackConfig):  # type: ignore[no-untyped-def]
-    from shared.topics import Topics
-
-    return Topics(cfg.topic_prefix)
 
 
 def _group_states(described: object) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge
 
-CONNECTIONS = Gauge("docstream_gateway_connections", "Open WebSocket connections.")
+CONNECTIONS = Gauge("docstream_gateway_open_connections", "Open WebSocket connections.")
 CONNECTIONS_TOTAL = Counter(
     "docstream_gateway_connections_total", "WebSocket connections by how they ended.", ["outcome"]
 )

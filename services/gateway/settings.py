@@ -10,7 +10,6 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DOCSTREAM_GATEWAY_", frozen=True,
                                       populate_by_name=True, extra="ignore")
 
-    host: str = "127.0.0.1"
     port: int = 8001
     #: How long to wait for a document nobody has heard of yet (an upload racing its watcher).
     unknown_document_wait_s: float = Field(5.0, ge=0)

@@ -10,7 +10,6 @@ class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DOCSTREAM_INGEST_", frozen=True,
                                       populate_by_name=True, extra="ignore")
 
-    host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = Field(200 * 2**20, ge=1)
     #: Where clients reach the gateway; returned with every upload.

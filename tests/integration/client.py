@@ -1,0 +1,73 @@
+"""A small client of the running pipeline, as a user or a test would use it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from deploy.launcher import StackConfig
+from shared.auth import issue_token
+
+
+class Pipeline:
+    def __init__(self, cfg: StackConfig) -> None:
+        self.cfg = cfg
+        self.api = f"http://127.0.0.1:{cfg.ports.ingest}"
+        self.ws = f"ws://127.0.0.1:{cfg.ports.gateway}"
+
+    def token(self, owner: str) -> str:
+        return issue_token(self.cfg.ensure_secret(), owner)
+
+    def headers(self, owner: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(owner)}"}
+
+    async def upload(self, path: Path | None, owner: str, *, data: bytes | None = None,
+                     filename: str | None = None, fields: dict[str, str] | None = None,
+                     ) -> httpx.Response:
+        content = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
+        name = filename or (path.name if path else "upload.bin")
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(f"{self.api}/v1/documents", headers=self.headers(owner),
+                                     files={"file": (name, content)}, data=fields or {})
+
+    async def get(self, document_id: str, owner: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.get(f"{self.api}/v1/documents/{document_id}",
+                                    headers=self.headers(owner))
+
+    async def wait_for_status(self, document_id: str, owner: str, statuses: set[str],
+                              timeout_s: float = 60) -> dict[str, Any]:
+        """Poll the read model until the document reaches one of ``statuses``."""
+        deadline = time.monotonic() + timeout_s
+        last: Any = None
+        while time.monotonic() < deadline:
+            response = await self.get(document_id, owner)
+            if response.status_code == 200:
+                last = response.json()
+                if last.get("status") in statuses:
+                    return dict(last)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{document_id} never reached {statuses}; last seen {last}")
+
+    async def watch(self, document_id: str, owner: str | None, *, token: str | None = None,
+                    timeout_s: float = 60) -> tuple[list[dict[str, Any]], int | None]:
+        """All messages of one WebSocket session and the close code it ended with."""
+        url = f"{self.ws}/ws/documents/{document_id}"
+        if token is None and owner is not None:
+            token = self.token(owner)
+        if token is not None:
+            url += f"?token={token}"
+        messages: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout_s), websockets.connect(url) as ws:
+            try:
+                async for raw in ws:
+                    messages.append(json.loads(raw))
+            except websockets.ConnectionClosed:
+                pass
+            return messages, ws.close_code
