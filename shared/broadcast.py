@@ -32,18 +32,19 @@ class BroadcastConsumer:
         self.topic = topic
         self._handler = handler
         self._from_beginning = from_beginning
+        self._bootstrap_servers = bootstrap_servers
+        self._consumer: AIOKafkaConsumer = None  # type: ignore[assignment]  # made in start()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            bootstrap_servers=self._bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
             # Return as soon as one record is there: this path is latency, not throughput.
             fetch_max_wait_ms=100,
             fetch_min_bytes=1,
         )
-        self._task: asyncio.Task[None] | None = None
-        self.ready = asyncio.Event()
-
-    async def start(self) -> None:
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self.topic)
         for _ in range(50):
@@ -64,14 +65,14 @@ class BroadcastConsumer:
             for tp in tps:
                 await self._consumer.position(tp)
         self._task = asyncio.create_task(self._run(), name=f"broadcast:{self.topic}")
-        self.ready.set()
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def _run(self) -> None:
         while True:

@@ -35,21 +35,33 @@ class EventProducer:
     """
 
     def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise RuntimeError("EventProducer used before start()")
+        return self._started
+
+    async def start(self) -> None:
+        # Created here, not in __init__: aiokafka binds to the loop that is running.
+        self._started = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
             linger_ms=0,
             max_request_size=1_048_576,
             request_timeout_ms=15_000,
         )
-
-    async def start(self) -> None:
-        await self._producer.start()
+        await self._started.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._started is not None:
+            await self._started.stop()
+            self._started = None
 
     async def send(self, topic: str, event: Envelope) -> Delivered:
         return (await self.send_many([(topic, event)]))[0]

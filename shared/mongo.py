@@ -7,6 +7,7 @@ or $facet are used anywhere.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -43,7 +44,18 @@ async def wait_for_mongo(url: str, *, timeout_s: float = 30.0) -> None:
 
 
 def public_view(doc: Doc) -> Doc:
-    """The read-model document as the API shows it: ``id`` instead of ``_id``, no internals."""
-    view = {k: v for k, v in doc.items() if not k.startswith("_")}
+    """The read-model document as the API shows it: ``id`` instead of ``_id``, no internals,
+    JSON-ready (datetimes as ISO 8601 strings)."""
+    view = {k: _jsonable(v) for k, v in doc.items() if not k.startswith("_")}
     view["id"] = doc["_id"]
     return view
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value

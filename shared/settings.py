@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     mongo_url: str = Field("mongodb://127.0.0.1:27017/", validation_alias=_common("mongo_url"))
     mongo_database: str = Field("docstream", validation_alias=_common("mongo_database"))
     blob_dir: Path = Field(Path(".data/blobs"), validation_alias=_common("blob_dir"))
+    #: Local working state of the stream processors (faust's data directory).
+    state_dir: Path = Field(Path(".data/state"), validation_alias=_common("state_dir"))
     # Required: no default, so a deployment cannot forget it.
     auth_secret: SecretStr = Field(validation_alias=_common("auth_secret"))
     #: Address every server of the service listens on (0.0.0.0 in containers).

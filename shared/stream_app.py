@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -23,18 +25,43 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-class ProducerService(Service):  # type: ignore[misc]
-    """Starts and stops our producer with the faust worker."""
+Hook = Callable[[], Awaitable[None]]
 
-    def __init__(self, producer: EventProducer, **kwargs: Any) -> None:
-        self.producer = producer
+
+class Resources(Service):  # type: ignore[misc]
+    """What an agent needs besides faust (our producer, a worker pool, a database client).
+
+    faust starts extra services only after its agents, so an agent could see its first record
+    before these are up: handlers call :meth:`ensure_started` (idempotent, cheap once done).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._hooks: list[tuple[Hook, Hook]] = []
+        self._start_lock = asyncio.Lock()
+        self._up = False
         super().__init__(**kwargs)
 
+    def add(self, start: Hook, stop: Hook) -> None:
+        self._hooks.append((start, stop))
+
+    async def ensure_started(self) -> None:
+        if self._up:
+            return
+        async with self._start_lock:
+            if not self._up:
+                for start, _ in self._hooks:
+                    await start()
+                self._up = True
+
     async def on_start(self) -> None:
-        await self.producer.start()
+        await self.ensure_started()
 
     async def on_stop(self) -> None:
-        await self.producer.stop()
+        for _, stop in reversed(self._hooks):
+            try:
+                await stop()
+            except Exception:  # keep stopping the rest
+                log.exception("resource failed to stop")
 
 
 def create_app(
@@ -42,7 +69,7 @@ def create_app(
     settings: ServiceSettings,
     *,
     web_port: int,
-) -> tuple[faust.App, EventProducer]:
+) -> tuple[faust.App, EventProducer, Resources]:
     app = faust.App(
         f"{settings.topic_prefix}docstream-{service}",
         broker=settings.kafka_url,
@@ -62,18 +89,26 @@ def create_app(
         broker_commit_interval=1.0,
         # One slow document must not get the member kicked out of the group.
         broker_max_poll_interval=600.0,
-        datadir=f"/tmp/docstream-faust/{settings.topic_prefix}{service}",
+        datadir=str(_state_dir(settings, service)),
         logging_config=None,
     )
     producer = EventProducer(settings.kafka_bootstrap_servers, client_id=f"docstream-{service}")
-    app.service(ProducerService(producer))
+    resources = Resources()
+    resources.add(producer.start, producer.stop)
+    app.service(resources)
     setup_prometheus_sensors(app, name_prefix=f"docstream_{service}_faust")
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "service": service})
 
-    return app, producer
+    return app, producer, resources
+
+
+def _state_dir(settings: ServiceSettings, service: str) -> Path:
+    path = settings.state_dir / f"{settings.topic_prefix}{service}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def raw_topic(app: faust.App, name: str) -> Any:

@@ -93,6 +93,7 @@ class StackConfig:
             "DOCSTREAM_TOPIC_PREFIX": self.topic_prefix,
             "DOCSTREAM_TOPIC_PARTITIONS": str(self.topic_partitions),
             "DOCSTREAM_BLOB_DIR": str(self.blob_dir),
+            "DOCSTREAM_STATE_DIR": str(self.data_dir / "state"),
             "DOCSTREAM_AUTH_SECRET": self.ensure_secret(),
             "DOCSTREAM_LOG_LEVEL": self.log_level,
             "DOCSTREAM_INGEST_PORT": str(p.ingest),

@@ -17,6 +17,8 @@ from deploy.launcher.infra import (
 )
 from deploy.launcher.install import install_ferretdb, install_kafka, say
 from deploy.launcher.processes import ManagedProcess
+from aiokafka.errors import KafkaError
+
 from shared.kafka import ensure_topics
 
 SERVICES = ("status", "extractor", "analyzer", "gateway", "ingest")
@@ -103,8 +105,10 @@ class Stack:
         try:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                described = await admin.describe_consumer_groups(groups)
-                states = _group_states(described)
+                try:
+                    states = _group_states(await admin.describe_consumer_groups(groups))
+                except KafkaError:  # the group coordinator is still being elected
+                    states = {}
                 if len(states) == len(groups) and all(s == "Stable" for s in states.values()):
                     return
                 await asyncio.sleep(0.2)

@@ -54,25 +54,18 @@ RATE_LIMIT_KEY = "analyzer-model-calls"
 
 
 def build(settings: AnalyzerSettings) -> Any:
-    app, producer = create_app("analyzer", settings, web_port=settings.web_port)
+    app, producer, resources = create_app("analyzer", settings, web_port=settings.web_port)
     topics = settings.topics
     cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands)
     handler = _Handler(settings, producer, cancels)
-
-    @app.on_startup.connect  # type: ignore[misc]
-    async def start(app: Any, **kwargs: Any) -> None:
-        await handler.start()
-        await cancels.start()
-
-    @app.on_shutdown.connect  # type: ignore[misc]
-    async def stop(app: Any, **kwargs: Any) -> None:
-        await cancels.stop()
-        await handler.stop()
+    resources.add(handler.start, handler.stop)
+    resources.add(cancels.start, cancels.stop)
 
     @app.agent(raw_topic(app, topics.extracted),  # type: ignore[misc]
                concurrency=settings.concurrency)
     async def analyze(stream: Any) -> None:
         async for event in stream.events():
+            await resources.ensure_started()
             await handler.handle(event.key, event.value, event.message.partition,
                                  event.message.offset)
 

@@ -54,7 +54,7 @@ SOURCE = "/docstream/extractor"
 
 
 def build(settings: ExtractorSettings) -> Any:
-    app, producer = create_app("extractor", settings, web_port=settings.web_port)
+    app, producer, resources = create_app("extractor", settings, web_port=settings.web_port)
     topics = settings.topics
     workers = settings.workers or os.cpu_count() or 1
     pool = ExtractorPool(
@@ -77,21 +77,14 @@ def build(settings: ExtractorSettings) -> Any:
     cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands,
                              on_cancel=cancel_in_flight)
     handler = _Handler(settings, producer, pool, blobs, cancels)
-
-    @app.on_startup.connect  # type: ignore[misc]
-    async def start_pool(app: Any, **kwargs: Any) -> None:
-        await pool.start()
-        await cancels.start()
-
-    @app.on_shutdown.connect  # type: ignore[misc]
-    async def stop_pool(app: Any, **kwargs: Any) -> None:
-        await cancels.stop()
-        await pool.close()
+    resources.add(pool.start, pool.close)
+    resources.add(cancels.start, cancels.stop)
 
     @app.agent(raw_topic(app, topics.uploaded),  # type: ignore[misc]
                concurrency=settings.concurrency or workers * 2)
     async def extract(stream: Any) -> None:
         async for event in stream.events():
+            await resources.ensure_started()
             await handler.handle(event.key, event.value, event.message.partition,
                                  event.message.offset)
 

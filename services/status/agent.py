@@ -22,21 +22,26 @@ log = logging.getLogger(__name__)
 
 
 def build(settings: StatusSettings) -> Any:
-    app, _producer = create_app("status", settings, web_port=settings.web_port)
+    app, _producer, resources = create_app("status", settings, web_port=settings.web_port)
     events_topic = raw_topic(app, settings.topics.events)
     state: dict[str, Any] = {}
 
-    @app.on_startup.connect  # type: ignore[misc]
-    async def connect_mongo(app: Any, **kwargs: Any) -> None:
+    async def connect_mongo() -> None:
         client = mongo.connect(settings.mongo_url, app_name="docstream-status")
         db = client[settings.mongo_database]
         await mongo.ensure_indexes(db)
         state["client"] = client
         state["documents"] = db[mongo.DOCUMENTS]
 
+    async def close_mongo() -> None:
+        await state["client"].close()
+
+    resources.add(connect_mongo, close_mongo)
+
     @app.agent(events_topic)  # type: ignore[misc]
     async def fold_events(stream: Any) -> None:
         async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            await resources.ensure_started()
             started = time.perf_counter()
             per_document: dict[str, list[store.Folded]] = defaultdict(list)
             for ev in batch:
