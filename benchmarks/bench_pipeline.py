@@ -37,8 +37,9 @@ async def _one_latency(api: str, ws_base: str, token: str, content: bytes) -> fl
     headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{api}/v1/documents", headers=headers,
-                                     files={"file": ("one.pdf", content)})
+        response = await client.post(
+            f"{api}/v1/documents", headers=headers, files={"file": ("one.pdf", content)}
+        )
     response.raise_for_status()
     document_id = response.json()["id"]
     async with websockets.connect(f"{ws_base}/ws/documents/{document_id}?token={token}") as ws:
@@ -53,8 +54,9 @@ async def _one_latency(api: str, ws_base: str, token: str, content: bytes) -> fl
     raise RuntimeError("WebSocket closed before completion")
 
 
-async def measure_latency(api: str, ws_base: str, token: str, content: bytes, *,
-                          warmup: int, samples: int) -> dict[str, float]:
+async def measure_latency(
+    api: str, ws_base: str, token: str, content: bytes, *, warmup: int, samples: int
+) -> dict[str, float]:
     for _ in range(warmup):
         await _one_latency(api, ws_base, token, content)
     latencies = [await _one_latency(api, ws_base, token, content) for _ in range(samples)]
@@ -66,8 +68,9 @@ async def measure_latency(api: str, ws_base: str, token: str, content: bytes, *,
     }
 
 
-async def measure_throughput(cfg: StackConfig, api: str, token: str, content: bytes, *,
-                             copies: int, pages_per_copy: int) -> dict[str, float]:
+async def measure_throughput(
+    cfg: StackConfig, api: str, token: str, content: bytes, *, copies: int, pages_per_copy: int
+) -> dict[str, float]:
     headers = {"Authorization": f"Bearer {token}"}
     client = connect(cfg.mongo_url, app_name="bench")
     documents = client[cfg.mongo_database][DOCUMENTS]
@@ -78,15 +81,19 @@ async def measure_throughput(cfg: StackConfig, api: str, token: str, content: by
 
         async def upload(i: int) -> None:
             async with semaphore:
-                response = await http.post(f"{api}/v1/documents", headers=headers,
-                                           files={"file": (f"copy-{i}.pdf", content)})
+                response = await http.post(
+                    f"{api}/v1/documents",
+                    headers=headers,
+                    files={"file": (f"copy-{i}.pdf", content)},
+                )
                 response.raise_for_status()
                 uploaded.append(response.json()["id"])
 
         await asyncio.gather(*(upload(i) for i in range(copies)))
     while True:
         done = await documents.count_documents(
-            {"_id": {"$in": uploaded}, "status": {"$in": ["completed", "failed", "cancelled"]}})
+            {"_id": {"$in": uploaded}, "status": {"$in": ["completed", "failed", "cancelled"]}}
+        )
         if done >= copies:
             break
         await asyncio.sleep(0.05)
@@ -95,8 +102,11 @@ async def measure_throughput(cfg: StackConfig, api: str, token: str, content: by
     await client.close()
     if failed:
         raise RuntimeError(f"{failed} of the benchmark documents failed")
-    return {"pages_per_s": round(copies * pages_per_copy / elapsed, 1),
-            "seconds": round(elapsed, 2), "documents": copies}
+    return {
+        "pages_per_s": round(copies * pages_per_copy / elapsed, 1),
+        "seconds": round(elapsed, 2),
+        "documents": copies,
+    }
 
 
 def raw_loop(path: Path, copies: int, extract_and_analyze: Callable[[Path], int]) -> float:
@@ -107,8 +117,9 @@ def raw_loop(path: Path, copies: int, extract_and_analyze: Callable[[Path], int]
     return pages / (time.perf_counter() - started)
 
 
-async def run_pipeline(stack: Stack, corpus: Path, *, quick: bool,
-                       extract_and_analyze: Callable[[Path], int]) -> dict[str, Any]:
+async def run_pipeline(
+    stack: Stack, corpus: Path, *, quick: bool, extract_and_analyze: Callable[[Path], int]
+) -> dict[str, Any]:
     """``stack`` has its infrastructure running; the services are started and stopped here."""
     cfg = stack.cfg
     try:
@@ -118,12 +129,17 @@ async def run_pipeline(stack: Stack, corpus: Path, *, quick: bool,
         ws_base = f"ws://127.0.0.1:{cfg.ports.gateway}"
         token = issue_token(cfg.ensure_secret(), "bench")
         latency = await measure_latency(
-            api, ws_base, token, (corpus / ONE_PAGE).read_bytes(),
-            warmup=5 if quick else 10, samples=20 if quick else 60)
+            api,
+            ws_base,
+            token,
+            (corpus / ONE_PAGE).read_bytes(),
+            warmup=5 if quick else 10,
+            samples=20 if quick else 60,
+        )
         copies = 20 if quick else 200
         throughput = await measure_throughput(
-            cfg, api, token, (corpus / FIFTEEN_PAGES).read_bytes(), copies=copies,
-            pages_per_copy=15)
+            cfg, api, token, (corpus / FIFTEEN_PAGES).read_bytes(), copies=copies, pages_per_copy=15
+        )
     finally:
         stack.stop_services()
     raw = raw_loop(corpus / FIFTEEN_PAGES, 10 if quick else 40, extract_and_analyze)

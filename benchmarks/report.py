@@ -54,8 +54,7 @@ def write(results: dict[str, Any], path: Path) -> None:
             lines.append(f"| `{name}` | not measured | {op} {goal} | - | {meaning} |")
             continue
         met = value <= goal if op == "<=" else value >= goal
-        lines.append(f"| `{name}` | {value} | {op} {goal} | {'yes' if met else 'NO'} | "
-                     f"{meaning} |")
+        lines.append(f"| `{name}` | {value} | {op} {goal} | {'yes' if met else 'NO'} | {meaning} |")
     lines += ["", "## All figures", "", "| figure | value |", "|---|---|"]
     lines += [f"| `{name}` | {value} |" for name, value in sorted(flat.items())]
     path.parent.mkdir(parents=True, exist_ok=True)

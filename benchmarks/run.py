@@ -50,12 +50,18 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         await stack.start_infra()
         if "pipeline" in wanted:
             print("[bench] pipeline ...", flush=True)
-            flat.update(await bench_pipeline.run_pipeline(
-                stack, CORPUS, quick=args.quick, extract_and_analyze=extract_and_analyze))
+            flat.update(
+                await bench_pipeline.run_pipeline(
+                    stack, CORPUS, quick=args.quick, extract_and_analyze=extract_and_analyze
+                )
+            )
         if "analysis" in wanted:
             print("[bench] analysis ...", flush=True)
-            flat.update(await asyncio.to_thread(
-                bench_analysis.run, CORPUS, stack.cfg.mongo_url, quick=args.quick))
+            flat.update(
+                await asyncio.to_thread(
+                    bench_analysis.run, CORPUS, stack.cfg.mongo_url, quick=args.quick
+                )
+            )
     finally:
         stack.stop()
     return flat
@@ -64,8 +70,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="short smoke run")
-    parser.add_argument("--only", action="append",
-                        choices=["extraction", "analysis", "pipeline"])
+    parser.add_argument("--only", action="append", choices=["extraction", "analysis", "pipeline"])
     args = parser.parse_args()
     started = time.time()
     flat = asyncio.run(_run(args))
@@ -75,8 +80,11 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": args.quick,
         "seconds": round(time.time() - started, 1),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

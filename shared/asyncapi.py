@@ -21,9 +21,17 @@ _CHANNELS: dict[str, tuple[list[type[events.Envelope]], str]] = {
     "extracted": ([events.DocumentExtracted], "extractor"),
     "analyzed": ([events.DocumentAnalyzed], "analyzer"),
     "events": (
-        [events.DocumentAccepted, events.ExtractionStarted, events.ExtractionProgressed,
-         events.ExtractionCompleted, events.AnalysisStarted, events.AnalysisCompleted,
-         events.DocumentCompleted, events.DocumentFailed, events.DocumentCancelled],
+        [
+            events.DocumentAccepted,
+            events.ExtractionStarted,
+            events.ExtractionProgressed,
+            events.ExtractionCompleted,
+            events.AnalysisStarted,
+            events.AnalysisCompleted,
+            events.DocumentCompleted,
+            events.DocumentFailed,
+            events.DocumentCancelled,
+        ],
         "every stage",
     ),
     "commands": ([events.CancelRequested, events.ReprocessRequested], "ingest"),
@@ -50,8 +58,9 @@ def document() -> dict[str, Any]:
                 "title": type_name,
                 "contentType": events.CONTENT_TYPE,
                 "payload": {"$ref": f"#/components/schemas/{name}"},
-                "bindings": {"kafka": {"key": {"type": "string",
-                                               "description": "the document id"}}},
+                "bindings": {
+                    "kafka": {"key": {"type": "string", "description": "the document id"}}
+                },
             }
             channel_messages[name] = {"$ref": f"#/components/messages/{name}"}
         channels[prop] = {

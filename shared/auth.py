@@ -79,7 +79,9 @@ def credential_from_headers(authorization: str | None, api_key: str | None) -> s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Mint a docstream API token.")
     parser.add_argument("--owner", required=True)
-    parser.add_argument("--ttl", type=int, default=None, help="seconds until expiry (default: none)")
+    parser.add_argument(
+        "--ttl", type=int, default=None, help="seconds until expiry (default: none)"
+    )
     args = parser.parse_args(argv)
     secret = os.environ.get("DOCSTREAM_AUTH_SECRET")
     if not secret:

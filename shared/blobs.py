@@ -13,7 +13,7 @@ from typing import Protocol
 from shared.events import BlobRef
 
 
-class BlobTooLarge(Exception):
+class BlobTooLargeError(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"blob exceeds {limit} bytes")
         self.limit = limit
@@ -61,7 +61,7 @@ class LocalBlobStore:
                 async for chunk in chunks:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
-                        raise BlobTooLarge(max_bytes)
+                        raise BlobTooLargeError(max_bytes)
                     digest.update(chunk)
                     out.write(chunk)
             os.replace(tmp, path)

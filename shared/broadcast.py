@@ -33,11 +33,11 @@ class BroadcastConsumer:
         self._handler = handler
         self._from_beginning = from_beginning
         self._bootstrap_servers = bootstrap_servers
-        self._consumer: AIOKafkaConsumer = None  # type: ignore[assignment]  # made in start()
+        self._consumer: AIOKafkaConsumer | None = None  # made in start(), inside the loop
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
+        consumer = self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
@@ -45,25 +45,25 @@ class BroadcastConsumer:
             fetch_max_wait_ms=100,
             fetch_min_bytes=1,
         )
-        await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self.topic)
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(self.topic)
         for _ in range(50):
             if partitions:
                 break
-            await self._consumer._client.force_metadata_update()  # topic created just now
-            partitions = self._consumer.partitions_for_topic(self.topic)
+            await consumer._client.force_metadata_update()  # topic created just now
+            partitions = consumer.partitions_for_topic(self.topic)
             await asyncio.sleep(0.1)
         if not partitions:
             raise RuntimeError(f"topic {self.topic} has no partitions (does it exist?)")
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
+        consumer.assign(tps)
         if self._from_beginning:
-            await self._consumer.seek_to_beginning(*tps)
+            await consumer.seek_to_beginning(*tps)
         else:
-            await self._consumer.seek_to_end(*tps)
+            await consumer.seek_to_end(*tps)
             # Resolve the end offsets now, so "ready" means "nothing after this is missed".
             for tp in tps:
-                await self._consumer.position(tp)
+                await consumer.position(tp)
         self._task = asyncio.create_task(self._run(), name=f"broadcast:{self.topic}")
 
     async def stop(self) -> None:
@@ -75,6 +75,7 @@ class BroadcastConsumer:
             await self._consumer.stop()
 
     async def _run(self) -> None:
+        assert self._consumer is not None
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000, max_records=500)

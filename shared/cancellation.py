@@ -20,14 +20,21 @@ OnCancel = Callable[[str], Awaitable[None]]
 class CancelRegistry:
     """Remembers the latest cancelled generation per document (bounded, oldest forgotten)."""
 
-    def __init__(self, bootstrap_servers: str, commands_topic: str, *, capacity: int = 100_000,
-                 on_cancel: OnCancel | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        commands_topic: str,
+        *,
+        capacity: int = 100_000,
+        on_cancel: OnCancel | None = None,
+    ) -> None:
         self._cancelled: OrderedDict[str, int] = OrderedDict()
         self._capacity = capacity
         self._on_cancel = on_cancel
         # From the beginning: a replica that starts late must still know earlier cancels.
-        self._consumer = BroadcastConsumer(bootstrap_servers, commands_topic, self._handle,
-                                           from_beginning=True)
+        self._consumer = BroadcastConsumer(
+            bootstrap_servers, commands_topic, self._handle, from_beginning=True
+        )
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -48,8 +55,10 @@ class CancelRegistry:
         try:
             command = decode(record.value or b"")
         except ValidationError:
-            log.warning("not a docstream command; ignored",
-                        extra={"partition": record.partition, "offset": record.offset})
+            log.warning(
+                "not a docstream command; ignored",
+                extra={"partition": record.partition, "offset": record.offset},
+            )
             return
         if isinstance(command, CancelRequested):
             self.mark(command.subject, command.generation)

@@ -317,5 +317,6 @@ def derive(parent: Envelope, cls: type[Any], *, source: str, **fields: Any) -> A
         **fields,
     )
 
+
 #: The read model's statuses that end a generation (status folds the terminal types into these).
 TERMINAL_STATUSES_READ_MODEL = frozenset({"completed", "failed", "cancelled"})

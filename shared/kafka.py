@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,9 +35,15 @@ class EventProducer:
     together with :meth:`send_many` still share a request.
     """
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+    def __init__(
+        self, bootstrap_servers: str, *, client_id: str, retry_forever: bool = False
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._client_id = client_id
+        # Stream stages hold their input until their output is durable: an unreachable broker
+        # pauses them (and at-least-once replays) rather than losing or skipping a record.
+        # The API instead fails fast, so a client gets its 503 at once.
+        self._retry_forever = retry_forever
         self._started: AIOKafkaProducer | None = None
 
     @property
@@ -68,6 +75,25 @@ class EventProducer:
 
     async def send_many(self, records: Sequence[tuple[str, Envelope]]) -> list[Delivered]:
         """Send in order, wait for all acks. Same-key records keep their order on a partition."""
+        delay = 0.1
+        while True:
+            try:
+                return await self._send_once(records)
+            except KafkaError as exc:
+                if not self._retry_forever:
+                    raise
+                log.warning(
+                    "publish failed; retrying",
+                    extra={
+                        "error": repr(exc),
+                        "retry_in_s": delay,
+                        "document_id": records[0][1].subject if records else None,
+                    },
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _send_once(self, records: Sequence[tuple[str, Envelope]]) -> list[Delivered]:
         futures = [
             await self._producer.send(
                 topic, encode(event), key=event.subject.encode(), headers=_HEADERS
@@ -77,10 +103,16 @@ class EventProducer:
         metas = await asyncio.gather(*futures)
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]
 
-
     async def dead_letter(
-        self, topic: str, key: bytes | None, value: bytes | None, *, error: str, source: str,
-        partition: int, offset: int,
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        *,
+        error: str,
+        source: str,
+        partition: int,
+        offset: int,
     ) -> None:
         """Park a record we cannot process, with why and where it came from in its headers."""
         headers = [
@@ -134,10 +166,8 @@ async def create_topics(
         ]
         if not wanted:
             return
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another replica won the race
             await admin.create_topics(wanted)
-        except TopicAlreadyExistsError:
-            pass  # another replica won the race
     finally:
         await admin.close()
 

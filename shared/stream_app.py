@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
 
 
-class Resources(Service):  # type: ignore[misc]
+class Resources(Service):
     """What an agent needs besides faust (our producer, a worker pool, a database client).
 
     faust starts extra services only after its agents, so an agent could see its first record
@@ -92,10 +92,12 @@ def create_app(
         datadir=str(_state_dir(settings, service)),
         logging_config=None,
     )
-    producer = EventProducer(settings.kafka_bootstrap_servers, client_id=f"docstream-{service}")
+    producer = EventProducer(
+        settings.kafka_bootstrap_servers, client_id=f"docstream-{service}", retry_forever=True
+    )
     resources = Resources()
     resources.add(producer.start, producer.stop)
-    app.service(resources)
+    app.service(resources)  # type: ignore[arg-type]  # faust accepts instances too
     setup_prometheus_sensors(app, name_prefix=f"docstream_{service}_faust")
 
     @app.page("/healthz")
@@ -114,8 +116,9 @@ def _state_dir(settings: ServiceSettings, service: str) -> Path:
 def raw_topic(app: faust.App, name: str) -> Any:
     """A topic of raw bytes: we decode CloudEvents ourselves, so a poison record is ours to
     dead-letter instead of a serializer error inside faust."""
-    return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
-                     key_serializer="raw")
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
 
 
 def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:

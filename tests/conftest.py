@@ -41,8 +41,12 @@ def corpus() -> Path:
 def infra() -> Iterator[Stack]:
     """Kafka + FerretDB for the whole session (started once: they take seconds)."""
     data_dir = Path(tempfile.mkdtemp(prefix="docstream-test-"))
-    cfg = StackConfig(data_dir=data_dir, ports=Ports.free(), log_level="WARNING",
-                      auth_secret=uuid.uuid4().hex + uuid.uuid4().hex)
+    cfg = StackConfig(
+        data_dir=data_dir,
+        ports=Ports.free(),
+        log_level="WARNING",
+        auth_secret=uuid.uuid4().hex + uuid.uuid4().hex,
+    )
     stack = Stack(cfg)
     try:
         asyncio.run(stack.start_infra())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -24,10 +25,12 @@ def config_from_env() -> StackConfig:
     if os.environ.get("DOCSTREAM_DATA_DIR"):
         cfg.data_dir = Path(os.environ["DOCSTREAM_DATA_DIR"]).resolve()
     defaults = Ports()
-    cfg.ports = Ports(**{
-        name: int(os.environ.get(f"DOCSTREAM_{name.upper()}_PORT", getattr(defaults, name)))
-        for name in defaults.__dataclass_fields__
-    })
+    cfg.ports = Ports(
+        **{
+            name: int(os.environ.get(f"DOCSTREAM_{name.upper()}_PORT", getattr(defaults, name)))
+            for name in defaults.__dataclass_fields__
+        }
+    )
     cfg.log_level = os.environ.get("DOCSTREAM_LOG_LEVEL", "INFO")
     return cfg
 
@@ -35,7 +38,8 @@ def config_from_env() -> StackConfig:
 def _banner(cfg: StackConfig) -> None:
     token = issue_token(cfg.ensure_secret(), "dev")
     p = cfg.ports
-    print(f"""
+    print(
+        f"""
 docstream is running. Ctrl-C stops everything.
 
   API docs      http://127.0.0.1:{p.ingest}/docs
@@ -45,11 +49,13 @@ docstream is running. Ctrl-C stops everything.
   Metrics       http://127.0.0.1:{p.ingest}/metrics (ingest)  :{p.gateway} (gateway)
                 :{p.extractor} (extractor)  :{p.analyzer} (analyzer)  :{p.status} (status)
   Kafka         {cfg.bootstrap}      MongoDB (FerretDB)  {cfg.mongo_url}
-  Logs          {cfg.data_dir / 'logs'}
+  Logs          {cfg.data_dir / "logs"}
 
   Development credential (owner "dev"):
   export TOKEN={token}
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 async def _serve(stack: Stack, with_services: bool) -> None:
@@ -69,10 +75,8 @@ async def _serve(stack: Stack, with_services: bool) -> None:
                 if not proc.alive():
                     say(f"{proc.name} exited; see {proc.log_path}\n{proc.log_tail(15)}")
                     stop.set()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            except TimeoutError:
-                pass
     finally:
         say("stopping ...")
         stack.stop()

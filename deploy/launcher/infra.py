@@ -7,7 +7,9 @@ import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from deploy.launcher.config import StackConfig
 from deploy.launcher.install import ferretdb_binary, kafka_libs
@@ -69,14 +71,33 @@ def kafka_process(cfg: StackConfig) -> ManagedProcess:
     if not (log_dir / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
-            [*common, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-             "--standalone"],
-            check=True, capture_output=True, timeout=120,
+            [
+                *common,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--standalone",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
     return ManagedProcess(
         "kafka",
-        [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-         "-Djava.awt.headless=true", *common[1:], "kafka.Kafka", str(props)],
+        [
+            java,
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            *common[1:],
+            "kafka.Kafka",
+            str(props),
+        ],
         run_dir=cfg.data_dir / "run",
         log_path=cfg.data_dir / "logs" / "kafka.log",
     )
@@ -87,8 +108,12 @@ def ferretdb_process(cfg: StackConfig) -> ManagedProcess:
     data.mkdir(parents=True, exist_ok=True)
     return ManagedProcess(
         "ferretdb",
-        [str(ferretdb_binary()), f"--listen-addr=127.0.0.1:{cfg.ports.mongo}",
-         f"--sqlite-url=file:{data}/", "--log-level=warn"],
+        [
+            str(ferretdb_binary()),
+            f"--listen-addr=127.0.0.1:{cfg.ports.mongo}",
+            f"--sqlite-url=file:{data}/",
+            "--log-level=warn",
+        ],
         run_dir=cfg.data_dir / "run",
         log_path=cfg.data_dir / "logs" / "ferretdb.log",
         cwd=data,
@@ -103,9 +128,9 @@ async def wait_mongo_ready(cfg: StackConfig, proc: ManagedProcess, timeout_s: fl
     await _wait_alive(proc, wait_for_mongo(cfg.mongo_url, timeout_s=timeout_s))
 
 
-async def _wait_alive(proc: ManagedProcess, ready: object) -> None:
+async def _wait_alive(proc: ManagedProcess, ready: Coroutine[Any, Any, None]) -> None:
     """Wait for readiness, but fail at once (with its log) if the process dies meanwhile."""
-    task = asyncio.ensure_future(ready)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(ready)
     while not task.done():
         if not proc.alive():
             task.cancel()

@@ -70,8 +70,16 @@ def install_kafka() -> Path:
     started = time.monotonic()
     tmp = work / "libs.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [mvn, "-B", "--no-transfer-progress", "-f", str(work / "pom.xml"),
-           "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+    cmd = [
+        mvn,
+        "-B",
+        "--no-transfer-progress",
+        "-f",
+        str(work / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+        "-DincludeScope=runtime",
+    ]
     _run_with_progress(cmd, "maven")
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
@@ -86,31 +94,41 @@ def install_ferretdb() -> Path:
     if binary.exists():
         return binary
     go = _require("go", "install Go 1.24+ (https://go.dev/doc/install)")
-    say(f"Building FerretDB {FERRETDB_VERSION} with 'go install' (once; a few minutes the "
-        "first time, most of it compiling) ...")
+    say(
+        f"Building FerretDB {FERRETDB_VERSION} with 'go install' (once; a few minutes the "
+        "first time, most of it compiling) ..."
+    )
     started = time.monotonic()
     env_overrides = {"GOBIN": str(binary.parent), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
     binary.parent.mkdir(parents=True, exist_ok=True)
-    _run_with_progress([go, "install", "-v", "."], "go", cwd=REPO / "deploy" / "ferretdb",
-                       env_overrides=env_overrides)
+    _run_with_progress(
+        [go, "install", "-v", "."],
+        "go",
+        cwd=REPO / "deploy" / "ferretdb",
+        env_overrides=env_overrides,
+    )
     if not binary.exists():
         raise SystemExit("[docstream] go install finished but produced no ferretdb binary")
     say(f"FerretDB ready in {time.monotonic() - started:.0f}s: {binary}")
     return binary
 
 
-def _run_with_progress(cmd: list[str], label: str, *, cwd: Path | None = None,
-                       env_overrides: dict[str, str] | None = None) -> None:
+def _run_with_progress(
+    cmd: list[str],
+    label: str,
+    *,
+    cwd: Path | None = None,
+    env_overrides: dict[str, str] | None = None,
+) -> None:
     import os
 
     env = {**os.environ, **(env_overrides or {})}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd,
-                            env=env, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env, text=True
+    )
     assert proc.stdout is not None
-    count = 0
     tail: list[str] = []
-    for line in proc.stdout:
-        count += 1
+    for count, line in enumerate(proc.stdout, start=1):
         tail = [*tail[-40:], line.rstrip()]
         # One line in 20 is enough to show it moves without drowning the terminal.
         if count % 20 == 1:

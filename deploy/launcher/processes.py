@@ -24,8 +24,16 @@ def _die_with_parent() -> None:
 
 
 class ManagedProcess:
-    def __init__(self, name: str, argv: list[str], *, run_dir: Path, log_path: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        run_dir: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.run_dir = run_dir

@@ -7,6 +7,7 @@ import sys
 import time
 
 import httpx
+from aiokafka.errors import KafkaError
 
 from deploy.launcher.config import REPO, StackConfig
 from deploy.launcher.infra import (
@@ -17,8 +18,6 @@ from deploy.launcher.infra import (
 )
 from deploy.launcher.install import install_ferretdb, install_kafka, say
 from deploy.launcher.processes import ManagedProcess
-from aiokafka.errors import KafkaError
-
 from shared.kafka import ensure_topics
 
 SERVICES = ("status", "extractor", "analyzer", "gateway", "ingest")
@@ -46,13 +45,16 @@ class Stack:
             wait_kafka_ready(self.cfg, kafka, timeout_s),
             wait_mongo_ready(self.cfg, ferret, timeout_s),
         )
-        say(f"Kafka on {self.cfg.bootstrap} and FerretDB on {self.cfg.mongo_url} ready in "
-            f"{time.monotonic() - started:.1f}s")
+        say(
+            f"Kafka on {self.cfg.bootstrap} and FerretDB on {self.cfg.mongo_url} ready in "
+            f"{time.monotonic() - started:.1f}s"
+        )
 
     # --- services ---
 
-    def service_process(self, name: str, *, instance: str = "",
-                        env: dict[str, str] | None = None) -> ManagedProcess:
+    def service_process(
+        self, name: str, *, instance: str = "", env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         label = f"{name}{instance}"
         return ManagedProcess(
             label,
@@ -66,12 +68,14 @@ class Stack:
     def health_url(self, name: str) -> str:
         return f"http://127.0.0.1:{getattr(self.cfg.ports, name)}/healthz"
 
-    async def start_services(self, names: tuple[str, ...] = SERVICES, *,
-                             timeout_s: float = 60.0) -> None:
+    async def start_services(
+        self, names: tuple[str, ...] = SERVICES, *, timeout_s: float = 60.0
+    ) -> None:
         started = time.monotonic()
         # Created here, with our partition counts, before any service subscribes.
-        await ensure_topics(self.cfg.bootstrap, self.cfg.topics,
-                            partitions=self.cfg.topic_partitions)
+        await ensure_topics(
+            self.cfg.bootstrap, self.cfg.topics, partitions=self.cfg.topic_partitions
+        )
         for name in names:
             proc = self.service_process(name)
             proc.start()
@@ -98,8 +102,11 @@ class Stack:
         """Until the agents' consumer groups have their partitions (not just a web port)."""
         from aiokafka.admin import AIOKafkaAdminClient
 
-        groups = [f"{self.cfg.topic_prefix}docstream-{n}"
-                  for n in ("extractor", "analyzer", "status") if n in self.services]
+        groups = [
+            f"{self.cfg.topic_prefix}docstream-{n}"
+            for n in ("extractor", "analyzer", "status")
+            if n in self.services
+        ]
         admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.bootstrap)
         await admin.start()
         try:

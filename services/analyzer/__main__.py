@@ -6,7 +6,7 @@ from shared.stream_app import run_worker
 
 
 def main() -> None:
-    settings = AnalyzerSettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = AnalyzerSettings()  # values come from the environment
     run_worker(build(settings), "analyzer", settings)
 
 

@@ -61,20 +61,24 @@ def build(settings: AnalyzerSettings) -> Any:
     resources.add(handler.start, handler.stop)
     resources.add(cancels.start, cancels.stop)
 
-    @app.agent(raw_topic(app, topics.extracted),  # type: ignore[misc]
-               concurrency=settings.concurrency)
+    @app.agent(
+        raw_topic(app, topics.extracted),
+        concurrency=settings.concurrency,
+    )
     async def analyze(stream: Any) -> None:
         async for event in stream.events():
             await resources.ensure_started()
-            await handler.handle(event.key, event.value, event.message.partition,
-                                 event.message.offset)
+            await handler.handle(
+                event.key, event.value, event.message.partition, event.message.offset
+            )
 
     return app
 
 
 class _Handler:
-    def __init__(self, settings: AnalyzerSettings, producer: EventProducer,
-                 cancels: CancelRegistry) -> None:
+    def __init__(
+        self, settings: AnalyzerSettings, producer: EventProducer, cancels: CancelRegistry
+    ) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.producer = producer
@@ -102,8 +106,9 @@ class _Handler:
                 hard_timeout_s=self.settings.hard_timeout_s,
                 max_attempts=self.settings.max_attempts,
             )
-        self.provider = build_provider(self.settings.provider_name, gemini=gemini,
-                                       rate_limiter=limiter)
+        self.provider = build_provider(
+            self.settings.provider_name, gemini=gemini, rate_limiter=limiter
+        )
 
     async def stop(self) -> None:
         if self.provider is not None:
@@ -139,8 +144,9 @@ class _Handler:
         except AnalysisError as exc:
             await self._failed(work, exc.reason, exc.message)
             if exc.retryable:  # retries ran out: park the work for operators to replay
-                await self._dead_letter(key, value, f"{exc.reason}: {exc.message}", partition,
-                                        offset)
+                await self._dead_letter(
+                    key, value, f"{exc.reason}: {exc.message}", partition, offset
+                )
             return
         except FileNotFoundError:
             await self._failed(work, ReasonCode.BLOB_MISSING, "the extracted text is gone")
@@ -151,14 +157,25 @@ class _Handler:
             return
         metrics.DURATION.labels(result.provider).observe(time.perf_counter() - started)
         self._account(result)
-        await self.producer.send_many([
-            (self.topics.events, derive(work, AnalysisCompleted, source=SOURCE,
-                                        data=AnalysisCompletedData(analysis=result))),
-            (self.topics.events, derive(work, DocumentCompleted, source=SOURCE)),
-        ])
+        await self.producer.send_many(
+            [
+                (
+                    self.topics.events,
+                    derive(
+                        work,
+                        AnalysisCompleted,
+                        source=SOURCE,
+                        data=AnalysisCompletedData(analysis=result),
+                    ),
+                ),
+                (self.topics.events, derive(work, DocumentCompleted, source=SOURCE)),
+            ]
+        )
         metrics.DOCUMENTS.labels("completed", "").inc()
-        await self.producer.send(self.topics.analyzed, derive(
-            work, DocumentAnalyzed, source=SOURCE, data=AnalyzedData(analysis=result)))
+        await self.producer.send(
+            self.topics.analyzed,
+            derive(work, DocumentAnalyzed, source=SOURCE, data=AnalyzedData(analysis=result)),
+        )
 
     async def _text(self, work: DocumentExtracted) -> str:
         if work.data.text is not None:
@@ -178,19 +195,34 @@ class _Handler:
 
     async def _failed(self, work: DocumentExtracted, reason: ReasonCode, message: str) -> None:
         metrics.DOCUMENTS.labels("failed", reason.value).inc()
-        await self.producer.send(self.topics.events, derive(
-            work, DocumentFailed, source=SOURCE,
-            data=FailedData(stage="analysis", reason=reason, message=message)))
+        await self.producer.send(
+            self.topics.events,
+            derive(
+                work,
+                DocumentFailed,
+                source=SOURCE,
+                data=FailedData(stage="analysis", reason=reason, message=message),
+            ),
+        )
 
     async def _cancelled(self, work: DocumentExtracted) -> None:
         metrics.DOCUMENTS.labels("cancelled", "").inc()
         await self.producer.send(self.topics.events, derive(work, DocumentCancelled, source=SOURCE))
 
-    async def _dead_letter(self, key: bytes | None, value: bytes, error: str, partition: int,
-                           offset: int) -> None:
+    async def _dead_letter(
+        self, key: bytes | None, value: bytes, error: str, partition: int, offset: int
+    ) -> None:
         metrics.DEAD_LETTERS.inc()
-        log.warning("record dead-lettered",
-                    extra={"partition": partition, "offset": offset, "error": error[:200]})
+        log.warning(
+            "record dead-lettered",
+            extra={"partition": partition, "offset": offset, "error": error[:200]},
+        )
         await self.producer.dead_letter(
-            self.topics.dead_letter(self.topics.extracted), key, value, error=error,
-            source=self.topics.extracted, partition=partition, offset=offset)
+            self.topics.dead_letter(self.topics.extracted),
+            key,
+            value,
+            error=error,
+            source=self.topics.extracted,
+            partition=partition,
+            offset=offset,
+        )

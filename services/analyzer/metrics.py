@@ -14,7 +14,8 @@ DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
 TOKENS = Counter("docstream_analyzer_tokens_total", "Model tokens used.", ["model", "direction"])
-COST = Counter("docstream_analyzer_cost_usd_total", "Estimated model cost in US dollars.",
-               ["model"])
+COST = Counter(
+    "docstream_analyzer_cost_usd_total", "Estimated model cost in US dollars.", ["model"]
+)
 MODEL_CALLS = Counter("docstream_analyzer_model_calls_total", "Model calls made.", ["model"])
 DEAD_LETTERS = Counter("docstream_analyzer_dead_letters_total", "Records dead-lettered.")

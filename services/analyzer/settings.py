@@ -9,8 +9,9 @@ from shared.settings import ServiceSettings
 
 
 class AnalyzerSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCSTREAM_ANALYZER_", frozen=True,
-                                      populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCSTREAM_ANALYZER_", frozen=True, populate_by_name=True, extra="ignore"
+    )
 
     web_port: int = 8004
     #: "auto" picks gemini when an API key is set, else the offline provider.

@@ -6,7 +6,7 @@ from shared.stream_app import run_worker
 
 
 def main() -> None:
-    settings = ExtractorSettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = ExtractorSettings()  # values come from the environment
     run_worker(build(settings), "extractor", settings)
 
 

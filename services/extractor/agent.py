@@ -74,26 +74,36 @@ def build(settings: ExtractorSettings) -> Any:
     async def cancel_in_flight(document_id: str) -> None:
         await pool.cancel(document_id)
 
-    cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands,
-                             on_cancel=cancel_in_flight)
+    cancels = CancelRegistry(
+        settings.kafka_bootstrap_servers, topics.commands, on_cancel=cancel_in_flight
+    )
     handler = _Handler(settings, producer, pool, blobs, cancels)
     resources.add(pool.start, pool.close)
     resources.add(cancels.start, cancels.stop)
 
-    @app.agent(raw_topic(app, topics.uploaded),  # type: ignore[misc]
-               concurrency=settings.concurrency or workers * 2)
+    @app.agent(
+        raw_topic(app, topics.uploaded),
+        concurrency=settings.concurrency or workers * 2,
+    )
     async def extract(stream: Any) -> None:
         async for event in stream.events():
             await resources.ensure_started()
-            await handler.handle(event.key, event.value, event.message.partition,
-                                 event.message.offset)
+            await handler.handle(
+                event.key, event.value, event.message.partition, event.message.offset
+            )
 
     return app
 
 
 class _Handler:
-    def __init__(self, settings: ExtractorSettings, producer: EventProducer, pool: ExtractorPool,
-                 blobs: LocalBlobStore, cancels: CancelRegistry) -> None:
+    def __init__(
+        self,
+        settings: ExtractorSettings,
+        producer: EventProducer,
+        pool: ExtractorPool,
+        blobs: LocalBlobStore,
+        cancels: CancelRegistry,
+    ) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.producer = producer
@@ -108,11 +118,19 @@ class _Handler:
                 raise ValueError(f"unexpected event type {work.type} on {self.topics.uploaded}")
         except (ValidationError, ValueError) as exc:
             metrics.DEAD_LETTERS.inc()
-            log.warning("poison record dead-lettered",
-                        extra={"partition": partition, "offset": offset, "error": str(exc)[:200]})
+            log.warning(
+                "poison record dead-lettered",
+                extra={"partition": partition, "offset": offset, "error": str(exc)[:200]},
+            )
             await self.producer.dead_letter(
-                self.topics.dead_letter(self.topics.uploaded), key, value, error=str(exc),
-                source=self.topics.uploaded, partition=partition, offset=offset)
+                self.topics.dead_letter(self.topics.uploaded),
+                key,
+                value,
+                error=str(exc),
+                source=self.topics.uploaded,
+                partition=partition,
+                offset=offset,
+            )
             return
         metrics.IN_FLIGHT.inc()
         try:
@@ -128,9 +146,15 @@ class _Handler:
         await self.producer.send(events, derive(work, ExtractionStarted, source=SOURCE))
 
         async def emit_progress(done: int, total: int) -> None:
-            await self.producer.send(events, derive(
-                work, ExtractionProgressed, source=SOURCE,
-                data=ProgressData(stage="extraction", done=done, total=total)))
+            await self.producer.send(
+                events,
+                derive(
+                    work,
+                    ExtractionProgressed,
+                    source=SOURCE,
+                    data=ProgressData(stage="extraction", done=done, total=total),
+                ),
+            )
 
         reporter = ProgressReporter(emit_progress, interval_s=self.settings.progress_interval_s)
         started = time.perf_counter()
@@ -163,36 +187,58 @@ class _Handler:
         text = result.text
         encoded = text.encode()
         text_blob = await self.blobs.write_bytes(
-            document_blob_key(work.subject, f"text-g{work.generation}.txt"), encoded)
+            document_blob_key(work.subject, f"text-g{work.generation}.txt"), encoded
+        )
         metadata = result.metadata()
-        await self.producer.send(self.topics.events, derive(
-            work, ExtractionCompleted, source=SOURCE,
-            data=ExtractionCompletedData(metadata=metadata, text_blob=text_blob)))
+        await self.producer.send(
+            self.topics.events,
+            derive(
+                work,
+                ExtractionCompleted,
+                source=SOURCE,
+                data=ExtractionCompletedData(metadata=metadata, text_blob=text_blob),
+            ),
+        )
         metrics.PAGES.inc(len(result.pages))
         metrics.DOCUMENTS.labels("completed", "").inc()
         if not work.data.options.analyze:
-            await self.producer.send(self.topics.events,
-                                     derive(work, DocumentCompleted, source=SOURCE))
+            await self.producer.send(
+                self.topics.events, derive(work, DocumentCompleted, source=SOURCE)
+            )
             return
         inline = len(encoded) <= self.settings.inline_text_max_bytes
-        await self.producer.send(self.topics.extracted, derive(
-            work, DocumentExtracted, source=SOURCE,
-            data=ExtractedData(
-                metadata=metadata,
-                text=text if inline else None,
-                text_blob=text_blob,
-                page_info=[PageInfo(number=p.number, chars=len(p.text), empty=p.empty)
-                           for p in result.pages],
-                tables=result.tables,
-                options=work.data.options.model_copy(update={"password": None}),
-            )))
+        await self.producer.send(
+            self.topics.extracted,
+            derive(
+                work,
+                DocumentExtracted,
+                source=SOURCE,
+                data=ExtractedData(
+                    metadata=metadata,
+                    text=text if inline else None,
+                    text_blob=text_blob,
+                    page_info=[
+                        PageInfo(number=p.number, chars=len(p.text), empty=p.empty)
+                        for p in result.pages
+                    ],
+                    tables=result.tables,
+                    options=work.data.options.model_copy(update={"password": None}),
+                ),
+            ),
+        )
 
     async def _failed(self, work: DocumentUploaded, reason: ReasonCode, message: str) -> None:
         metrics.DOCUMENTS.labels("failed", reason.value).inc()
         log.info("extraction failed", extra={"document_id": work.subject, "reason": reason.value})
-        await self.producer.send(self.topics.events, derive(
-            work, DocumentFailed, source=SOURCE,
-            data=FailedData(stage="extraction", reason=reason, message=message)))
+        await self.producer.send(
+            self.topics.events,
+            derive(
+                work,
+                DocumentFailed,
+                source=SOURCE,
+                data=FailedData(stage="extraction", reason=reason, message=message),
+            ),
+        )
 
     async def _cancelled(self, work: DocumentUploaded) -> None:
         metrics.DOCUMENTS.labels("cancelled", "").inc()

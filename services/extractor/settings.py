@@ -7,8 +7,9 @@ from shared.settings import ServiceSettings
 
 
 class ExtractorSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCSTREAM_EXTRACTOR_", frozen=True,
-                                      populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCSTREAM_EXTRACTOR_", frozen=True, populate_by_name=True, extra="ignore"
+    )
 
     web_port: int = 8002
     #: Worker processes; 0 means one per CPU core.

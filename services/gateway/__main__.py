@@ -8,10 +8,16 @@ from shared import logs
 
 
 def main() -> None:
-    settings = GatewaySettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = GatewaySettings()  # values come from the environment
     logs.configure("gateway", level=settings.log_level, json_format=settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.port,
-                log_config=None, access_log=False, ws="websockets-sansio")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+    )
 
 
 if __name__ == "__main__":

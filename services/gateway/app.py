@@ -21,10 +21,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka_bootstrap_servers, settings.topics,
-                            partitions=settings.topic_partitions)
-        consumer = BroadcastConsumer(settings.kafka_bootstrap_servers, settings.topics.events,
-                                     hub.on_record)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
+        )
+        consumer = BroadcastConsumer(
+            settings.kafka_bootstrap_servers, settings.topics.events, hub.on_record
+        )
         await consumer.start()
         client = mongo.connect(settings.mongo_url, app_name="docstream-gateway")
         app.state.db = client[settings.mongo_database]

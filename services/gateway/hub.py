@@ -66,11 +66,11 @@ class Subscription:
         self._items.append(item)
         self._ready.set()
 
-    async def get(self, timeout: float) -> LiveEvent | None:
+    async def get(self, wait_s: float) -> LiveEvent | None:
         if not self._items:
             self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
+                await asyncio.wait_for(self._ready.wait(), wait_s)
             except TimeoutError:
                 return None
         return self._items.popleft()

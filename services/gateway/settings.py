@@ -7,8 +7,9 @@ from shared.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCSTREAM_GATEWAY_", frozen=True,
-                                      populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCSTREAM_GATEWAY_", frozen=True, populate_by_name=True, extra="ignore"
+    )
 
     port: int = 8001
     #: How long to wait for a document nobody has heard of yet (an upload racing its watcher).

@@ -45,8 +45,9 @@ class _Cursor:
         return item.offset > self.seen.get(item.partition, -1)
 
 
-async def watch_document(ws: WebSocket, document_id: str, hub: Hub, db: Any,
-                         settings: GatewaySettings) -> None:
+async def watch_document(
+    ws: WebSocket, document_id: str, hub: Hub, db: Any, settings: GatewaySettings
+) -> None:
     owner = await _authenticate(ws, settings)
     if owner is None:
         return
@@ -82,12 +83,20 @@ async def _authenticate(ws: WebSocket, settings: GatewaySettings) -> str | None:
     return None
 
 
-async def _stream(ws: WebSocket, document_id: str, owner: str, hub: Hub, sub: Subscription,
-                  db: Any, settings: GatewaySettings) -> str:
+async def _stream(
+    ws: WebSocket,
+    document_id: str,
+    owner: str,
+    hub: Hub,
+    sub: Subscription,
+    db: Any,
+    settings: GatewaySettings,
+) -> str:
     doc = await _snapshot(db, document_id) if is_document_id(document_id) else None
     if doc is None and is_document_id(document_id):
         doc_owner = hub.owner_of(document_id) or await _wait_for_owner(
-            hub, document_id, settings.unknown_document_wait_s)
+            hub, document_id, settings.unknown_document_wait_s
+        )
     else:
         doc_owner = doc["owner"] if doc else None
     if doc_owner != owner:  # someone else's documents are as absent as missing ones
@@ -104,9 +113,8 @@ async def _stream(ws: WebSocket, document_id: str, owner: str, hub: Hub, sub: Su
             await ws.close(1000, "done")
             return "done"
     for item in hub.recent(document_id):
-        if cursor.is_new(item) and item.owner == owner:
-            if await _send(ws, item, cursor):
-                return "done"
+        if cursor.is_new(item) and item.owner == owner and await _send(ws, item, cursor):
+            return "done"
 
     deadline = time.monotonic() + settings.max_connection_s
     while True:
@@ -114,8 +122,8 @@ async def _stream(ws: WebSocket, document_id: str, owner: str, hub: Hub, sub: Su
         if remaining <= 0:
             await ws.close(CLOSE_RECONNECT, "reconnect")
             return "lifetime"
-        item = await sub.get(timeout=min(settings.resync_after_s, remaining))
-        if item is None:
+        live = await sub.get(wait_s=min(settings.resync_after_s, remaining))
+        if live is None:
             # Quiet for a while: if the read model moved past us, resend it (closes any gap).
             latest = await _snapshot(db, document_id)
             if latest is not None and _ahead(latest.get("position"), cursor):
@@ -126,7 +134,7 @@ async def _stream(ws: WebSocket, document_id: str, owner: str, hub: Hub, sub: Su
                     await ws.close(1000, "done")
                     return "done"
             continue
-        if cursor.is_new(item) and await _send(ws, item, cursor):
+        if cursor.is_new(live) and await _send(ws, live, cursor):
             return "done"
 
 

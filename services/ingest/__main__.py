@@ -8,10 +8,15 @@ from shared import logs
 
 
 def main() -> None:
-    settings = IngestSettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = IngestSettings()  # values come from the environment
     logs.configure("ingest", level=settings.log_level, json_format=settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ from shared.kafka import EventProducer, ensure_topics
 def create_app(settings: IngestSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka_bootstrap_servers, settings.topics,
-                            partitions=settings.topic_partitions)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
+        )
         producer = EventProducer(settings.kafka_bootstrap_servers, client_id="docstream-ingest")
         await producer.start()
         client = mongo.connect(settings.mongo_url, app_name="docstream-ingest")

@@ -55,7 +55,9 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
     document_id = new_document_id()
     key = document_blob_key(document_id, "original")
     try:
-        upload = await receive_upload(request, state.blobs, key, max_bytes=settings.max_upload_bytes)
+        upload = await receive_upload(
+            request, state.blobs, key, max_bytes=settings.max_upload_bytes
+        )
     except ApiError as exc:
         metrics.UPLOADS.labels(exc.reason).inc()
         raise
@@ -69,31 +71,49 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
         password=upload.fields.get("password") or None,
         language_hint=upload.fields.get("language") or None,
     )
-    common: dict[str, Any] = {"source": SOURCE, "subject": document_id, "owner": who.owner,
-                              "generation": 1}
+    common: dict[str, Any] = {
+        "source": SOURCE,
+        "subject": document_id,
+        "owner": who.owner,
+        "generation": 1,
+    }
     accepted = DocumentAccepted(
         **common,
-        data=AcceptedData(filename=upload.filename, content_type=upload.content_type,
-                          size=upload.blob.size, sha256=upload.blob.sha256 or ""),
+        data=AcceptedData(
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size=upload.blob.size,
+            sha256=upload.blob.sha256 or "",
+        ),
     )
     work = DocumentUploaded(
         **common,
-        data=UploadedData(filename=upload.filename, content_type=upload.content_type,
-                          blob=upload.blob, options=options),
+        data=UploadedData(
+            filename=upload.filename,
+            content_type=upload.content_type,
+            blob=upload.blob,
+            options=options,
+        ),
     )
     try:
         # The lifecycle event first: it must be durable before the work is handed on.
-        await asyncio.wait_for(state.producer.send(settings.topics.events, accepted),
-                               settings.publish_timeout_s)
-        await asyncio.wait_for(state.producer.send(settings.topics.uploaded, work),
-                               settings.publish_timeout_s)
+        await asyncio.wait_for(
+            state.producer.send(settings.topics.events, accepted), settings.publish_timeout_s
+        )
+        await asyncio.wait_for(
+            state.producer.send(settings.topics.uploaded, work), settings.publish_timeout_s
+        )
     except (KafkaError, TimeoutError) as exc:
         # Nothing half-done: without the work record nobody will ever read the blob.
         await state.blobs.delete(key)
         metrics.UPLOADS.labels("unavailable").inc()
         log.warning("publish failed", extra={"document_id": document_id, "error": repr(exc)})
-        raise ApiError(503, "queue_unavailable", "the queue is unavailable; try again",
-                       headers={"Retry-After": "5"}) from exc
+        raise ApiError(
+            503,
+            "queue_unavailable",
+            "the queue is unavailable; try again",
+            headers={"Retry-After": "5"},
+        ) from exc
 
     metrics.UPLOADS.labels("accepted").inc()
     metrics.UPLOAD_BYTES.inc(upload.blob.size)
@@ -146,14 +166,24 @@ async def cancel_document(request: Request, document_id: str, who: PrincipalDep)
     doc = await _owned(request, document_id, who.owner)
     if doc.get("status") in TERMINAL_STATUSES_READ_MODEL:
         raise ApiError(409, "already_finished", f"the document is already {doc['status']}")
-    command = CancelRequested(source=SOURCE, subject=document_id, owner=who.owner,
-                              generation=int(doc.get("generation", 1)))
+    command = CancelRequested(
+        source=SOURCE,
+        subject=document_id,
+        owner=who.owner,
+        generation=int(doc.get("generation", 1)),
+    )
     settings = request.app.state.settings
     try:
-        await asyncio.wait_for(request.app.state.producer.send(settings.topics.commands, command),
-                               settings.publish_timeout_s)
+        await asyncio.wait_for(
+            request.app.state.producer.send(settings.topics.commands, command),
+            settings.publish_timeout_s,
+        )
     except (KafkaError, TimeoutError) as exc:
-        raise ApiError(503, "queue_unavailable", "the queue is unavailable; try again",
-                       headers={"Retry-After": "5"}) from exc
+        raise ApiError(
+            503,
+            "queue_unavailable",
+            "the queue is unavailable; try again",
+            headers={"Retry-After": "5"},
+        ) from exc
     metrics.COMMANDS.labels("cancel").inc()
     return {"id": document_id, "status": "cancel_requested"}

@@ -17,14 +17,22 @@ def principal(
 ) -> Principal:
     credential = credential_from_headers(authorization, x_api_key)
     if credential is None:
-        raise ApiError(401, "missing_credentials", "send Authorization: Bearer <token>",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "missing_credentials",
+            "send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     secret = request.app.state.settings.auth_secret.get_secret_value()
     try:
         return verify_token(secret, credential)
     except AuthError as exc:
-        raise ApiError(401, exc.reason, exc.message,
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+        raise ApiError(
+            401,
+            exc.reason,
+            exc.message,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from exc
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -7,8 +7,9 @@ from shared.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCSTREAM_INGEST_", frozen=True,
-                                      populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCSTREAM_INGEST_", frozen=True, populate_by_name=True, extra="ignore"
+    )
 
     port: int = 8000
     max_upload_bytes: int = Field(200 * 2**20, ge=1)

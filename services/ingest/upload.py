@@ -14,7 +14,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from services.ingest.errors import ApiError
-from shared.blobs import BlobStore, BlobTooLarge
+from shared.blobs import BlobStore, BlobTooLargeError
 from shared.events import BlobRef
 
 FILE_FIELD = "file"
@@ -100,8 +100,11 @@ async def receive_upload(
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise ApiError(415, "unsupported_media_type",
-                       "upload as multipart/form-data with the document in the 'file' field")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "upload as multipart/form-data with the document in the 'file' field",
+        )
     collector = _Collector()
     parser = MultipartParser(
         boundary,
@@ -127,7 +130,7 @@ async def receive_upload(
 
     try:
         blob = await store.write_stream(key, file_bytes(), max_bytes=max_bytes)
-    except BlobTooLarge as exc:
+    except BlobTooLargeError as exc:
         raise ApiError(413, "too_large", f"uploads are limited to {exc.limit} bytes") from exc
     except ValueError as exc:  # the multipart parser's complaint about a broken body
         await store.delete(key)

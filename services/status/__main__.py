@@ -6,7 +6,7 @@ from shared.stream_app import run_worker
 
 
 def main() -> None:
-    settings = StatusSettings()  # type: ignore[call-arg]  # values come from the environment
+    settings = StatusSettings()  # values come from the environment
     run_worker(build(settings), "status", settings)
 
 

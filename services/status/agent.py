@@ -38,7 +38,7 @@ def build(settings: StatusSettings) -> Any:
 
     resources.add(connect_mongo, close_mongo)
 
-    @app.agent(events_topic)  # type: ignore[misc]
+    @app.agent(events_topic)
     async def fold_events(stream: Any) -> None:
         async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             await resources.ensure_started()
@@ -49,9 +49,10 @@ def build(settings: StatusSettings) -> Any:
                     event = decode(ev.value)
                 except ValidationError:
                     metrics.EVENTS_FOLDED.labels("invalid").inc()
-                    log.warning("not a docstream event; skipped",
-                                extra={"partition": ev.message.partition,
-                                       "offset": ev.message.offset})
+                    log.warning(
+                        "not a docstream event; skipped",
+                        extra={"partition": ev.message.partition, "offset": ev.message.offset},
+                    )
                     continue
                 position = Position(ev.message.partition, ev.message.offset)
                 per_document[event.subject].append((event, position))
@@ -68,11 +69,16 @@ async def _write_until_done(state: dict[str, Any], per_document: dict[str, Any])
     while True:
         try:
             # Documents are independent; their writes can overlap.
-            await asyncio.gather(*(store.apply(state["documents"], doc_id, evs)
-                                   for doc_id, evs in per_document.items()))
+            await asyncio.gather(
+                *(
+                    store.apply(state["documents"], doc_id, evs)
+                    for doc_id, evs in per_document.items()
+                )
+            )
             return
         except PyMongoError as exc:
-            log.warning("read model write failed; retrying", extra={"error": repr(exc),
-                                                                    "retry_in_s": delay})
+            log.warning(
+                "read model write failed; retrying", extra={"error": repr(exc), "retry_in_s": delay}
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -63,13 +63,17 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
             return None
         if event.generation < doc.get("generation", 1):
             return None
-    new: Doc = deepcopy(doc) if doc is not None else {
-        "_id": event.subject,
-        "owner": event.owner,
-        "generation": event.generation,
-        "status": "queued",
-        "created_at": event.time,
-    }
+    new: Doc = (
+        deepcopy(doc)
+        if doc is not None
+        else {
+            "_id": event.subject,
+            "owner": event.owner,
+            "generation": event.generation,
+            "status": "queued",
+            "created_at": event.time,
+        }
+    )
     if event.generation > new.get("generation", 1):
         new["generation"] = event.generation
         new["status"] = "queued"
@@ -109,8 +113,12 @@ def _apply_data(new: Doc, event: Event) -> None:
     elif isinstance(event, ExtractionCompleted):
         meta = event.data.metadata
         new["extraction"] = meta.model_dump(exclude_none=True)
-        new["progress"] = {"stage": "extraction", "done": meta.pages, "total": meta.pages,
-                           "unit": "page"}
+        new["progress"] = {
+            "stage": "extraction",
+            "done": meta.pages,
+            "total": meta.pages,
+            "unit": "page",
+        }
         if event.data.text_blob is not None:
             new["text_blob"] = event.data.text_blob.model_dump(exclude_none=True)
     elif isinstance(event, AnalysisCompleted):

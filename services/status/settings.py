@@ -7,8 +7,9 @@ from shared.settings import ServiceSettings
 
 
 class StatusSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCSTREAM_STATUS_", frozen=True,
-                                      populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCSTREAM_STATUS_", frozen=True, populate_by_name=True, extra="ignore"
+    )
 
     web_port: int = 8003
     #: Events folded per batch, and how long a batch may wait to fill (seconds).

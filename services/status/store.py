@@ -17,7 +17,9 @@ from shared.events import Event
 Folded = tuple[Event, Position]
 
 
-async def apply(collection: AsyncCollection[Doc], document_id: str, events: Sequence[Folded]) -> None:
+async def apply(
+    collection: AsyncCollection[Doc], document_id: str, events: Sequence[Folded]
+) -> None:
     for _ in range(5):
         current = await collection.find_one({"_id": document_id})
         before = dict(current) if current is not None else None

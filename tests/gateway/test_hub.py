@@ -14,7 +14,7 @@ async def test_a_slow_client_loses_progress_but_never_lifecycle_events() -> None
         sub.put(_item(offset, "extraction.progressed"))
     sub.put(_item(20, "document.completed"))
     received = []
-    while (item := await sub.get(timeout=0.01)) is not None:
+    while (item := await sub.get(wait_s=0.01)) is not None:
         received.append(item)
     types = [i.type for i in received]
     assert types[0] == "extraction.started"

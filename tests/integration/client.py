@@ -27,22 +27,36 @@ class Pipeline:
     def headers(self, owner: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(owner)}"}
 
-    async def upload(self, path: Path | None, owner: str, *, data: bytes | None = None,
-                     filename: str | None = None, fields: dict[str, str] | None = None,
-                     ) -> httpx.Response:
-        content = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
+    async def upload(
+        self,
+        path: Path | None,
+        owner: str,
+        *,
+        data: bytes | None = None,
+        filename: str | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        if data is None:
+            assert path is not None
+            data = await asyncio.to_thread(path.read_bytes)
         name = filename or (path.name if path else "upload.bin")
         async with httpx.AsyncClient(timeout=30) as client:
-            return await client.post(f"{self.api}/v1/documents", headers=self.headers(owner),
-                                     files={"file": (name, content)}, data=fields or {})
+            return await client.post(
+                f"{self.api}/v1/documents",
+                headers=self.headers(owner),
+                files={"file": (name, data)},
+                data=fields or {},
+            )
 
     async def get(self, document_id: str, owner: str) -> httpx.Response:
         async with httpx.AsyncClient(timeout=10) as client:
-            return await client.get(f"{self.api}/v1/documents/{document_id}",
-                                    headers=self.headers(owner))
+            return await client.get(
+                f"{self.api}/v1/documents/{document_id}", headers=self.headers(owner)
+            )
 
-    async def wait_for_status(self, document_id: str, owner: str, statuses: set[str],
-                              timeout_s: float = 60) -> dict[str, Any]:
+    async def wait_for_status(
+        self, document_id: str, owner: str, statuses: set[str], timeout_s: float = 60
+    ) -> dict[str, Any]:
         """Poll the read model until the document reaches one of ``statuses``."""
         deadline = time.monotonic() + timeout_s
         last: Any = None
@@ -55,8 +69,14 @@ class Pipeline:
             await asyncio.sleep(0.1)
         raise AssertionError(f"{document_id} never reached {statuses}; last seen {last}")
 
-    async def watch(self, document_id: str, owner: str | None, *, token: str | None = None,
-                    timeout_s: float = 60) -> tuple[list[dict[str, Any]], int | None]:
+    async def watch(
+        self,
+        document_id: str,
+        owner: str | None,
+        *,
+        token: str | None = None,
+        timeout_s: float = 60,
+    ) -> tuple[list[dict[str, Any]], int | None]:
         """All messages of one WebSocket session and the close code it ended with."""
         url = f"{self.ws}/ws/documents/{document_id}"
         if token is None and owner is not None:

@@ -18,8 +18,10 @@ from tests.integration.client import Pipeline
 def pipeline_config(infra: Stack, **extra_env: str) -> StackConfig:
     run = uuid.uuid4().hex[:8]
     ports = replace(
-        Ports.free(), kafka=infra.cfg.ports.kafka,
-        kafka_controller=infra.cfg.ports.kafka_controller, mongo=infra.cfg.ports.mongo,
+        Ports.free(),
+        kafka=infra.cfg.ports.kafka,
+        kafka_controller=infra.cfg.ports.kafka_controller,
+        mongo=infra.cfg.ports.mongo,
     )
     return StackConfig(
         data_dir=infra.cfg.data_dir / f"run-{run}",

@@ -18,13 +18,15 @@ async def test_rest_refuses_missing_and_forged_credentials(pipeline: Pipeline) -
         assert missing.status_code == 401
         assert missing.json()["reason"] == "missing_credentials"
         forged = pipeline.token("alice")[:-3] + "AAA"
-        bad = await client.get(f"{pipeline.api}/v1/documents",
-                               headers={"Authorization": f"Bearer {forged}"})
+        bad = await client.get(
+            f"{pipeline.api}/v1/documents", headers={"Authorization": f"Bearer {forged}"}
+        )
         assert bad.status_code == 401
         assert bad.json()["reason"] == "bad_signature"
         other_secret = await client.get(
             f"{pipeline.api}/v1/documents",
-            headers={"Authorization": "Bearer ds1.alice.0.c2lnbmVkLWJ5LXNvbWVvbmUtZWxzZQ"})
+            headers={"Authorization": "Bearer ds1.alice.0.c2lnbmVkLWJ5LXNvbWVvbmUtZWxzZQ"},
+        )
         assert other_secret.status_code == 401
 
 
@@ -56,7 +58,6 @@ async def test_websocket_refuses_missing_and_bad_tokens(pipeline: Pipeline) -> N
 
 async def _list(pipeline: Pipeline, owner: str) -> list[dict]:  # type: ignore[type-arg]
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{pipeline.api}/v1/documents",
-                                    headers=pipeline.headers(owner))
+        response = await client.get(f"{pipeline.api}/v1/documents", headers=pipeline.headers(owner))
     assert response.status_code == 200
     return list(response.json()["items"])

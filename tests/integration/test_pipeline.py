@@ -50,11 +50,14 @@ async def test_upload_is_processed_live_and_readable(
     # Whatever the snapshot already covered is not repeated; the rest arrives in order.
     assert seen[-1] == "document.completed"
     remaining = [t for t in seen if not t.endswith(".progressed")]
-    assert remaining == LIFECYCLE[len(LIFECYCLE) - len(remaining):]
+    assert remaining == LIFECYCLE[len(LIFECYCLE) - len(remaining) :]
     positions = [m["position"]["offset"] for m in messages if m["type"] == "event"]
     assert positions == sorted(set(positions)), "events out of order or repeated"
-    progress = [m["event"]["data"] for m in messages
-                if m["type"] == "event" and m["event"]["type"] == "extraction.progressed"]
+    progress = [
+        m["event"]["data"]
+        for m in messages
+        if m["type"] == "event" and m["event"]["type"] == "extraction.progressed"
+    ]
     done = [p["done"] for p in progress]
     assert done == sorted(done)
     if progress:
@@ -90,8 +93,9 @@ async def test_watching_a_finished_document_gives_its_final_snapshot(
 
 
 async def test_a_broken_file_fails_with_a_reason(pipeline: Pipeline) -> None:
-    response = await pipeline.upload(None, "alice", data=b"%PDF-1.7\n" + b"\x00garbage" * 50,
-                                     filename="broken.pdf")
+    response = await pipeline.upload(
+        None, "alice", data=b"%PDF-1.7\n" + b"\x00garbage" * 50, filename="broken.pdf"
+    )
     assert response.status_code == 202
     document_id = response.json()["id"]
     messages, close_code = await pipeline.watch(document_id, "alice")

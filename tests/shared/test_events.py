@@ -19,14 +19,27 @@ from shared.reasons import ReasonCode
 
 
 def _accepted() -> DocumentAccepted:
-    return DocumentAccepted(source="/test", subject="a" * 32, owner="alice", generation=1,
-                            data=AcceptedData(filename="x.pdf", size=3, sha256="ab"))
+    return DocumentAccepted(
+        source="/test",
+        subject="a" * 32,
+        owner="alice",
+        generation=1,
+        data=AcceptedData(filename="x.pdf", size=3, sha256="ab"),
+    )
 
 
 def test_envelope_is_cloudevents_structured_json() -> None:
     raw = json.loads(encode(_accepted()))
-    for attribute in ("specversion", "id", "source", "type", "subject", "time",
-                      "datacontenttype", "data"):
+    for attribute in (
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "data",
+    ):
         assert attribute in raw
     assert raw["specversion"] == "1.0"
     assert raw["type"] == "document.accepted"
@@ -57,8 +70,12 @@ def test_fields_added_by_newer_producers_are_kept() -> None:
 
 def test_derive_keeps_document_owner_and_generation() -> None:
     parent = _accepted().model_copy(update={"generation": 4})
-    child = derive(parent, DocumentFailed, source="/x",
-                   data=FailedData(stage="extraction", reason=ReasonCode.CORRUPT, message="m"))
+    child = derive(
+        parent,
+        DocumentFailed,
+        source="/x",
+        data=FailedData(stage="extraction", reason=ReasonCode.CORRUPT, message="m"),
+    )
     assert (child.subject, child.owner, child.generation) == (parent.subject, "alice", 4)
     assert child.id != parent.id
     started = derive(parent, ExtractionStarted, source="/x")

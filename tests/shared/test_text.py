@@ -10,7 +10,9 @@ def test_sanitize_removes_nul_and_lone_surrogates_but_keeps_layout() -> None:
 
 
 def test_language_and_words() -> None:
-    assert detect_language("The quick brown fox jumps over the lazy dog near the river bank.") == "en"
+    assert (
+        detect_language("The quick brown fox jumps over the lazy dog near the river bank.") == "en"
+    )
     assert detect_language("Le plan directeur de transport actif de la ville est adopté.") == "fr"
     assert detect_language("ok") is None
     assert count_words("one two, three") == 3

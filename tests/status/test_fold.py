@@ -26,8 +26,9 @@ def _ev(cls: type[Envelope], generation: int = 1, **kw: Any) -> Any:
 
 
 def _progress(done: int, generation: int = 1) -> Any:
-    return _ev(ExtractionProgressed, generation,
-               data=ProgressData(stage="extraction", done=done, total=10))
+    return _ev(
+        ExtractionProgressed, generation, data=ProgressData(stage="extraction", done=done, total=10)
+    )
 
 
 def _run(events: list[tuple[Any, int]]) -> dict[str, Any] | None:
@@ -38,12 +39,14 @@ def _run(events: list[tuple[Any, int]]) -> dict[str, Any] | None:
 
 
 def test_lifecycle_fold() -> None:
-    doc = _run([
-        (_ev(DocumentAccepted, data=AcceptedData(filename="f", size=1, sha256="s")), 0),
-        (_ev(ExtractionStarted), 1),
-        (_progress(3), 2),
-        (_ev(DocumentCompleted), 3),
-    ])
+    doc = _run(
+        [
+            (_ev(DocumentAccepted, data=AcceptedData(filename="f", size=1, sha256="s")), 0),
+            (_ev(ExtractionStarted), 1),
+            (_progress(3), 2),
+            (_ev(DocumentCompleted), 3),
+        ]
+    )
     assert doc is not None
     assert doc["status"] == "completed"
     assert doc["filename"] == "f"
@@ -64,8 +67,9 @@ def test_progress_never_goes_back() -> None:
 
 
 def test_terminal_state_sticks_within_a_generation() -> None:
-    failed = _ev(DocumentFailed, data=FailedData(stage="extraction", reason=ReasonCode.CORRUPT,
-                                                 message="m"))
+    failed = _ev(
+        DocumentFailed, data=FailedData(stage="extraction", reason=ReasonCode.CORRUPT, message="m")
+    )
     doc = _run([(failed, 1), (_ev(DocumentCompleted), 2), (_progress(9), 3)])
     assert doc is not None
     assert doc["status"] == "failed"
@@ -74,8 +78,9 @@ def test_terminal_state_sticks_within_a_generation() -> None:
 
 
 def test_new_generation_starts_afresh_and_old_ones_are_ignored() -> None:
-    failed = _ev(DocumentFailed, data=FailedData(stage="analysis", reason=ReasonCode.TIMEOUT,
-                                                 message="m"))
+    failed = _ev(
+        DocumentFailed, data=FailedData(stage="analysis", reason=ReasonCode.TIMEOUT, message="m")
+    )
     doc = _run([(failed, 1), (_ev(ExtractionStarted, generation=2), 2)])
     assert doc is not None
     assert doc["generation"] == 2 and doc["status"] == "extracting" and "error" not in doc
