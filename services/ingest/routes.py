@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 from pymongo import DESCENDING
 
 from services.ingest import metrics
@@ -18,9 +19,16 @@ from shared.blobs import document_blob_key
 from shared.events import (
     TERMINAL_STATUSES_READ_MODEL,
     AcceptedData,
+    BlobRef,
     CancelRequested,
     DocumentAccepted,
+    DocumentExtracted,
     DocumentUploaded,
+    Envelope,
+    ExtractedData,
+    ExtractionCompleted,
+    ExtractionCompletedData,
+    ExtractionMetadata,
     UploadedData,
     UploadOptions,
 )
@@ -96,24 +104,15 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
         ),
     )
     try:
-        # The lifecycle event first: it must be durable before the work is handed on.
-        await asyncio.wait_for(
-            state.producer.send(settings.topics.events, accepted), settings.publish_timeout_s
+        await _publish(
+            request, [(settings.topics.events, accepted), (settings.topics.uploaded, work)]
         )
-        await asyncio.wait_for(
-            state.producer.send(settings.topics.uploaded, work), settings.publish_timeout_s
-        )
-    except (KafkaError, TimeoutError) as exc:
+    except ApiError:
         # Nothing half-done: without the work record nobody will ever read the blob.
         await state.blobs.delete(key)
         metrics.UPLOADS.labels("unavailable").inc()
-        log.warning("publish failed", extra={"document_id": document_id, "error": repr(exc)})
-        raise ApiError(
-            503,
-            "queue_unavailable",
-            "the queue is unavailable; try again",
-            headers={"Retry-After": "5"},
-        ) from exc
+        log.warning("publish failed", extra={"document_id": document_id})
+        raise
 
     metrics.UPLOADS.labels("accepted").inc()
     metrics.UPLOAD_BYTES.inc(upload.blob.size)
@@ -172,12 +171,94 @@ async def cancel_document(request: Request, document_id: str, who: PrincipalDep)
         owner=who.owner,
         generation=int(doc.get("generation", 1)),
     )
+    await _publish(request, [(request.app.state.settings.topics.commands, command)])
+    metrics.COMMANDS.labels("cancel").inc()
+    return {"id": document_id, "status": "cancel_requested"}
+
+
+class ReprocessBody(BaseModel):
+    analysis_only: bool = False
+    password: str | None = None
+
+
+@router.post("/documents/{document_id}/reprocess", status_code=202)
+async def reprocess_document(
+    request: Request, document_id: str, who: PrincipalDep, body: ReprocessBody | None = None
+) -> Any:
+    """Process the document again as a new generation; ``analysis_only`` reuses the text."""
+    body = body or ReprocessBody()
+    doc = await _owned(request, document_id, who.owner)
+    settings = request.app.state.settings
+    common: dict[str, Any] = {
+        "source": SOURCE,
+        "subject": document_id,
+        "owner": who.owner,
+        "generation": int(doc.get("generation", 1)) + 1,
+    }
+    if body.analysis_only:
+        if "extraction" not in doc or "text_blob" not in doc:
+            raise ApiError(409, "no_text", "the document has no extracted text to analyse again")
+        metadata = ExtractionMetadata.model_validate(doc["extraction"])
+        text_blob = BlobRef.model_validate(doc["text_blob"])
+        records: list[tuple[str, Envelope]] = [
+            (
+                settings.topics.events,
+                ExtractionCompleted(
+                    **common, data=ExtractionCompletedData(metadata=metadata, text_blob=text_blob)
+                ),
+            ),
+            (
+                settings.topics.extracted,
+                DocumentExtracted(
+                    **common, data=ExtractedData(metadata=metadata, text_blob=text_blob)
+                ),
+            ),
+        ]
+    else:
+        key = document_blob_key(document_id, "original")
+        if not request.app.state.blobs.local_path(key).exists():
+            raise ApiError(409, "blob_missing", "the original file is no longer stored")
+        blob = BlobRef(key=key, size=int(doc.get("size", 0)), sha256=doc.get("sha256"))
+        filename = str(doc.get("filename") or "document")
+        records = [
+            (
+                settings.topics.events,
+                DocumentAccepted(
+                    **common,
+                    data=AcceptedData(
+                        filename=filename,
+                        content_type=doc.get("content_type"),
+                        size=blob.size,
+                        sha256=blob.sha256 or "",
+                    ),
+                ),
+            ),
+            (
+                settings.topics.uploaded,
+                DocumentUploaded(
+                    **common,
+                    data=UploadedData(
+                        filename=filename,
+                        content_type=doc.get("content_type"),
+                        blob=blob,
+                        options=UploadOptions(password=body.password),
+                    ),
+                ),
+            ),
+        ]
+    await _publish(request, records)
+    metrics.COMMANDS.labels("reprocess_analysis" if body.analysis_only else "reprocess").inc()
+    return {"id": document_id, "status": "reprocess_requested", "generation": common["generation"]}
+
+
+async def _publish(request: Request, records: list[tuple[str, Envelope]]) -> None:
+    """Publish in order (lifecycle event before work), each awaited; 503 when Kafka is down."""
     settings = request.app.state.settings
     try:
-        await asyncio.wait_for(
-            request.app.state.producer.send(settings.topics.commands, command),
-            settings.publish_timeout_s,
-        )
+        for topic, event in records:
+            await asyncio.wait_for(
+                request.app.state.producer.send(topic, event), settings.publish_timeout_s
+            )
     except (KafkaError, TimeoutError) as exc:
         raise ApiError(
             503,
@@ -185,5 +266,3 @@ async def cancel_document(request: Request, document_id: str, who: PrincipalDep)
             "the queue is unavailable; try again",
             headers={"Retry-After": "5"},
         ) from exc
-    metrics.COMMANDS.labels("cancel").inc()
-    return {"id": document_id, "status": "cancel_requested"}
