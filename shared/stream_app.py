@@ -104,6 +104,14 @@ def create_app(
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "service": service})
 
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        """Ready once the consumer group gave this member its partitions."""
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        ready = assigned > 0 and not app.rebalancing
+        body = {"ready": ready, "service": service, "partitions": assigned}
+        return web.json(body, status=200 if ready else 503)
+
     return app, producer, resources
 
 

@@ -7,7 +7,6 @@ import sys
 import time
 
 import httpx
-from aiokafka.errors import KafkaError
 
 from deploy.launcher.config import REPO, StackConfig
 from deploy.launcher.infra import (
@@ -99,29 +98,21 @@ class Stack:
         raise TimeoutError(f"{name} not healthy after {timeout_s}s:\n{proc.log_tail()}")
 
     async def wait_consumers_ready(self, timeout_s: float = 60.0) -> None:
-        """Until the agents' consumer groups have their partitions (not just a web port)."""
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        groups = [
-            f"{self.cfg.topic_prefix}docstream-{n}"
-            for n in ("extractor", "analyzer", "status")
-            if n in self.services
-        ]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.bootstrap)
-        await admin.start()
-        try:
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                try:
-                    states = _group_states(await admin.describe_consumer_groups(groups))
-                except KafkaError:  # the group coordinator is still being elected
-                    states = {}
-                if len(states) == len(groups) and all(s == "Stable" for s in states.values()):
-                    return
-                await asyncio.sleep(0.2)
-            raise TimeoutError(f"consumer groups not stable: {groups}")
-        finally:
-            await admin.close()
+        """Until every agent has its partitions (not just an open web port)."""
+        agents = [n for n in ("extractor", "analyzer", "status") if n in self.services]
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for name in agents:
+                url = self.health_url(name).replace("/healthz", "/readyz")
+                while True:
+                    try:
+                        if (await client.get(url)).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{name} has no partitions after {timeout_s}s")
+                    await asyncio.sleep(0.1)
 
     # --- stopping ---
 
@@ -136,12 +127,3 @@ class Stack:
         for proc in reversed(self.infra):
             proc.stop(timeout_s=30.0)
         self.infra.clear()
-
-
-def _group_states(described: object) -> dict[str, str]:
-    states: dict[str, str] = {}
-    for response in described if isinstance(described, list) else [described]:
-        for group in getattr(response, "groups", []):
-            # (error_code, group_id, state, protocol_type, protocol, members[, ...])
-            states[group[1]] = group[2]
-    return states
