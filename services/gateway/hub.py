@@ -26,6 +26,7 @@ class LiveEvent:
     document_id: str
     owner: str
     type: str
+    generation: int
     partition: int
     offset: int
     event: dict[str, Any]
@@ -109,6 +110,7 @@ class Hub:
                 document_id=str(event["subject"]),
                 owner=str(event["owner"]),
                 type=str(event["type"]),
+                generation=int(event.get("generation", 1)),
                 partition=record.partition,
                 offset=record.offset,
                 event=event,

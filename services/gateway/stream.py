@@ -83,6 +83,13 @@ async def _authenticate(ws: WebSocket, settings: GatewaySettings) -> str | None:
     return None
 
 
+def _finished(doc: dict[str, Any], min_generation: int) -> bool:
+    return (
+        doc.get("status") in TERMINAL_STATUSES_READ_MODEL
+        and int(doc.get("generation", 1)) >= min_generation
+    )
+
+
 async def _stream(
     ws: WebSocket,
     document_id: str,
@@ -92,6 +99,9 @@ async def _stream(
     db: Any,
     settings: GatewaySettings,
 ) -> str:
+    # After a reprocess the client names the generation it waits for; an earlier
+    # generation's terminal state must not end its watch.
+    min_generation = _int_param(ws.query_params.get("generation"), default=1)
     doc = await _snapshot(db, document_id) if is_document_id(document_id) else None
     if doc is None and is_document_id(document_id):
         doc_owner = hub.owner_of(document_id) or await _wait_for_owner(
@@ -109,11 +119,15 @@ async def _stream(
     metrics.MESSAGES.labels("snapshot").inc()
     if doc is not None:
         cursor.advance_to(doc.get("position"))
-        if doc.get("status") in TERMINAL_STATUSES_READ_MODEL:
+        if _finished(doc, min_generation):
             await ws.close(1000, "done")
             return "done"
     for item in hub.recent(document_id):
-        if cursor.is_new(item) and item.owner == owner and await _send(ws, item, cursor):
+        if (
+            cursor.is_new(item)
+            and item.owner == owner
+            and await _send(ws, item, cursor, min_generation)
+        ):
             return "done"
 
     deadline = time.monotonic() + settings.max_connection_s
@@ -130,23 +144,30 @@ async def _stream(
                 cursor.advance_to(latest.get("position"))
                 await ws.send_json({"type": "snapshot", "document": public_view(latest)})
                 metrics.MESSAGES.labels("snapshot").inc()
-                if latest.get("status") in TERMINAL_STATUSES_READ_MODEL:
+                if _finished(latest, min_generation):
                     await ws.close(1000, "done")
                     return "done"
             continue
-        if cursor.is_new(live) and await _send(ws, live, cursor):
+        if cursor.is_new(live) and await _send(ws, live, cursor, min_generation):
             return "done"
 
 
-async def _send(ws: WebSocket, item: LiveEvent, cursor: _Cursor) -> bool:
-    """Send one event; True when it was terminal and the connection is closed."""
+async def _send(ws: WebSocket, item: LiveEvent, cursor: _Cursor, min_generation: int) -> bool:
+    """Send one event; True when it ended the watch and the connection is closed."""
     await ws.send_json(item.message())
     metrics.MESSAGES.labels("event").inc()
     cursor.advance_to({"partition": item.partition, "offset": item.offset})
-    if item.terminal:
+    if item.terminal and item.generation >= min_generation:
         await ws.close(1000, "done")
         return True
     return False
+
+
+def _int_param(raw: str | None, *, default: int) -> int:
+    try:
+        return max(default, int(raw)) if raw else default
+    except ValueError:
+        return default
 
 
 def _ahead(position: dict[str, Any] | None, cursor: _Cursor) -> bool:

@@ -248,7 +248,13 @@ async def reprocess_document(
         ]
     await _publish(request, records)
     metrics.COMMANDS.labels("reprocess_analysis" if body.analysis_only else "reprocess").inc()
-    return {"id": document_id, "status": "reprocess_requested", "generation": common["generation"]}
+    generation = common["generation"]
+    return {
+        "id": document_id,
+        "status": "reprocess_requested",
+        "generation": generation,
+        "ws_url": f"{settings.public_ws_url}/ws/documents/{document_id}?generation={generation}",
+    }
 
 
 async def _publish(request: Request, records: list[tuple[str, Envelope]]) -> None:

@@ -4,7 +4,7 @@ from services.gateway.hub import LiveEvent, Subscription
 
 
 def _item(offset: int, type_: str) -> LiveEvent:
-    return LiveEvent("d", "alice", type_, 0, offset, {"type": type_})
+    return LiveEvent("d", "alice", type_, 1, 0, offset, {"type": type_})
 
 
 async def test_a_slow_client_loses_progress_but_never_lifecycle_events() -> None:

@@ -55,7 +55,12 @@ class Pipeline:
             )
 
     async def wait_for_status(
-        self, document_id: str, owner: str, statuses: set[str], timeout_s: float = 60
+        self,
+        document_id: str,
+        owner: str,
+        statuses: set[str],
+        timeout_s: float = 60,
+        generation: int = 1,
     ) -> dict[str, Any]:
         """Poll the read model until the document reaches one of ``statuses``."""
         deadline = time.monotonic() + timeout_s
@@ -64,7 +69,7 @@ class Pipeline:
             response = await self.get(document_id, owner)
             if response.status_code == 200:
                 last = response.json()
-                if last.get("status") in statuses:
+                if last.get("status") in statuses and last.get("generation", 1) >= generation:
                     return dict(last)
             await asyncio.sleep(0.1)
         raise AssertionError(f"{document_id} never reached {statuses}; last seen {last}")
@@ -76,13 +81,16 @@ class Pipeline:
         *,
         token: str | None = None,
         timeout_s: float = 60,
+        generation: int | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """All messages of one WebSocket session and the close code it ended with."""
         url = f"{self.ws}/ws/documents/{document_id}"
         if token is None and owner is not None:
             token = self.token(owner)
-        if token is not None:
-            url += f"?token={token}"
+        params = {"token": token, "generation": generation}
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+        if query:
+            url += f"?{query}"
         messages: list[dict[str, Any]] = []
         async with asyncio.timeout(timeout_s), websockets.connect(url) as ws:
             try:

@@ -37,7 +37,15 @@ def pipeline_config(infra: Stack, **extra_env: str) -> StackConfig:
 
 @pytest.fixture(scope="module")
 def pipeline(infra: Stack) -> Iterator[Pipeline]:
-    stack = Stack(pipeline_config(infra, DOCSTREAM_EXTRACTOR_WORKERS="2"))
+    stack = Stack(
+        pipeline_config(
+            infra,
+            DOCSTREAM_EXTRACTOR_WORKERS="2",
+            # lets a test make the extractor's worker sleep (a document stuck in C code)
+            DOCSTREAM_EXTRACTOR_TEST_HOOKS="1",
+            DOCSTREAM_INGEST_MAX_UPLOAD_BYTES=str(8 * 2**20),
+        )
+    )
     try:
         asyncio.run(_start(stack))
         yield Pipeline(stack.cfg)
