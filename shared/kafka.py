@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -103,6 +104,18 @@ class EventProducer:
         metas = await asyncio.gather(*futures)
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]
 
+    async def start_sending(self, topic: str, event: Envelope) -> Pending:
+        """Hand a record to the producer without waiting for its ack (the caller works on
+        meanwhile); :meth:`Pending.confirm` waits for it. Later records for the same key
+        still land after it: the idempotent producer keeps per-partition order."""
+        try:
+            future = await self._producer.send(
+                topic, encode(event), key=event.subject.encode(), headers=_HEADERS
+            )
+        except KafkaError:
+            future = None
+        return Pending(self, topic, event, future)
+
     async def dead_letter(
         self,
         topic: str,
@@ -123,6 +136,27 @@ class EventProducer:
         ]
         fut = await self._producer.send(topic, value, key=key, headers=headers)
         await fut
+
+
+class Pending:
+    """A record on its way; confirm() returns once it is durable (re-sending if it failed)."""
+
+    def __init__(
+        self, producer: EventProducer, topic: str, event: Envelope, future: Any | None
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._event = event
+        self._future = future
+
+    async def confirm(self) -> Delivered:
+        if self._future is not None:
+            try:
+                meta = await self._future
+                return Delivered(meta.topic, meta.partition, meta.offset)
+            except KafkaError:
+                pass  # fall through to a (retrying) send
+        return await self._producer.send(self._topic, self._event)
 
 
 async def ensure_topics(

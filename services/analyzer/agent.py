@@ -128,7 +128,10 @@ class _Handler:
         if self.cancels.is_cancelled(work.subject, work.generation):
             await self._cancelled(work)
             return
-        await self.producer.send(self.topics.events, derive(work, AnalysisStarted, source=SOURCE))
+        # Not awaited here: the analysis runs while the broker acknowledges.
+        started_event = await self.producer.start_sending(
+            self.topics.events, derive(work, AnalysisStarted, source=SOURCE)
+        )
         started = time.perf_counter()
         try:
             text = await self._text(work)
@@ -139,9 +142,11 @@ class _Handler:
                 is_cancelled=lambda: self.cancels.is_cancelled(work.subject, work.generation),
             )
         except AnalysisCancelled:
+            await started_event.confirm()
             await self._cancelled(work)
             return
         except AnalysisError as exc:
+            await started_event.confirm()
             await self._failed(work, exc.reason, exc.message)
             if exc.retryable:  # retries ran out: park the work for operators to replay
                 await self._dead_letter(
@@ -149,12 +154,15 @@ class _Handler:
                 )
             return
         except FileNotFoundError:
+            await started_event.confirm()
             await self._failed(work, ReasonCode.BLOB_MISSING, "the extracted text is gone")
             return
         except Exception as exc:  # a bug of ours must fail the document, not the service
+            await started_event.confirm()
             log.exception("analysis crashed", extra={"document_id": work.subject})
             await self._failed(work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}")
             return
+        await started_event.confirm()
         metrics.DURATION.labels(result.provider).observe(time.perf_counter() - started)
         self._account(result)
         await self.producer.send_many(

@@ -42,16 +42,12 @@ class ProgressReporter:
             self.emitted += 1
             await self._emit(*latest)
 
-    async def finish(self, done: int, total: int) -> None:
+    async def stop(self) -> None:
+        """No more events from here; the caller sends the final one with its own batch."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._latest = (done, total)
-        await self._flush()
 
-    async def abort(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def already_sent(self, done: int, total: int) -> bool:
+        return self._sent == (done, total)
