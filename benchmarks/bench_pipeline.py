@@ -33,13 +33,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def _one_latency(api: str, ws_base: str, token: str, content: bytes) -> float:
+async def _one_latency(
+    http: httpx.AsyncClient, api: str, ws_base: str, token: str, content: bytes
+) -> float:
     headers = {"Authorization": f"Bearer {token}"}
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(
-            f"{api}/v1/documents", headers=headers, files={"file": ("one.pdf", content)}
-        )
+    response = await http.post(
+        f"{api}/v1/documents", headers=headers, files={"file": ("one.pdf", content)}
+    )
     response.raise_for_status()
     document_id = response.json()["id"]
     async with websockets.connect(f"{ws_base}/ws/documents/{document_id}?token={token}") as ws:
@@ -57,9 +58,11 @@ async def _one_latency(api: str, ws_base: str, token: str, content: bytes) -> fl
 async def measure_latency(
     api: str, ws_base: str, token: str, content: bytes, *, warmup: int, samples: int
 ) -> dict[str, float]:
-    for _ in range(warmup):
-        await _one_latency(api, ws_base, token, content)
-    latencies = [await _one_latency(api, ws_base, token, content) for _ in range(samples)]
+    # One client for the run, as a real uploader keeps its connection (and SSL context).
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(warmup):
+            await _one_latency(http, api, ws_base, token, content)
+        latencies = [await _one_latency(http, api, ws_base, token, content) for _ in range(samples)]
     return {
         "p50": round(percentile(latencies, 50), 2),
         "p99": round(percentile(latencies, 99), 2),
