@@ -1,0 +1,209 @@
+"""The offline provider on real documents from the shared corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from docx import Document
+
+from services.analyzer.analysis import (
+    AnalysisCancelled,
+    AnalysisError,
+    AnalyzerProvider,
+    OfflineConfig,
+    OfflineProvider,
+)
+from services.analyzer.analysis.segmentation import split_sentences
+from shared.events import AnalysisResult
+from shared.reasons import ReasonCode
+
+
+def pdf_text(path: Path) -> str:
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        pages = []
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        return "\n\n".join(pages)
+    finally:
+        pdf.close()
+
+
+def docx_text(path: Path) -> str:
+    return "\n".join(p.text for p in Document(str(path)).paragraphs)
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_quotes_source(result: AnalysisResult, source: str) -> None:
+    """Summary and key points are sentences of the source (whitespace runs aside)."""
+    haystack = flat(source)
+    for piece in (p for _, p in split_sentences(flat(result.summary))):
+        assert piece in haystack, piece
+    for point in result.key_points:
+        assert flat(point) in haystack, point
+
+
+@pytest.fixture(scope="module")
+def english(corpus_dir: Path) -> str:
+    return pdf_text(corpus_dir / "pdf" / "federal-register-2020-17221.pdf")
+
+
+@pytest.fixture(scope="module")
+def french(corpus_dir: Path) -> str:
+    return pdf_text(corpus_dir / "pdf" / "chelsea_pdta.pdf")
+
+
+@pytest.fixture(scope="module")
+async def offline() -> AsyncIterator[OfflineProvider]:
+    provider = OfflineProvider()
+    yield provider
+    await provider.close()
+
+
+async def test_it_is_an_analyzer_provider(offline: OfflineProvider) -> None:
+    assert isinstance(offline, AnalyzerProvider)
+    assert offline.name == "offline"
+
+
+async def test_english_pdf(offline: OfflineProvider, english: str) -> None:
+    result = await offline.analyze(english, document_id="fr-2020-17221")
+    assert result.provider == "offline" and result.usage.calls == 0
+    assert result.language == "en"
+    assert result.chunks > 1
+    assert len(result.summary) > 200
+    assert_quotes_source(result, english)
+    assert result.sentiment.label in {"positive", "negative", "neutral", "mixed"}
+    assert result.topics and "FAA" in result.topics
+    assert not any("VADER" in w for w in result.warnings)  # English: no caveat needed
+
+
+async def test_french_65_pages_is_read_to_the_end(offline: OfflineProvider, french: str) -> None:
+    result = await offline.analyze(french, document_id="chelsea")
+    assert result.language == "fr"
+    assert result.chunks > 1
+    assert_quotes_source(result, french)
+    assert "transport actif" in result.topics
+    # Key points cover the document: at least one comes from its second half.
+    haystack = flat(french)
+    positions = [haystack.find(flat(p)) for p in result.key_points]
+    assert max(positions) > len(haystack) // 2
+    # VADER is English-only: the label is given, with an honest caveat.
+    assert result.sentiment.label in {"positive", "negative", "neutral", "mixed"}
+    assert any("VADER" in w and "'fr'" in w for w in result.warnings)
+
+
+async def test_docx(offline: OfflineProvider, corpus_dir: Path) -> None:
+    text = docx_text(corpus_dir / "docx" / "blk-paras-and-tables.docx")
+    result = await offline.analyze(text, document_id="docx")
+    assert result.summary.startswith("Lorem ipsum dolor sit amet")
+    assert result.key_points
+    assert_quotes_source(result, text)
+
+
+async def test_no_text_is_a_result_not_a_crash(offline: OfflineProvider, corpus_dir: Path) -> None:
+    text = docx_text(corpus_dir / "docx" / "having-images.docx")
+    result = await offline.analyze(text, document_id="images")
+    assert result.summary == "" and result.chunks == 0
+    assert result.sentiment.label == "neutral"
+    assert result.warnings
+
+
+async def test_short_notes_without_prose_fall_back_to_the_opening(
+    offline: OfflineProvider,
+) -> None:
+    text = "Invoice 4471\nTotal: 120 EUR\nDue 2024-05-01"
+    result = await offline.analyze(text, document_id="note")
+    assert result.summary and result.summary in flat(text)
+    assert any("no prose" in w for w in result.warnings)
+
+
+async def test_language_hint_is_used_and_a_disagreement_noted(
+    offline: OfflineProvider, english: str
+) -> None:
+    result = await offline.analyze(english[:5000], document_id="d", language_hint="de")
+    assert result.language == "de"
+    assert any("language hint" in w for w in result.warnings)
+
+
+async def test_cancelled(offline: OfflineProvider, english: str) -> None:
+    with pytest.raises(AnalysisCancelled):
+        await offline.analyze(english, document_id="d", is_cancelled=lambda: True)
+
+
+async def test_cancelled_between_chunks(offline: OfflineProvider, french: str) -> None:
+    checks = 0
+
+    def cancel_on_third_check() -> bool:
+        nonlocal checks
+        checks += 1
+        return checks >= 3
+
+    with pytest.raises(AnalysisCancelled):
+        await offline.analyze(french, document_id="d", is_cancelled=cancel_on_third_check)
+    assert checks == 3
+
+
+async def test_the_event_loop_keeps_running(offline: OfflineProvider, french: str) -> None:
+    """The CPU work runs in worker processes: the loop's ticks keep coming meanwhile."""
+    await offline.analyze("Warm the worker pool up. It starts once.", document_id="warm")
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await offline.analyze(french + "\n\n" + french, document_id="big")
+    done.set()
+    await ticker
+    assert len(gaps) > 5
+    # Run inline, this document would hold the loop for about half a second or more; with the
+    # work in worker processes only scheduling noise remains (a generous bound for CI).
+    assert max(gaps) < 0.25
+
+
+async def test_thread_executor_gives_the_same_analysis(english: str) -> None:
+    threads = OfflineProvider(OfflineConfig(executor="thread"))
+    processes = OfflineProvider(OfflineConfig(executor="process", workers=1))
+    try:
+        a = await threads.analyze(english, document_id="a")
+        b = await processes.analyze(english, document_id="b")
+    finally:
+        await threads.close()
+        await processes.close()
+    assert a.model_dump(exclude={"took_ms"}) == b.model_dump(exclude={"took_ms"})
+
+
+async def test_unexpected_errors_become_internal(
+    monkeypatch: pytest.MonkeyPatch, english: str
+) -> None:
+    from services.analyzer.analysis import offline as offline_module
+
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(offline_module, "map_chunk", broken)
+    provider = OfflineProvider(OfflineConfig(executor="thread"))
+    try:
+        with pytest.raises(AnalysisError) as info:
+            await provider.analyze(english, document_id="d")
+    finally:
+        await provider.close()
+    assert info.value.reason is ReasonCode.INTERNAL and not info.value.retryable
