@@ -25,15 +25,18 @@ _OFFLINE = OfflineConfig()
 def extract_and_analyze(path: Path) -> int:
     """Extract and analyse one document as the services would; returns its page count."""
     pages: list[str] = []
-    collector = PageCollector(_LIMITS, lambda page, total: pages.append(page.text),
-                              lambda number, rows: None)
+    collector = PageCollector(
+        _LIMITS, lambda page, total: pages.append(page.text), lambda number, rows: None
+    )
     # Same table setting as the extractor's default, so both sides do the same work.
     tables = ExtractorSettings.model_fields["tables"].default
     extract_document(path, password=None, tables=tables, limits=_LIMITS, out=collector)
     text = "\n\n".join(pages)
     settings: ExtractiveSettings = _OFFLINE.settings
     language = detect(text)
-    digests = [map_chunk(c.text, c.start, c.index, language, settings)
-               for c in split_chunks(text, _OFFLINE.chunk_chars)]
+    digests = [
+        map_chunk(c.text, c.start, c.index, language, settings)
+        for c in split_chunks(text, _OFFLINE.chunk_chars)
+    ]
     reduce_digests(digests, language, settings)
     return len(pages)

@@ -105,6 +105,8 @@ class _Handler:
                 soft_timeout_s=self.settings.soft_timeout_s,
                 hard_timeout_s=self.settings.hard_timeout_s,
                 max_attempts=self.settings.max_attempts,
+                backoff_base_s=self.settings.retry_base_s,
+                backoff_max_s=self.settings.retry_max_s,
             )
         self.provider = build_provider(
             self.settings.provider_name, gemini=gemini, rate_limiter=limiter

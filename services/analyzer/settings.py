@@ -24,6 +24,9 @@ class AnalyzerSettings(ServiceSettings):
     soft_timeout_s: float = Field(30.0, gt=0)
     hard_timeout_s: float = Field(60.0, gt=0)
     max_attempts: int = Field(5, ge=1)
+    #: Exponential backoff with full jitter between attempts: base * 2^n, capped.
+    retry_base_s: float = Field(1.0, gt=0)
+    retry_max_s: float = Field(30.0, gt=0)
     #: Documents analysed at once per replica; a document waiting out a retry holds only one.
     concurrency: int = Field(4, ge=1)
 

@@ -1,0 +1,84 @@
+"""The parent's side of one job: frames from a worker become an ExtractionResult."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from shared.events import TableData
+from shared.reasons import ReasonCode
+
+from . import protocol
+from .errors import ExtractionError
+from .pages import PageText
+from .process import Frame
+from .result import ExtractionResult
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class ResultAssembly:
+    """Builds an ExtractionResult from a worker's frames, reporting progress per page."""
+
+    def __init__(self) -> None:
+        self.pages: list[PageText] = []
+        self.tables: list[TableData] = []
+        self._text: list[str] = []
+        self._open_table: TableData | None = None
+        self.worker_exiting = False  # the worker reported an error it cannot survive
+
+    def add(self, frame: Frame, on_progress: ProgressCallback | None) -> protocol.Header | None:
+        """Take one frame; returns the DONE header at the end, raises on an ERROR frame."""
+        header, body = frame
+        kind = header["k"]
+        if kind == protocol.PAGE:
+            self._text.append(body.decode("utf-8"))
+            if not header["more"]:
+                text = "".join(self._text)
+                self._text.clear()
+                self.pages.append(PageText(int(header["n"]), text, bool(header["empty"])))
+                _report(on_progress, len(self.pages), int(header["total"]))
+        elif kind == protocol.TABLE:
+            # Validated chunk by chunk: one big validation would hold the event loop.
+            chunk = TableData(page=header["page"], rows=header["rows"])
+            if self._open_table is None:
+                self._open_table = chunk
+                self.tables.append(chunk)
+            else:
+                self._open_table.rows.extend(chunk.rows)
+            if not header["more"]:
+                self._open_table = None
+        elif kind == protocol.ERROR:
+            self.worker_exiting = bool(header.get("fatal"))
+            raise ExtractionError(ReasonCode(header["reason"]), str(header["message"]))
+        elif kind == protocol.DONE:
+            return header
+        else:
+            raise ValueError(f"unexpected frame {kind!r}")
+        return None
+
+    def result(self, done: protocol.Header, *, took_ms: float) -> ExtractionResult:
+        return ExtractionResult(
+            detected_type=str(done["detected_type"]),
+            extractor=str(done["extractor"]),
+            pages=self.pages,
+            tables=self.tables,
+            title=done.get("title"),
+            author=done.get("author"),
+            language=done.get("language"),
+            chars=int(done["chars"]),
+            words=int(done["words"]),
+            took_ms=took_ms,
+            warnings=[str(w) for w in done.get("warnings", [])],
+        )
+
+
+def _report(on_progress: ProgressCallback | None, done: int, total: int) -> None:
+    if on_progress is None:
+        return
+    try:
+        on_progress(done, total)
+    except Exception:  # the caller's bug must not fail the document
+        logger.exception("progress callback failed")

@@ -1,0 +1,116 @@
+"""HTML: the visible text only (no script, style, template or noscript content).
+
+lxml's HTML parser runs in SAX mode here (a parser *target* gets start/end/data calls and no tree
+is built), so memory stays flat and nothing recurses however deep the tags nest. The stdlib
+``html.parser`` would do too, but is about ten times slower on large files (44 s vs 4 s for
+50 MB of nested tags, measured).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+
+from .collector import DocumentInfo, PageCollector
+
+_HIDDEN = frozenset({"script", "style", "template", "noscript"})
+# Elements that start a new line of text when rendered.
+_BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "caption", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+_FEED_CHARS = 2**20
+_SPACES = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+_LINE_BREAKS = re.compile(r"\n\s+")
+
+
+# What a tag does to the text; one dict lookup per tag keeps the per-element cost low
+# (50 MB of nested tags means millions of callbacks).
+_BLOCK, _HIDE, _PRE, _TITLE, _META = range(5)
+_ACTIONS = {
+    **dict.fromkeys(_BLOCKS, _BLOCK),
+    **dict.fromkeys(_HIDDEN, _HIDE),
+    "pre": _PRE,
+    "title": _TITLE,
+    "meta": _META,
+}
+
+
+class _VisibleText:
+    """lxml parser target collecting what a browser would show."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self.author: str | None = None
+        self._hidden_depth = 0
+        self._pre_depth = 0
+        self._in_title = False
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        action = _ACTIONS.get(tag)
+        if action is None:
+            return
+        if action in (_BLOCK, _PRE):
+            self._pre_depth += action == _PRE
+            # One marker per run of block boundaries: 50 MB of nested <div>s stays short.
+            if self.parts and self.parts[-1] != "\n":
+                self.parts.append("\n")
+        elif action == _HIDE:
+            self._hidden_depth += 1
+        elif action == _TITLE:
+            self._in_title = True
+        elif attrib.get("name", "").lower() == "author":
+            self.author = attrib.get("content")
+
+    def end(self, tag: str) -> None:
+        action = _ACTIONS.get(tag)
+        if action is None:
+            return
+        if action in (_BLOCK, _PRE):
+            if action == _PRE:
+                self._pre_depth = max(0, self._pre_depth - 1)
+            if self.parts and self.parts[-1] != "\n":
+                self.parts.append("\n")
+        elif action == _HIDE:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif action == _TITLE:
+            self._in_title = False
+
+    def data(self, data: str) -> None:
+        if self._hidden_depth:
+            return
+        if not self._pre_depth:
+            # A line break in the source is just a space; "\n" marks block boundaries only.
+            data = data.replace("\r", " ").replace("\n", " ")
+        (self.title_parts if self._in_title else self.parts).append(data)
+
+    def close(self) -> None:
+        pass
+
+
+def extract_html(text: str, out: PageCollector) -> DocumentInfo:
+    target = _VisibleText()
+    # Fed as UTF-8 bytes with the encoding named: the text is already decoded, so a
+    # <meta charset> inside must not make libxml2 decode it a second time.
+    parser = etree.HTMLParser(target=target, encoding="utf-8", no_network=True)
+    for start in range(0, len(text), _FEED_CHARS):
+        parser.feed(text[start : start + _FEED_CHARS].encode("utf-8", "replace"))
+    parser.close()
+    out.expect_pages(1)
+    out.add_page(_tidy("".join(target.parts)))
+    title = _tidy("".join(target.title_parts)) or None
+    return DocumentInfo(
+        detected_type="text/html", extractor="html", title=title, author=target.author
+    )
+
+
+def _tidy(text: str) -> str:
+    """Collapse whitespace as a browser does, keeping one line break per block boundary."""
+    # Patterns that start with a literal newline let the regex engine skip ahead quickly.
+    text = _SPACES.sub(" ", text).replace(" \n", "\n")
+    return _LINE_BREAKS.sub("\n", text).strip()

@@ -1,0 +1,353 @@
+"""ExtractorPool: documents extracted in worker processes, awaited from asyncio.
+
+The service's event loop only ever waits: reading, parsing and counting happen in the workers.
+Each worker is a ``python -m ...worker`` process (not ``fork``: the parent runs asyncio and Kafka
+clients whose threads and sockets must not be duplicated), warmed up once and reused for many
+documents. A worker is killed, and replaced in the background, when its document runs past the
+timeout or the memory limit, when the job is cancelled, or when it crashes; the pool keeps
+serving the other documents meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.reasons import ReasonCode
+
+from . import protocol
+from .assembly import ProgressCallback, ResultAssembly
+from .errors import ExtractionCancelled, ExtractionError
+from .limits import ExtractionLimits
+from .process import Frame, WorkerProcess, WorkerStartError
+from .result import ExtractionResult
+
+logger = logging.getLogger(__name__)
+
+# RLIMIT_AS is set this far above memory_mb: a process maps address space it never touches
+# (shared libraries, allocator arenas). The resident size itself is held to memory_mb by the
+# watchdog; the address-space cap catches allocations too fast for the watchdog to see.
+ADDRESS_SPACE_HEADROOM_MB = 256
+WATCH_INTERVAL_S = 0.1
+# A worker that dies this close to a memory limit is taken to have died of it.
+_NEAR_LIMIT = 0.8
+_RESPAWN_DELAY_S = (0.5, 30.0)  # first and longest pause between failed attempts
+
+
+@dataclass(eq=False)
+class _Job:
+    job_id: str
+    waiter: asyncio.Future[WorkerProcess] | None = None
+    worker: WorkerProcess | None = None
+    cancel_requested: bool = False
+    reusable: bool = False  # the worker finished the job cleanly and can take another
+
+
+class ExtractorPool:
+    """A fixed number of warm worker processes (default: one per core) behind an async API.
+
+    ``extract`` raises :class:`ExtractionError` (with a reason code) or
+    :class:`ExtractionCancelled`, nothing else for bad input. ``tables`` turns pdfplumber's
+    table search on PDFs on or off; DOCX and CSV tables cost nothing and always come back.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        limits: ExtractionLimits = ExtractionLimits(),  # noqa: B008 - frozen, safe to share
+        *,
+        tables: bool = True,
+    ) -> None:
+        self.size = workers if workers is not None else (os.cpu_count() or 1)
+        if self.size < 1:
+            raise ValueError("an extractor pool needs at least one worker")
+        self.limits = limits
+        self.tables = tables
+        self._address_space_mb = limits.memory_mb + ADDRESS_SPACE_HEADROOM_MB
+        self._workers: set[WorkerProcess] = set()
+        self._idle: list[WorkerProcess] = []
+        self._waiters: deque[asyncio.Future[WorkerProcess]] = deque()
+        # Usually one job per id; a document redelivered while in flight may have two.
+        self._jobs: dict[str, list[_Job]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._dying: set[WorkerProcess] = set()  # killed, not yet reaped
+        self._starting: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> ExtractorPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start and warm up all workers; idempotent. Raises WorkerStartError if one fails."""
+        if self._closed:
+            raise RuntimeError("the extractor pool is closed")
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start_all())
+        if not self._starting.done():
+            # asyncio.wait, not await: a caller giving up must not abort the start others
+            # wait for.
+            await asyncio.wait({self._starting})
+        if self._starting.cancelled():
+            raise RuntimeError("the extractor pool closed while starting")
+        self._starting.result()
+
+    async def extract(
+        self,
+        job_id: str,
+        path: Path,
+        *,
+        password: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ExtractionResult:
+        """Extract one document; raises ExtractionError or ExtractionCancelled."""
+        if self._closed:
+            raise ExtractionCancelled("the extractor pool is closed")
+        try:
+            await self.start()
+        except RuntimeError:
+            if self._closed:
+                raise ExtractionCancelled("the extractor pool closed") from None
+            raise
+        job = _Job(job_id)
+        self._jobs.setdefault(job_id, []).append(job)
+        worker: WorkerProcess | None = None
+        try:
+            worker = await self._acquire(job)
+            # A relative path resolves in the worker, whose working directory is ours.
+            return await self._run(job, worker, os.fspath(path), password, on_progress)
+        finally:
+            same_id = self._jobs[job_id]
+            same_id.remove(job)
+            if not same_id:
+                del self._jobs[job_id]
+            if worker is not None:
+                if job.reusable:
+                    self._release(worker)
+                else:
+                    self._retire(worker)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Stop the queued or running extractions of ``job_id``; False when there are none."""
+        jobs = self._jobs.get(job_id, [])
+        for job in jobs:
+            job.cancel_requested = True
+            if job.waiter is not None and not job.waiter.done():
+                job.waiter.set_exception(ExtractionCancelled(f"job {job_id} was cancelled"))
+            elif job.worker is not None:
+                # The only way to stop C code mid-page. The job sees the stream end and raises.
+                job.worker.kill()
+        return bool(jobs)
+
+    async def close(self) -> None:
+        """Kill every worker and wait for them; jobs in flight raise ExtractionCancelled."""
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(ExtractionCancelled("the extractor pool closed"))
+        tasks: list[asyncio.Task[None]] = list(self._background)
+        if self._starting is not None:
+            tasks.append(self._starting)
+        for task in tasks:
+            task.cancel()
+        workers = [*self._workers, *self._dying]
+        for worker in workers:
+            worker.kill()
+        await asyncio.gather(*tasks, *(w.reap() for w in workers), return_exceptions=True)
+        self._workers.clear()
+        self._dying.clear()
+        self._idle.clear()
+
+    # --- scheduling ---
+
+    async def _start_all(self) -> None:
+        results = await asyncio.gather(
+            *(self._spawn() for _ in range(self.size)), return_exceptions=True
+        )
+        started = [r for r in results if isinstance(r, WorkerProcess)]
+        failures = [r for r in results if not isinstance(r, WorkerProcess)]
+        if failures:
+            for worker in started:
+                self._retire(worker, replace=False)
+            raise WorkerStartError("extractor workers failed to start") from failures[0]
+        for worker in started:
+            self._release(worker)
+
+    async def _spawn(self) -> WorkerProcess:
+        worker = await WorkerProcess.spawn(self._address_space_mb)
+        if self._closed:  # closed while this one was starting: it must not outlive the pool
+            worker.kill()
+            await worker.reap()
+            raise WorkerStartError("the extractor pool closed while a worker was starting")
+        self._workers.add(worker)
+        return worker
+
+    async def _acquire(self, job: _Job) -> WorkerProcess:
+        while True:
+            if self._idle:
+                worker = self._idle.pop()
+            else:
+                waiter = job.waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                try:
+                    worker = await waiter
+                except BaseException:
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
+                    # Handed a worker just as the caller was cancelled: give it back.
+                    if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                        self._release(waiter.result())
+                    raise
+                finally:
+                    job.waiter = None
+            if not worker.alive:
+                self._retire(worker)  # died while idle
+                continue
+            if job.cancel_requested:
+                self._release(worker)
+                raise ExtractionCancelled(f"job {job.job_id} was cancelled")
+            job.worker = worker
+            return worker
+
+    def _release(self, worker: WorkerProcess) -> None:
+        if self._closed or not worker.alive:
+            self._retire(worker)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def _retire(self, worker: WorkerProcess, *, replace: bool = True) -> None:
+        self._workers.discard(worker)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(worker)
+        worker.kill()
+        if self._closed and worker.exited:
+            return  # close() has reaped it already
+        self._dying.add(worker)
+        self._in_background(self._reap_and_replace(worker, replace))
+
+    async def _reap_and_replace(self, worker: WorkerProcess, replace: bool) -> None:
+        try:
+            await worker.reap()
+        finally:
+            self._dying.discard(worker)
+        delay, longest = _RESPAWN_DELAY_S
+        while replace and not self._closed:
+            try:
+                self._release(await self._spawn())
+                return
+            except (OSError, WorkerStartError):
+                logger.exception("extractor worker failed to start; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, longest)
+
+    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- one job on one worker ---
+
+    async def _run(
+        self,
+        job: _Job,
+        worker: WorkerProcess,
+        path: str,
+        password: str | None,
+        on_progress: ProgressCallback | None,
+    ) -> ExtractionResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.limits.timeout_s
+        worker.next_memory_check = started
+        request = {
+            "k": protocol.JOB,
+            "path": path,
+            "password": password,
+            "tables": self.tables,
+            "limits": self.limits.to_dict(),
+        }
+        worker.send(request)
+        assembly = ResultAssembly()
+        while True:
+            frame = await self._next_frame(worker, deadline)
+            if frame is None:
+                raise await self._why_it_ended(job, worker)
+            try:
+                done = assembly.add(frame, on_progress)
+            except ExtractionError:
+                job.reusable = not assembly.worker_exiting
+                raise
+            except (KeyError, TypeError, ValueError) as exc:
+                worker.kill()
+                raise ExtractionError(
+                    ReasonCode.INTERNAL, f"The extractor worker broke the protocol: {exc!r}"
+                ) from exc
+            if done is not None:
+                job.reusable = True
+                return assembly.result(done, took_ms=(loop.time() - started) * 1000)
+
+    async def _next_frame(self, worker: WorkerProcess, deadline: float) -> Frame | None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if now >= worker.next_memory_check:
+                worker.next_memory_check = now + WATCH_INTERVAL_S
+                if worker.sample_memory() > self.limits.memory_mb:
+                    worker.kill()
+                    raise ExtractionError(
+                        ReasonCode.MEMORY_LIMIT,
+                        f"Extraction used more than {self.limits.memory_mb} MB of memory; "
+                        "it was stopped.",
+                    )
+            if now >= deadline:
+                worker.kill()
+                raise ExtractionError(
+                    ReasonCode.TIMEOUT,
+                    f"Extraction took longer than {self.limits.timeout_s:g} s; it was stopped.",
+                )
+            wait = min(deadline, worker.next_memory_check) - now
+            with contextlib.suppress(TimeoutError):
+                return await worker.next_frame(wait)
+
+    async def _why_it_ended(self, job: _Job, worker: WorkerProcess) -> Exception:
+        """The error for a worker whose stream ended in the middle of a job."""
+        code = await worker.exit_code()
+        if job.cancel_requested or self._closed:
+            return ExtractionCancelled(f"job {job.job_id} was cancelled")
+        if worker.broken:
+            return ExtractionError(ReasonCode.INTERNAL, "The extractor worker broke the protocol.")
+        near_limit = (
+            worker.rss_mb >= _NEAR_LIMIT * self.limits.memory_mb
+            or worker.vms_mb >= _NEAR_LIMIT * self._address_space_mb
+        )
+        # SIGKILL that is not ours comes from the kernel's OOM killer.
+        if code in (protocol.EXIT_OUT_OF_MEMORY, -signal.SIGKILL) or near_limit:
+            return ExtractionError(
+                ReasonCode.MEMORY_LIMIT,
+                f"Extraction ran out of memory (limit {self.limits.memory_mb} MB).",
+            )
+        if code < 0:
+            return ExtractionError(
+                ReasonCode.CORRUPT,
+                f"The document crashed the reader ({signal.Signals(-code).name}).",
+            )
+        return ExtractionError(
+            ReasonCode.INTERNAL, f"The extractor worker exited unexpectedly (status {code})."
+        )

@@ -1,0 +1,47 @@
+"""What a finished extraction hands back to the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.events import ExtractionMetadata, PageInfo, TableData
+
+from .pages import PAGE_SEPARATOR, PageText
+
+
+@dataclass
+class ExtractionResult:
+    detected_type: str
+    extractor: str
+    pages: list[PageText]
+    tables: list[TableData]
+    title: str | None
+    author: str | None
+    language: str | None
+    chars: int  # len(self.text)
+    words: int
+    took_ms: float
+    # Things the caller may want to surface, e.g. table finding stopped by its time budget.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return PAGE_SEPARATOR.join(page.text for page in self.pages)
+
+    def metadata(self) -> ExtractionMetadata:
+        return ExtractionMetadata(
+            detected_type=self.detected_type,
+            extractor=self.extractor,
+            pages=len(self.pages),
+            chars=self.chars,
+            words=self.words,
+            language=self.language,
+            title=self.title,
+            author=self.author,
+            took_ms=self.took_ms,
+            empty_pages=[page.number for page in self.pages if page.empty],
+            tables=len(self.tables),
+        )
+
+    def page_info(self) -> list[PageInfo]:
+        return [PageInfo(number=p.number, chars=len(p.text), empty=p.empty) for p in self.pages]

@@ -1,0 +1,88 @@
+"""Sample documents built by the tests, and checks shared by several test modules."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from services.extractor.extraction import ExtractorPool
+
+# The corpus lives beside the repository (../shared/corpus), wherever the repository is cloned.
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
+HEALTHY_DOC = CORPUS / "pdf" / "scotus-transcript-p1.pdf"
+HEALTHY_PHRASE = "Official - Subject to Final"
+
+
+async def assert_serves(pool: ExtractorPool, job_id: str = "healthy") -> None:
+    """After a hostile case: an ordinary document still goes through the same pool."""
+    result = await pool.extract(job_id, HEALTHY_DOC)
+    assert HEALTHY_PHRASE in result.text
+
+
+def pdf_bytes(pages: list[str | None], *, root: int = 1) -> bytes:
+    """A small valid PDF written by hand: one Helvetica line per page (None: a blank page).
+
+    ``root`` is the object number the trailer names as the catalog (1 is right; anything else
+    makes a file pdfium refuses and pypdf repairs).
+    """
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, text in enumerate(pages):
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode() if text else b""
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    return _assemble(objects, root)
+
+
+def many_pages_pdf(count: int) -> bytes:
+    """``count`` blank pages sharing one empty content stream: ~60 bytes a page."""
+    kids = " ".join(f"{4 + i} 0 R" for i in range(count))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
+        b"<< /Length 0 >>\nstream\n\nendstream",
+    ]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R >>"
+    objects.extend(page for _ in range(count))
+    return _assemble(objects, 1)
+
+
+def _assemble(objects: list[bytes], root: int) -> bytes:
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        root,
+        xref,
+    )
+    return bytes(out)
+
+
+def zip_bomb_docx(path: Path, template: Path, inflated_mb: int) -> Path:
+    """A real DOCX plus one member that inflates to ``inflated_mb`` MiB of zeros (~4 KiB each
+    MiB once deflated)."""
+    # Level 1: compressing the zeros takes well under a second.
+    with (
+        zipfile.ZipFile(template) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as bomb,
+    ):
+        for info in source.infolist():
+            bomb.writestr(info, source.read(info))
+        with bomb.open("word/media/zeros.bin", "w", force_zip64=True) as out:
+            chunk = bytes(2**20)
+            for _ in range(inflated_mb):
+                out.write(chunk)
+    return path
