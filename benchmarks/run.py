@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import platform
+import shutil
 import tempfile
 import time
 import uuid
@@ -35,50 +37,13 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return tree
 
 
-async def _run(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks import bench_analysis, bench_extraction, bench_pipeline
-    from benchmarks.raw_loop import extract_and_analyze
-
-    flat: dict[str, Any] = {}
-    wanted = set(args.only or ["extraction", "analysis", "pipeline"])
-    if "extraction" in wanted:
-        print("[bench] extraction ...", flush=True)
-        flat.update(await asyncio.to_thread(bench_extraction.run, CORPUS))
-    data_dir = Path(tempfile.gettempdir()) / f"docstream-bench-{uuid.uuid4().hex[:8]}"
-    stack = Stack(StackConfig(data_dir=data_dir, ports=Ports.free(), log_level="WARNING"))
-    try:
-        await stack.start_infra()
-        if "pipeline" in wanted:
-            print("[bench] pipeline ...", flush=True)
-            flat.update(
-                await bench_pipeline.run_pipeline(
-                    stack, CORPUS, quick=args.quick, extract_and_analyze=extract_and_analyze
-                )
-            )
-        if "analysis" in wanted:
-            print("[bench] analysis ...", flush=True)
-            flat.update(
-                await asyncio.to_thread(
-                    bench_analysis.run, CORPUS, stack.cfg.mongo_url, quick=args.quick
-                )
-            )
-    finally:
-        stack.stop()
-    return flat
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
-    parser.add_argument("--quick", action="store_true", help="short smoke run")
-    parser.add_argument("--only", action="append", choices=["extraction", "analysis", "pipeline"])
-    args = parser.parse_args()
-    started = time.time()
-    flat = asyncio.run(_run(args))
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() and args.only else {}
+def save(flat: dict[str, Any], *, quick: bool, started: float, merge: bool) -> dict[str, Any]:
+    """Write what has been measured so far: a failure late in the run keeps the rest."""
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() and merge else {}
     results = {**previous, **nest(flat)}
     results["meta"] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "quick": args.quick,
+        "quick": quick,
         "seconds": round(time.time() - started, 1),
         "machine": {
             "cpus": os.cpu_count(),
@@ -89,6 +54,52 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     report.write(results, REPO / "docs" / "benchmarks.md")
+    return results
+
+
+async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
+    from benchmarks import bench_analysis, bench_extraction, bench_pipeline
+
+    flat: dict[str, Any] = {}
+    wanted = set(args.only or ["extraction", "pipeline", "analysis"])
+    # With --only, other figures of an earlier run are kept; a full run starts afresh.
+    merge = bool(args.only)
+
+    def checkpoint(part: dict[str, Any]) -> None:
+        flat.update(part)
+        save(flat, quick=args.quick, started=started, merge=merge)
+
+    if "extraction" in wanted:
+        print("[bench] extraction ...", flush=True)
+        checkpoint(await asyncio.to_thread(bench_extraction.run, CORPUS))
+    data_dir = Path(tempfile.gettempdir()) / f"docstream-bench-{uuid.uuid4().hex[:8]}"
+    stack = Stack(StackConfig(data_dir=data_dir, ports=Ports.free(), log_level="WARNING"))
+    try:
+        await stack.start_infra()
+        if "pipeline" in wanted:
+            print("[bench] pipeline ...", flush=True)
+            checkpoint(await bench_pipeline.run_pipeline(stack, CORPUS, quick=args.quick))
+        if "analysis" in wanted:
+            print("[bench] analysis ...", flush=True)
+            checkpoint(
+                await asyncio.to_thread(
+                    bench_analysis.run, CORPUS, stack.cfg.mongo_url, quick=args.quick
+                )
+            )
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return save(flat, quick=args.quick, started=started, merge=merge)
+
+
+def main() -> int:
+    # Readiness probes expect refused connections while Kafka starts; don't print them.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument("--only", action="append", choices=["extraction", "analysis", "pipeline"])
+    args = parser.parse_args()
+    results = asyncio.run(_run(args, time.time()))
     print(json.dumps(results, indent=2, sort_keys=True))
     return 0
 

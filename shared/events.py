@@ -97,6 +97,8 @@ class ExtractedData(Payload):
     page_info: list[PageInfo] = Field(default_factory=list)
     tables: list[TableData] = Field(default_factory=list)
     options: UploadOptions = Field(default_factory=UploadOptions)
+    #: When the record would be too large: tables and page_info as JSON in blob storage.
+    extras_blob: BlobRef | None = None
 
 
 class Sentiment(Payload):

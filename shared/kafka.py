@@ -11,12 +11,19 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAlreadyExistsError,
+)
 
 from shared.events import CONTENT_TYPE, Envelope, encode
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
+
+_PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError)
 
 #: Headers per the CloudEvents Kafka binding, structured mode.
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
@@ -81,7 +88,8 @@ class EventProducer:
             try:
                 return await self._send_once(records)
             except KafkaError as exc:
-                if not self._retry_forever:
+                # A record too large will never fit: retrying it would hold the stage forever.
+                if not self._retry_forever or isinstance(exc, _PERMANENT):
                     raise
                 log.warning(
                     "publish failed; retrying",

@@ -129,6 +129,32 @@ def raw_topic(app: faust.App, name: str) -> Any:
     )
 
 
+RecordHandler = Callable[[bytes | None, bytes, int, int], Awaitable[None]]
+
+
+async def feed(stream: Any, resources: Resources, handle: RecordHandler) -> None:
+    """The loop of a work agent: each record to ``handle(key, value, partition, offset)``.
+
+    Handlers turn every expected failure into a failed document themselves; this is the last
+    line: a bug must cost one record (logged with its position), never the agent, because a
+    crashed faust agent stops consuming while the process looks alive.
+    """
+    async for event in stream.events():
+        await resources.ensure_started()
+        message = event.message
+        try:
+            await handle(event.key, event.value, message.partition, message.offset)
+        except Exception:
+            log.exception(
+                "record handler crashed; record skipped",
+                extra={
+                    "topic": message.topic,
+                    "partition": message.partition,
+                    "offset": message.offset,
+                },
+            )
+
+
 def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:
     logs.configure(service, level=settings.log_level, json_format=settings.log_json)
     loop = asyncio.new_event_loop()

@@ -36,17 +36,15 @@ from shared.events import (
     AnalysisStarted,
     AnalyzedData,
     DocumentAnalyzed,
-    DocumentCancelled,
     DocumentCompleted,
     DocumentExtracted,
-    DocumentFailed,
-    FailedData,
     decode,
     derive,
 )
 from shared.kafka import EventProducer
 from shared.reasons import ReasonCode
-from shared.stream_app import create_app, raw_topic
+from shared.stage import StageOutcomes
+from shared.stream_app import create_app, feed, raw_topic
 
 log = logging.getLogger(__name__)
 SOURCE = "/docstream/analyzer"
@@ -66,11 +64,7 @@ def build(settings: AnalyzerSettings) -> Any:
         concurrency=settings.concurrency,
     )
     async def analyze(stream: Any) -> None:
-        async for event in stream.events():
-            await resources.ensure_started()
-            await handler.handle(
-                event.key, event.value, event.message.partition, event.message.offset
-            )
+        await feed(stream, resources, handler.handle)
 
     return app
 
@@ -83,6 +77,15 @@ class _Handler:
         self.topics = settings.topics
         self.producer = producer
         self.cancels = cancels
+        self.outcomes = StageOutcomes(
+            stage="analysis",
+            source=SOURCE,
+            input_topic=settings.topics.extracted,
+            topics=settings.topics,
+            producer=producer,
+            documents=metrics.DOCUMENTS,
+            dead_letters=metrics.DEAD_LETTERS,
+        )
         self.blobs = LocalBlobStore(settings.blob_dir)
         self.provider: AnalyzerProvider | None = None
         self._mongo: Any = None
@@ -124,11 +127,11 @@ class _Handler:
             if not isinstance(work, DocumentExtracted):
                 raise ValueError(f"unexpected event type {work.type} on {self.topics.extracted}")
         except (ValidationError, ValueError) as exc:
-            await self._dead_letter(key, value, str(exc), partition, offset)
+            await self.outcomes.dead_letter(key, value, str(exc), partition, offset)
             return
         assert self.provider is not None
         if self.cancels.is_cancelled(work.subject, work.generation):
-            await self._cancelled(work)
+            await self.outcomes.cancelled(work)
             return
         # Not awaited here: the analysis runs while the broker acknowledges.
         started_event = await self.producer.start_sending(
@@ -145,24 +148,26 @@ class _Handler:
             )
         except AnalysisCancelled:
             await started_event.confirm()
-            await self._cancelled(work)
+            await self.outcomes.cancelled(work)
             return
         except AnalysisError as exc:
             await started_event.confirm()
-            await self._failed(work, exc.reason, exc.message)
+            await self.outcomes.failed(work, exc.reason, exc.message)
             if exc.retryable:  # retries ran out: park the work for operators to replay
-                await self._dead_letter(
+                await self.outcomes.dead_letter(
                     key, value, f"{exc.reason}: {exc.message}", partition, offset
                 )
             return
         except FileNotFoundError:
             await started_event.confirm()
-            await self._failed(work, ReasonCode.BLOB_MISSING, "the extracted text is gone")
+            await self.outcomes.failed(work, ReasonCode.BLOB_MISSING, "the extracted text is gone")
             return
         except Exception as exc:  # a bug of ours must fail the document, not the service
             await started_event.confirm()
             log.exception("analysis crashed", extra={"document_id": work.subject})
-            await self._failed(work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}")
+            await self.outcomes.failed(
+                work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}"
+            )
             return
         await started_event.confirm()
         metrics.DURATION.labels(result.provider).observe(time.perf_counter() - started)
@@ -202,37 +207,3 @@ class _Handler:
         metrics.TOKENS.labels(model, "input").inc(usage.input_tokens)
         metrics.TOKENS.labels(model, "output").inc(usage.output_tokens)
         metrics.COST.labels(model).inc(usage.estimated_cost_usd)
-
-    async def _failed(self, work: DocumentExtracted, reason: ReasonCode, message: str) -> None:
-        metrics.DOCUMENTS.labels("failed", reason.value).inc()
-        await self.producer.send(
-            self.topics.events,
-            derive(
-                work,
-                DocumentFailed,
-                source=SOURCE,
-                data=FailedData(stage="analysis", reason=reason, message=message),
-            ),
-        )
-
-    async def _cancelled(self, work: DocumentExtracted) -> None:
-        metrics.DOCUMENTS.labels("cancelled", "").inc()
-        await self.producer.send(self.topics.events, derive(work, DocumentCancelled, source=SOURCE))
-
-    async def _dead_letter(
-        self, key: bytes | None, value: bytes, error: str, partition: int, offset: int
-    ) -> None:
-        metrics.DEAD_LETTERS.inc()
-        log.warning(
-            "record dead-lettered",
-            extra={"partition": partition, "offset": offset, "error": error[:200]},
-        )
-        await self.producer.dead_letter(
-            self.topics.dead_letter(self.topics.extracted),
-            key,
-            value,
-            error=error,
-            source=self.topics.extracted,
-            partition=partition,
-            offset=offset,
-        )

@@ -9,6 +9,7 @@ idempotent).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -29,10 +30,8 @@ from services.extractor.settings import ExtractorSettings
 from shared.blobs import LocalBlobStore, document_blob_key
 from shared.cancellation import CancelRegistry
 from shared.events import (
-    DocumentCancelled,
     DocumentCompleted,
     DocumentExtracted,
-    DocumentFailed,
     DocumentUploaded,
     Envelope,
     ExtractedData,
@@ -40,18 +39,20 @@ from shared.events import (
     ExtractionCompletedData,
     ExtractionProgressed,
     ExtractionStarted,
-    FailedData,
-    PageInfo,
     ProgressData,
     decode,
     derive,
+    encode,
 )
 from shared.kafka import EventProducer
 from shared.reasons import ReasonCode
-from shared.stream_app import create_app, raw_topic
+from shared.stage import StageOutcomes
+from shared.stream_app import create_app, feed, raw_topic
 
 log = logging.getLogger(__name__)
 SOURCE = "/docstream/extractor"
+#: Kafka refuses records over ~1 MB by default; stay well under it.
+MAX_RECORD_BYTES = 900_000
 
 
 def build(settings: ExtractorSettings) -> Any:
@@ -87,11 +88,7 @@ def build(settings: ExtractorSettings) -> Any:
         concurrency=settings.concurrency or workers * 2,
     )
     async def extract(stream: Any) -> None:
-        async for event in stream.events():
-            await resources.ensure_started()
-            await handler.handle(
-                event.key, event.value, event.message.partition, event.message.offset
-            )
+        await feed(stream, resources, handler.handle)
 
     return app
 
@@ -111,6 +108,15 @@ class _Handler:
         self.pool = pool
         self.blobs = blobs
         self.cancels = cancels
+        self.outcomes = StageOutcomes(
+            stage="extraction",
+            source=SOURCE,
+            input_topic=settings.topics.uploaded,
+            topics=settings.topics,
+            producer=producer,
+            documents=metrics.DOCUMENTS,
+            dead_letters=metrics.DEAD_LETTERS,
+        )
 
     async def handle(self, key: bytes | None, value: bytes, partition: int, offset: int) -> None:
         try:
@@ -118,20 +124,7 @@ class _Handler:
             if not isinstance(work, DocumentUploaded):
                 raise ValueError(f"unexpected event type {work.type} on {self.topics.uploaded}")
         except (ValidationError, ValueError) as exc:
-            metrics.DEAD_LETTERS.inc()
-            log.warning(
-                "poison record dead-lettered",
-                extra={"partition": partition, "offset": offset, "error": str(exc)[:200]},
-            )
-            await self.producer.dead_letter(
-                self.topics.dead_letter(self.topics.uploaded),
-                key,
-                value,
-                error=str(exc),
-                source=self.topics.uploaded,
-                partition=partition,
-                offset=offset,
-            )
+            await self.outcomes.dead_letter(key, value, str(exc), partition, offset)
             return
         metrics.IN_FLIGHT.inc()
         try:
@@ -142,7 +135,7 @@ class _Handler:
     async def _extract(self, work: DocumentUploaded) -> None:
         events = self.topics.events
         if self.cancels.is_cancelled(work.subject, work.generation):
-            await self._cancelled(work)
+            await self.outcomes.cancelled(work)
             return
         # Not awaited here: extraction runs while the broker acknowledges; confirmed below,
         # before anything that must come after it.
@@ -165,18 +158,20 @@ class _Handler:
         except ExtractionCancelled:
             await reporter.stop()
             await started_event.confirm()
-            await self._cancelled(work)
+            await self.outcomes.cancelled(work)
             return
         except ExtractionError as exc:
             await reporter.stop()
             await started_event.confirm()
-            await self._failed(work, exc.reason, exc.message)
+            await self.outcomes.failed(work, exc.reason, exc.message)
             return
         except Exception as exc:  # a bug of ours must fail the document, not the service
             await reporter.stop()
             await started_event.confirm()
             log.exception("extraction crashed", extra={"document_id": work.subject})
-            await self._failed(work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}")
+            await self.outcomes.failed(
+                work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}"
+            )
             return
         metrics.DURATION.observe(time.perf_counter() - started)
         await reporter.stop()
@@ -212,42 +207,40 @@ class _Handler:
         if not work.data.options.analyze:
             return
         inline = len(encoded) <= self.settings.inline_text_max_bytes
-        await self.producer.send(
-            self.topics.extracted,
-            derive(
-                work,
-                DocumentExtracted,
-                source=SOURCE,
-                data=ExtractedData(
-                    metadata=metadata,
-                    text=text if inline else None,
-                    text_blob=text_blob,
-                    page_info=[
-                        PageInfo(number=p.number, chars=len(p.text), empty=p.empty)
-                        for p in result.pages
-                    ],
-                    tables=result.tables,
-                    options=work.data.options.model_copy(update={"password": None}),
-                ),
+        record: DocumentExtracted = derive(
+            work,
+            DocumentExtracted,
+            source=SOURCE,
+            data=ExtractedData(
+                metadata=metadata,
+                text=text if inline else None,
+                text_blob=text_blob,
+                page_info=result.page_info(),
+                tables=result.tables,
+                options=work.data.options.model_copy(update={"password": None}),
             ),
         )
+        if len(encode(record)) > MAX_RECORD_BYTES:
+            record = await self._claim_check(work, record)
+        await self.producer.send(self.topics.extracted, record)
 
-    async def _failed(self, work: DocumentUploaded, reason: ReasonCode, message: str) -> None:
-        metrics.DOCUMENTS.labels("failed", reason.value).inc()
-        log.info("extraction failed", extra={"document_id": work.subject, "reason": reason.value})
-        await self.producer.send(
-            self.topics.events,
-            derive(
-                work,
-                DocumentFailed,
-                source=SOURCE,
-                data=FailedData(stage="extraction", reason=reason, message=message),
-            ),
+    async def _claim_check(
+        self, work: DocumentUploaded, record: DocumentExtracted
+    ) -> DocumentExtracted:
+        """Too big for one Kafka record (a huge table, 10,000 pages): the bulky parts go to
+        blob storage and the record carries references (the text is there already)."""
+        bulky = {
+            "tables": [t.model_dump() for t in record.data.tables],
+            "page_info": [p.model_dump() for p in record.data.page_info],
+        }
+        tables_blob = await self.blobs.write_bytes(
+            document_blob_key(work.subject, f"extras-g{work.generation}.json"),
+            json.dumps(bulky).encode(),
         )
-
-    async def _cancelled(self, work: DocumentUploaded) -> None:
-        metrics.DOCUMENTS.labels("cancelled", "").inc()
-        await self.producer.send(self.topics.events, derive(work, DocumentCancelled, source=SOURCE))
+        data = record.data.model_copy(
+            update={"text": None, "tables": [], "page_info": [], "extras_blob": tables_blob}
+        )
+        return record.model_copy(update={"data": data})
 
 
 def _progress(work: DocumentUploaded, done: int, total: int) -> ExtractionProgressed:

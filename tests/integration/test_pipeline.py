@@ -111,3 +111,17 @@ async def test_empty_upload_is_refused(pipeline: Pipeline, corpus: Path) -> None
     assert response.status_code == 422
     assert response.json()["reason"] == "empty_file"
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_table_too_big_for_one_record_travels_by_reference(pipeline: Pipeline) -> None:
+    rows = "\n".join(f"{i},item number {i},{i * 3.5:.2f}" for i in range(40_000))
+    response = await pipeline.upload(
+        None, "alice", data=f"id,name,price\n{rows}\n".encode(), filename="big.csv"
+    )
+    assert response.status_code == 202
+    doc = await pipeline.wait_for_status(response.json()["id"], "alice", {"completed", "failed"})
+    assert doc["status"] == "completed", doc.get("error")
+    assert doc["extraction"]["detected_type"] == "text/csv"
+    assert doc["extraction"]["tables"] == 1
+    extras = list(pipeline.cfg.blob_dir.rglob("extras-g1.json"))
+    assert len(extras) == 1  # the rows went to blob storage, not into Kafka
