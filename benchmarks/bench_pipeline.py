@@ -17,11 +17,13 @@ from typing import Any
 
 import httpx
 import websockets
+from aiokafka import ConsumerRecord
 
 from benchmarks import raw_loop
 from deploy.launcher import Stack, StackConfig
 from shared.auth import issue_token
-from shared.mongo import DOCUMENTS, connect
+from shared.broadcast import BroadcastConsumer
+from shared.events import TERMINAL_TYPES
 
 ONE_PAGE = "pdf/scotus-transcript-p1.pdf"
 FIFTEEN_PAGES = "pdf/federal-register-2020-17221.pdf"
@@ -74,37 +76,49 @@ async def measure_latency(
 async def measure_throughput(
     cfg: StackConfig, api: str, token: str, content: bytes, *, copies: int, pages_per_copy: int
 ) -> dict[str, float]:
+    """Upload ``copies`` documents (8 in flight) and time until every one has ended.
+
+    The end is read from documents.events, as a downstream consumer would: polling the read
+    model instead would put the benchmark's own queries on the database being measured."""
     headers = {"Authorization": f"Bearer {token}"}
-    client = connect(cfg.mongo_url, app_name="bench")
-    documents = client[cfg.mongo_database][DOCUMENTS]
-    uploaded: list[str] = []
+    ended: dict[str, str] = {}
+    all_ended = asyncio.Event()
+    uploaded: set[str] = set()
+
+    async def on_event(record: ConsumerRecord[bytes, bytes]) -> None:
+        event = json.loads(record.value or b"{}")
+        if event.get("type") in TERMINAL_TYPES:
+            ended[event["subject"]] = event["type"]
+            if len(uploaded) == copies and uploaded <= ended.keys():
+                all_ended.set()
+
+    watcher = BroadcastConsumer(cfg.bootstrap, cfg.topics.events, on_event)
+    await watcher.start()
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=60) as http:
-        semaphore = asyncio.Semaphore(8)
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            semaphore = asyncio.Semaphore(8)
 
-        async def upload(i: int) -> None:
-            async with semaphore:
-                response = await http.post(
-                    f"{api}/v1/documents",
-                    headers=headers,
-                    files={"file": (f"copy-{i}.pdf", content)},
-                )
-                response.raise_for_status()
-                uploaded.append(response.json()["id"])
+            async def upload(i: int) -> None:
+                async with semaphore:
+                    response = await http.post(
+                        f"{api}/v1/documents",
+                        headers=headers,
+                        files={"file": (f"copy-{i}.pdf", content)},
+                    )
+                    response.raise_for_status()
+                    uploaded.add(response.json()["id"])
 
-        await asyncio.gather(*(upload(i) for i in range(copies)))
-    while True:
-        done = await documents.count_documents(
-            {"_id": {"$in": uploaded}, "status": {"$in": ["completed", "failed", "cancelled"]}}
-        )
-        if done >= copies:
-            break
-        await asyncio.sleep(0.05)
-    elapsed = time.perf_counter() - started
-    failed = await documents.count_documents({"_id": {"$in": uploaded}, "status": "failed"})
-    await client.close()
+            await asyncio.gather(*(upload(i) for i in range(copies)))
+        if uploaded <= ended.keys():
+            all_ended.set()
+        await asyncio.wait_for(all_ended.wait(), timeout=3600)
+        elapsed = time.perf_counter() - started
+    finally:
+        await watcher.stop()
+    failed = [d for d in uploaded if ended[d] != "document.completed"]
     if failed:
-        raise RuntimeError(f"{failed} of the benchmark documents failed")
+        raise RuntimeError(f"{len(failed)} of the benchmark documents did not complete")
     return {
         "pages_per_s": round(copies * pages_per_copy / elapsed, 1),
         "seconds": round(elapsed, 2),

@@ -41,8 +41,9 @@ class BroadcastConsumer:
             bootstrap_servers=self._bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
-            # Return as soon as one record is there: this path is latency, not throughput.
-            fetch_max_wait_ms=100,
+            # A long poll returns as soon as one record is there (fetch_min_bytes=1); the wait
+            # only bounds idle polling, which costs the broker CPU when it is short.
+            fetch_max_wait_ms=500,
             fetch_min_bytes=1,
         )
         await consumer.start()

@@ -93,6 +93,9 @@ def kafka_process(cfg: StackConfig) -> ManagedProcess:
             "-Xmx768m",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
+            # C1 only: a local broker needs no peak-optimised code, and C2 compiling in the
+            # background takes CPU from the services it shares two cores with.
+            "-XX:TieredStopAtLevel=1",
             "-Djava.awt.headless=true",
             *common[1:],
             "kafka.Kafka",

@@ -31,7 +31,7 @@ def build(settings: StatusSettings) -> Any:
         db = client[settings.mongo_database]
         await mongo.ensure_indexes(db)
         state["client"] = client
-        state["documents"] = db[mongo.DOCUMENTS]
+        state["store"] = store.ReadModelStore(db[mongo.DOCUMENTS])
 
     async def close_mongo() -> None:
         await state["client"].close()
@@ -70,10 +70,7 @@ async def _write_until_done(state: dict[str, Any], per_document: dict[str, Any])
         try:
             # Documents are independent; their writes can overlap.
             await asyncio.gather(
-                *(
-                    store.apply(state["documents"], doc_id, evs)
-                    for doc_id, evs in per_document.items()
-                )
+                *(state["store"].apply(doc_id, evs) for doc_id, evs in per_document.items())
             )
             return
         except PyMongoError as exc:

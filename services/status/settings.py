@@ -14,4 +14,6 @@ class StatusSettings(ServiceSettings):
     web_port: int = 8003
     #: Events folded per batch, and how long a batch may wait to fill (seconds).
     batch_max: int = Field(500, ge=1)
-    batch_within_s: float = Field(0.02, gt=0)
+    # The gateway streams events live; the read model may trail by this much, and in
+    # exchange folds several events of a document into one write.
+    batch_within_s: float = Field(0.25, gt=0)
