@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra run infra-only test test-unit lint format typecheck check bench bench-quick token clean
+.PHONY: help install infra run infra-only watch test test-unit lint format typecheck check bench bench-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ run: infra ## the whole system on the local defaults (Ctrl-C stops everything)
 
 infra-only: infra ## only Kafka and FerretDB, for running services by hand
 	@$(PY) -m deploy.launcher infra
+
+watch: install ## stream a document's progress: make watch ID=<document id>
+	@$(PY) -m deploy.launcher watch $(ID) --owner $${OWNER:-dev}
 
 token: install ## print a development token (owner "dev"; OWNER=name for another)
 	@$(PY) -m deploy.launcher token --owner $${OWNER:-dev}

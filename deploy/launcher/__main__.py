@@ -83,12 +83,27 @@ async def _serve(stack: Stack, with_services: bool) -> None:
         say("stopped; nothing left running")
 
 
+async def _watch(url: str) -> int:
+    """Print each message of a document's WebSocket as one JSON line, until it closes."""
+    import websockets
+
+    async with websockets.connect(url) as ws:
+        try:
+            async for message in ws:
+                print(message, flush=True)
+        except websockets.ConnectionClosed:
+            pass
+        print(f"closed: {ws.close_code} {ws.close_reason}", flush=True)
+        return 0 if ws.close_code == 1000 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     # The readiness probes expect refused connections while Kafka starts; don't print them.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="python -m deploy.launcher")
-    parser.add_argument("command", choices=["run", "infra", "install", "token"])
-    parser.add_argument("--owner", default="dev", help="for 'token': whose token")
+    parser.add_argument("command", choices=["run", "infra", "install", "token", "watch"])
+    parser.add_argument("document", nargs="?", help="for 'watch': the document id")
+    parser.add_argument("--owner", default="dev", help="for 'token' and 'watch': whose token")
     args = parser.parse_args(argv)
     if args.command == "install":
         install_all()
@@ -97,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         print(issue_token(cfg.ensure_secret(), args.owner))
         return 0
+    if args.command == "watch":
+        if not args.document:
+            parser.error("watch needs a document id")
+        token = issue_token(cfg.ensure_secret(), args.owner)
+        url = f"ws://127.0.0.1:{cfg.ports.gateway}/ws/documents/{args.document}?token={token}"
+        return asyncio.run(_watch(url))
     asyncio.run(_serve(Stack(cfg), with_services=args.command == "run"))
     return 0
 
