@@ -82,6 +82,7 @@ class Hub:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._recent: OrderedDict[str, deque[LiveEvent]] = OrderedDict()
         self._recent_max = recent_documents
+        self._first_sight: dict[str, asyncio.Event] = {}
 
     def subscribe(self, document_id: str, owner: str, maxsize: int) -> Subscription:
         sub = Subscription(document_id, owner, maxsize)
@@ -101,6 +102,22 @@ class Hub:
     def owner_of(self, document_id: str) -> str | None:
         events = self._recent.get(document_id)
         return events[-1].owner if events else None
+
+    async def wait_for_owner(self, document_id: str, wait_s: float) -> str | None:
+        """The owner of a document nobody has heard of yet, as soon as its first event
+        arrives (a watcher racing the upload's first event), or None after ``wait_s``."""
+        owner = self.owner_of(document_id)
+        if owner is not None or wait_s <= 0:
+            return owner
+        seen = self._first_sight.setdefault(document_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(seen.wait(), wait_s)
+        except TimeoutError:
+            return None
+        finally:
+            if self._first_sight.get(document_id) is seen and not seen.is_set():
+                del self._first_sight[document_id]
+        return self.owner_of(document_id)
 
     async def on_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         metrics.EVENTS_SEEN.inc()
@@ -125,6 +142,9 @@ class Hub:
         else:
             self._recent.move_to_end(item.document_id)
         recent.append(item)
+        seen = self._first_sight.pop(item.document_id, None)
+        if seen is not None:
+            seen.set()
         for sub in self._subs.get(item.document_id, ()):
             if sub.owner == item.owner:
                 sub.put(item)

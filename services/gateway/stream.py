@@ -11,7 +11,6 @@ Close codes: 4401 no or bad credential, 4404 no such document (or someone else's
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -104,9 +103,7 @@ async def _stream(
     min_generation = _int_param(ws.query_params.get("generation"), default=1)
     doc = await _snapshot(db, document_id) if is_document_id(document_id) else None
     if doc is None and is_document_id(document_id):
-        doc_owner = hub.owner_of(document_id) or await _wait_for_owner(
-            hub, document_id, settings.unknown_document_wait_s
-        )
+        doc_owner = await hub.wait_for_owner(document_id, settings.unknown_document_wait_s)
     else:
         doc_owner = doc["owner"] if doc else None
     if doc_owner != owner:  # someone else's documents are as absent as missing ones
@@ -179,13 +176,3 @@ def _ahead(position: dict[str, Any] | None, cursor: _Cursor) -> bool:
 async def _snapshot(db: Any, document_id: str) -> dict[str, Any] | None:
     doc = await db[DOCUMENTS].find_one({"_id": document_id})
     return dict(doc) if doc is not None else None
-
-
-async def _wait_for_owner(hub: Hub, document_id: str, wait_s: float) -> str | None:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        owner = hub.owner_of(document_id)
-        if owner is not None:
-            return owner
-        await asyncio.sleep(0.02)
-    return None

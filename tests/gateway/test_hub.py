@@ -23,3 +23,27 @@ async def test_a_slow_client_loses_progress_but_never_lifecycle_events() -> None
     offsets = [i.offset for i in received]
     assert offsets == sorted(offsets)
     assert 19 in offsets  # the newest progress survives
+
+
+async def test_a_watcher_learns_the_owner_the_moment_the_first_event_arrives() -> None:
+    import asyncio
+    import json
+
+    from aiokafka import ConsumerRecord
+
+    from services.gateway.hub import Hub
+
+    hub = Hub(recent_documents=100)
+    waiter = asyncio.create_task(hub.wait_for_owner("d", wait_s=5))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    value = json.dumps({"subject": "d", "owner": "alice", "type": "document.accepted"}).encode()
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        "t", 0, 7, 0, 0, b"d", value, None, len(b"d"), len(value), []
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await hub.on_record(record)
+    assert await waiter == "alice"
+    assert loop.time() - started < 0.05
+    assert await hub.wait_for_owner("unknown", wait_s=0.05) is None
