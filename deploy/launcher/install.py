@@ -73,7 +73,7 @@ def install_kafka() -> Path:
     cmd = [
         mvn,
         "-B",
-        "--no-transfer-progress",
+        "-Dstyle.color=never",
         "-f",
         str(work / "pom.xml"),
         "dependency:copy-dependencies",
