@@ -32,6 +32,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: the stub lives in the tests package
 
 from services.analyzer.analysis import OfflineConfig, OfflineProvider  # noqa: E402
+from services.extractor.extraction.dispatch import extract_pages  # noqa: E402
+from services.extractor.extraction.errors import ExtractionError  # noqa: E402
+from services.extractor.extraction.pages import PAGE_SEPARATOR  # noqa: E402
 from shared.text import count_words  # noqa: E402
 from tests.analyzer.gemini_stub import GeminiStub  # noqa: E402
 from tests.analyzer.replica import observed_per_minute, prepare, run_replica  # noqa: E402
@@ -42,26 +45,14 @@ REPLICAS = 2
 
 def corpus_texts(corpus_dir: Path) -> list[tuple[str, str]]:
     """(name, text) of every corpus file that has text without a password."""
-    import pypdfium2 as pdfium
-    from docx import Document
-
     texts: list[tuple[str, str]] = []
-    for path in sorted((corpus_dir / "pdf").glob("*.pdf")):
+    for path in sorted(
+        [*(corpus_dir / "pdf").glob("*.pdf"), *(corpus_dir / "docx").glob("*.docx")]
+    ):
         try:
-            pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError:
+            texts.append((path.name, PAGE_SEPARATOR.join(extract_pages(path))))
+        except ExtractionError:
             continue  # encrypted or empty: nothing for the analyzer
-        pages = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            textpage = page.get_textpage()
-            pages.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-        pdf.close()
-        texts.append((path.name, "\n\n".join(pages)))
-    for path in sorted((corpus_dir / "docx").glob("*.docx")):
-        texts.append((path.name, "\n".join(p.text for p in Document(str(path)).paragraphs)))
     return [(name, text) for name, text in texts if text.strip()]
 
 

@@ -8,23 +8,17 @@ import time
 from pathlib import Path
 
 from services.analyzer.analysis import OfflineConfig, OfflineProvider
-from services.extractor.extraction.collector import PageCollector
-from services.extractor.extraction.dispatch import extract_document
-from services.extractor.extraction.limits import ExtractionLimits
+from services.extractor.extraction.dispatch import extract_pages
+from services.extractor.extraction.pages import PAGE_SEPARATOR
 from services.extractor.settings import ExtractorSettings
 
-_LIMITS = ExtractionLimits()
 # Same table setting as the extractor's default, so both sides do the same work.
 _TABLES: bool = ExtractorSettings.model_fields["tables"].default
 
 
 async def _one(path: Path, provider: OfflineProvider) -> int:
-    pages: list[str] = []
-    collector = PageCollector(
-        _LIMITS, lambda page, total: pages.append(page.text), lambda number, rows: None
-    )
-    extract_document(path, password=None, tables=_TABLES, limits=_LIMITS, out=collector)
-    await provider.analyze("\n\n".join(pages), document_id="raw-loop")
+    pages = extract_pages(path, tables=_TABLES)
+    await provider.analyze(PAGE_SEPARATOR.join(pages), document_id="raw-loop")
     return len(pages)
 
 

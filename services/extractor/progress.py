@@ -20,7 +20,6 @@ class ProgressReporter:
         self._sent: tuple[int, int] | None = None
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.emitted = 0
 
     def update(self, done: int, total: int) -> None:
         self._latest = (done, total)
@@ -39,7 +38,6 @@ class ProgressReporter:
         latest = self._latest
         if latest is not None and latest != self._sent:
             self._sent = latest
-            self.emitted += 1
             await self._emit(*latest)
 
     async def stop(self) -> None:

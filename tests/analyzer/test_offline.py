@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 from docx import Document
 
@@ -19,26 +18,18 @@ from services.analyzer.analysis import (
     OfflineProvider,
 )
 from services.analyzer.analysis.segmentation import split_sentences
+from services.extractor.extraction.dispatch import extract_pages
+from services.extractor.extraction.pages import PAGE_SEPARATOR
 from shared.events import AnalysisResult
 from shared.reasons import ReasonCode
 
 
 def pdf_text(path: Path) -> str:
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        pages = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            textpage = page.get_textpage()
-            pages.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-        return "\n\n".join(pages)
-    finally:
-        pdf.close()
+    return PAGE_SEPARATOR.join(extract_pages(path))
 
 
 def docx_text(path: Path) -> str:
+    # Body paragraphs only: these tests know which sentence opens the body.
     return "\n".join(p.text for p in Document(str(path)).paragraphs)
 
 

@@ -60,3 +60,25 @@ def extract_document(
         f"The file's type ({mime}) is not supported; "
         "send PDF, DOCX, plain text, Markdown, HTML or CSV.",
     )
+
+
+def extract_pages(
+    path: Path,
+    *,
+    password: str | None = None,
+    tables: bool = False,
+    limits: ExtractionLimits | None = None,
+) -> list[str]:
+    """The page texts of one document, in this process (no pool; limits are not enforced by
+    killing anything).
+
+    For tools, benchmarks and tests that need the service's text of a file; the service
+    itself goes through :class:`ExtractorPool`. Raises :class:`ExtractionError`.
+    """
+    limits = limits or ExtractionLimits()
+    pages: list[str] = []
+    collector = PageCollector(
+        limits, lambda page, total: pages.append(page.text), lambda number, rows: None
+    )
+    extract_document(path, password=password, tables=tables, limits=limits, out=collector)
+    return pages
