@@ -1,22 +1,23 @@
 """``python -m deploy.launcher run|infra|install|token``: the local stack from the command line.
 
 Ports and folders come from the environment (DOCSTREAM_DATA_DIR, DOCSTREAM_KAFKA_PORT,
-DOCSTREAM_MONGO_PORT, DOCSTREAM_INGEST_PORT, ...), so a second stack can run beside the first.
+DOCSTREAM_MONGO_PORT, DOCSTREAM_INGEST_PORT, ...), so a second stack can run beside the first;
+DOCSTREAM_<SERVICE>_REPLICAS runs several instances of an agent (or the gateway).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 from pathlib import Path
 
-from deploy.launcher.config import Ports, StackConfig
+from deploy.launcher.config import REPLICABLE, Ports, StackConfig
 from deploy.launcher.install import install_all, say
 from deploy.launcher.stack import Stack
+from deploy.launcher.supervisor import CrashLoopError
 from shared.auth import issue_token
 
 
@@ -32,6 +33,11 @@ def config_from_env() -> StackConfig:
         }
     )
     cfg.log_level = os.environ.get("DOCSTREAM_LOG_LEVEL", "INFO")
+    for service in (*REPLICABLE, "ingest"):
+        raw = os.environ.get(f"DOCSTREAM_{service.upper()}_REPLICAS")
+        if raw:
+            cfg.replicas[service] = int(raw)
+            cfg.replicas_of(service)  # refuse a bad count here, before anything starts
     return cfg
 
 
@@ -58,11 +64,12 @@ docstream is running. Ctrl-C stops everything.
     )
 
 
-async def _serve(stack: Stack, with_services: bool) -> None:
+async def _serve(stack: Stack, with_services: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    code = 0
     try:
         await stack.start_infra()
         if with_services:
@@ -70,17 +77,22 @@ async def _serve(stack: Stack, with_services: bool) -> None:
             _banner(stack.cfg)
         else:
             say(f"infrastructure only; Kafka {stack.cfg.bootstrap}, MongoDB {stack.cfg.mongo_url}")
-        while not stop.is_set():
-            for proc in [*stack.infra, *stack.services.values()]:
-                if not proc.alive():
-                    say(f"{proc.name} exited; see {proc.log_path}\n{proc.log_tail(15)}")
-                    stop.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+        # The supervisor restarts whatever exits; only a crash loop ends the run.
+        supervising = stack.supervise()
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([supervising, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if supervising.done() and not supervising.cancelled():
+            error = supervising.exception()
+            if isinstance(error, CrashLoopError):
+                code = 1  # the supervisor has printed which process and its log tail
+            elif error is not None:
+                raise error
     finally:
         say("stopping ...")
         stack.stop()
         say("stopped; nothing left running")
+    return code
 
 
 async def _watch(url: str) -> int:
@@ -118,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         token = issue_token(cfg.ensure_secret(), args.owner)
         url = f"ws://127.0.0.1:{cfg.ports.gateway}/ws/documents/{args.document}?token={token}"
         return asyncio.run(_watch(url))
-    asyncio.run(_serve(Stack(cfg), with_services=args.command == "run"))
-    return 0
+    return asyncio.run(_serve(Stack(cfg), with_services=args.command == "run"))
 
 
 if __name__ == "__main__":

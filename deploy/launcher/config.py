@@ -46,6 +46,27 @@ class Ports:
         return cls(*(free_port() for _ in range(8)))
 
 
+#: Services that may run as several instances; ingest has one public port and no balancer.
+REPLICABLE = ("status", "extractor", "analyzer", "gateway")
+
+
+@dataclass
+class RestartPolicy:
+    """How the supervisor treats a process that exits.
+
+    Each exit is restarted after a backoff that doubles with every *fast* crash in a row (one
+    that ran less than ``fast_crash_s``) from ``backoff_initial_s`` up to ``backoff_max_s``; a
+    process that ran longer starts over at the initial backoff. Only ``max_fast_crashes`` fast
+    crashes within ``window_s`` stop the stack: a crash loop will not heal by itself.
+    """
+
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 15.0
+    fast_crash_s: float = 10.0
+    max_fast_crashes: int = 5
+    window_s: float = 60.0
+
+
 @dataclass
 class StackConfig:
     data_dir: Path = field(default_factory=lambda: REPO / ".data")
@@ -56,6 +77,17 @@ class StackConfig:
     auth_secret: str = ""
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Instances per service (default 1); only the services in REPLICABLE may have more.
+    replicas: dict[str, int] = field(default_factory=dict)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+
+    def replicas_of(self, service: str) -> int:
+        count = int(self.replicas.get(service, 1))
+        if count < 1:
+            raise ValueError(f"{service}: replicas must be at least 1, not {count}")
+        if count > 1 and service not in REPLICABLE:
+            raise ValueError(f"{service} runs as one instance only (it has one public port)")
+        return count
 
     @property
     def bootstrap(self) -> str:

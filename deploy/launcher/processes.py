@@ -41,6 +41,10 @@ class ManagedProcess:
         self.env = env
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        #: When the current incarnation started (time.monotonic()).
+        self.started_at = 0.0
+        #: Every pid this process ever had (one per start): tests check none outlives a stop.
+        self.pids: list[int] = []
 
     @property
     def pid_file(self) -> Path:
@@ -63,10 +67,36 @@ class ManagedProcess:
             preexec_fn=_die_with_parent,
         )
         log.close()
+        self.started_at = time.monotonic()
+        self.pids.append(self.proc.pid)
         self.pid_file.write_text(f"{self.proc.pid} {_start_time(self.proc.pid)}")
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The last incarnation's exit status (negative: killed by that signal); None if running."""
+        return self.proc.poll() if self.proc is not None else None
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal the main process only, as ``kill -9 <pid>`` or the OOM killer would: its
+        children are left to notice (the supervisor clears them out in :meth:`reap`)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, sig)
+
+    def reap(self) -> None:
+        """After the main process exited: kill what is left of its group (orphaned workers
+        would hold ports, files and CPU), forget the pid file."""
+        if self.proc is None:
+            return
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
+from dataclasses import dataclass
 
 import httpx
 
-from deploy.launcher.config import REPO, StackConfig
+from deploy.launcher.config import REPO, StackConfig, free_port
 from deploy.launcher.infra import (
     ferretdb_process,
     kafka_process,
@@ -17,16 +19,54 @@ from deploy.launcher.infra import (
 )
 from deploy.launcher.install import install_ferretdb, install_kafka, say
 from deploy.launcher.processes import ManagedProcess
-from shared.kafka import ensure_topics
+from deploy.launcher.supervisor import Probe, Supervisor, Unit
+from shared.kafka import ensure_topics, wait_for_kafka
+from shared.mongo import wait_for_mongo
 
 SERVICES = ("status", "extractor", "analyzer", "gateway", "ingest")
+AGENTS = ("extractor", "analyzer", "status")
+#: The variable that sets each service's (web) port; see services/*/settings.py.
+PORT_ENV = {
+    "ingest": "DOCSTREAM_INGEST_PORT",
+    "gateway": "DOCSTREAM_GATEWAY_PORT",
+    "extractor": "DOCSTREAM_EXTRACTOR_WEB_PORT",
+    "status": "DOCSTREAM_STATUS_WEB_PORT",
+    "analyzer": "DOCSTREAM_ANALYZER_WEB_PORT",
+}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running copy of a service: the first is named after the service (``extractor``,
+    logs/extractor.log), the others ``extractor-2``, ``extractor-3``, ... on ports of their own."""
+
+    service: str
+    index: int
+    port: int
+    proc: ManagedProcess
+
+    @property
+    def name(self) -> str:
+        return self.proc.name
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/readyz"
 
 
 class Stack:
     def __init__(self, cfg: StackConfig) -> None:
         self.cfg = cfg
         self.infra: list[ManagedProcess] = []
+        #: Every service instance by its name (``extractor``, ``extractor-2``, ...).
         self.services: dict[str, ManagedProcess] = {}
+        self.instances: dict[str, list[Instance]] = {}
+        self.supervisor = Supervisor(cfg.restart)
+        self._supervising: asyncio.Task[None] | None = None
 
     # --- infrastructure ---
 
@@ -44,10 +84,26 @@ class Stack:
             wait_kafka_ready(self.cfg, kafka, timeout_s),
             wait_mongo_ready(self.cfg, ferret, timeout_s),
         )
+        self.supervisor.add(Unit(kafka, "kafka", probe=self._kafka_probe))
+        self.supervisor.add(Unit(ferret, "ferretdb", probe=self._mongo_probe))
         say(
             f"Kafka on {self.cfg.bootstrap} and FerretDB on {self.cfg.mongo_url} ready in "
             f"{time.monotonic() - started:.1f}s"
         )
+
+    async def _kafka_probe(self) -> bool:
+        try:
+            await wait_for_kafka(self.cfg.bootstrap, timeout_s=3.0)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _mongo_probe(self) -> bool:
+        try:
+            await wait_for_mongo(self.cfg.mongo_url, timeout_s=3.0)
+        except TimeoutError:
+            return False
+        return True
 
     # --- services ---
 
@@ -64,8 +120,33 @@ class Stack:
             cwd=REPO,
         )
 
+    def _instance(self, name: str, index: int) -> Instance:
+        if index == 0:
+            port = int(getattr(self.cfg.ports, name))
+            return Instance(name, 0, port, self.service_process(name))
+        port = free_port()
+        env = {
+            PORT_ENV[name]: str(port),
+            # faust keeps per-app files in its data dir; two instances must not share one.
+            "DOCSTREAM_STATE_DIR": str(self.cfg.data_dir / "state" / f"{name}-{index + 1}"),
+        }
+        return Instance(
+            name, index, port, self.service_process(name, instance=f"-{index + 1}", env=env)
+        )
+
     def health_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.cfg.ports, name)}/healthz"
+        """The first instance's (or the named instance's) health endpoint."""
+        return self.instance(name).health_url
+
+    def instance(self, name: str) -> Instance:
+        """An instance by its name (``extractor-2``) or a service's first (``extractor``)."""
+        for instances in self.instances.values():
+            for inst in instances:
+                if inst.name == name:
+                    return inst
+        if name in PORT_ENV:  # not started yet: where it will listen
+            return Instance(name, 0, int(getattr(self.cfg.ports, name)), self.service_process(name))
+        raise KeyError(name)
 
     async def start_services(
         self, names: tuple[str, ...] = SERVICES, *, timeout_s: float = 60.0
@@ -75,55 +156,111 @@ class Stack:
         await ensure_topics(
             self.cfg.bootstrap, self.cfg.topics, partitions=self.cfg.topic_partitions
         )
+        new: list[Instance] = []
         for name in names:
-            proc = self.service_process(name)
-            proc.start()
-            self.services[name] = proc
-        await asyncio.gather(*(self._wait_healthy(n, timeout_s) for n in names))
-        say(f"services {', '.join(names)} healthy in {time.monotonic() - started:.1f}s")
+            instances = [self._instance(name, i) for i in range(self.cfg.replicas_of(name))]
+            self.instances[name] = instances
+            for inst in instances:
+                inst.proc.start()
+                self.services[inst.name] = inst.proc
+                new.append(inst)
+        await asyncio.gather(*(self._wait_healthy(inst, timeout_s) for inst in new))
+        for inst in new:
+            self.supervisor.add(
+                Unit(inst.proc, inst.service, inst.index, probe=self._http_probe(inst.health_url))
+            )
+        labels = ", ".join(inst.name for inst in new)
+        say(f"services {labels} healthy in {time.monotonic() - started:.1f}s")
 
-    async def _wait_healthy(self, name: str, timeout_s: float) -> None:
-        proc = self.services[name]
+    @staticmethod
+    def _http_probe(url: str) -> Probe:
+        async def probe() -> bool:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                try:
+                    return (await client.get(url)).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+        return probe
+
+    async def _wait_healthy(self, inst: Instance, timeout_s: float) -> None:
+        proc = inst.proc
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if not proc.alive():
-                    raise RuntimeError(f"{name} exited during start:\n{proc.log_tail()}")
+                    raise RuntimeError(f"{inst.name} exited during start:\n{proc.log_tail()}")
                 try:
-                    if (await client.get(self.health_url(name))).status_code == 200:
+                    if (await client.get(inst.health_url)).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-        raise TimeoutError(f"{name} not healthy after {timeout_s}s:\n{proc.log_tail()}")
+        raise TimeoutError(f"{inst.name} not healthy after {timeout_s}s:\n{proc.log_tail()}")
 
     async def wait_consumers_ready(self, timeout_s: float = 60.0) -> None:
-        """Until every agent has its partitions (not just an open web port)."""
-        agents = [n for n in ("extractor", "analyzer", "status") if n in self.services]
+        """Until every agent instance has its partitions (not just an open web port)."""
+        agents = [inst for n in AGENTS for inst in self.instances.get(n, [])]
+        await asyncio.gather(*(self.wait_ready(inst.name, timeout_s) for inst in agents))
+
+    async def wait_ready(self, name: str, timeout_s: float = 60.0) -> float:
+        """Until the agent instance holds partitions (its /readyz); the time it did."""
+        inst = self.instance(name)
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(timeout=2.0) as client:
-            for name in agents:
-                url = self.health_url(name).replace("/healthz", "/readyz")
-                while True:
-                    try:
-                        if (await client.get(url)).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{name} has no partitions after {timeout_s}s")
-                    await asyncio.sleep(0.1)
+            while True:
+                try:
+                    if (await client.get(inst.ready_url)).status_code == 200:
+                        return time.monotonic()
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} has no partitions after {timeout_s}s")
+                await asyncio.sleep(0.1)
+
+    # --- supervision and faults (``make run``, the fault suite, tests) ---
+
+    def supervise(self) -> asyncio.Task[None]:
+        """Start the supervisor in the running loop; the task fails on a crash loop."""
+        if self._supervising is None or self._supervising.done():
+            self.supervisor.closed = False
+            self._supervising = asyncio.create_task(self.supervisor.run(), name="supervisor")
+        return self._supervising
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> int:
+        """``kill -9`` one instance (``extractor-2``) or infrastructure process; the supervisor
+        (if running) restarts it. Returns the killed pid."""
+        return self.supervisor.kill(name, sig)
+
+    async def wait_healthy(self, name: str, timeout_s: float = 60.0) -> float:
+        """Until the instance (after a kill: its new incarnation) is healthy; the time it was."""
+        return await self.supervisor.wait_healthy(name, timeout_s)
+
+    async def stop_process(self, name: str) -> None:
+        """Stop ``kafka``, ``ferretdb`` or an instance and keep it down until start_process."""
+        await self.supervisor.stop_unit(name, timeout_s=30.0)
+
+    async def start_process(self, name: str, timeout_s: float = 120.0) -> float:
+        """Start it again on the same data and ports; returns when healthy (its time)."""
+        return await self.supervisor.start_unit(name, timeout_s)
 
     # --- stopping ---
 
     def stop_services(self) -> None:
-        for proc in reversed(list(self.services.values())):
-            proc.stop()
+        for name in reversed(list(self.services)):
+            self.supervisor.remove(name)
+            self.services[name].stop()
         self.services.clear()
+        self.instances.clear()
 
     def stop(self) -> None:
+        # No restarts from here on, even if the supervisor's loop runs on after this.
+        self.supervisor.close()
+        if self._supervising is not None and not self._supervising.done():
+            self._supervising.cancel()
         # Services first (they flush to Kafka and MongoDB), infrastructure last.
         self.stop_services()
         for proc in reversed(self.infra):
+            self.supervisor.remove(proc.name)
             proc.stop(timeout_s=30.0)
         self.infra.clear()
