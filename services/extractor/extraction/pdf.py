@@ -7,6 +7,7 @@ document's root in files pdfium gives up on (a trailer pointing nowhere).
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -64,7 +65,7 @@ def extract_pdf(
         if tables:
             finder = _table_finder(path, password, limits, info)
         _read_pages(
-            len(document),
+            _page_count(document, path, password, limits),
             partial(_pdfium_page_text, document, info, ruled if tables else None),
             out,
             finder,
@@ -73,6 +74,67 @@ def extract_pdf(
         return info
     finally:
         document.close()
+
+
+def _page_count(document: Any, path: Path, password: str | None, limits: ExtractionLimits) -> int:
+    """The number of pages the page tree really holds.
+
+    pdfium takes the page tree's ``/Count`` on trust: a 2-page file claiming 10 would read as
+    10 pages, 8 of them empty, and one claiming 100,000 would be refused. A claim is checked
+    where that costs nothing (does its last page exist?); a claim that fails, or is over the
+    page limit, is replaced by a walk of the tree.
+    """
+    claimed = len(document)
+    if 0 < claimed <= limits.max_pages and _page_exists(document, claimed - 1):
+        return claimed
+    walked = _walked_page_count(path, password)
+    if walked is not None:
+        return walked
+    # pypdf cannot read the tree either: the pages pdfium finds, by bisection.
+    low, high = 0, claimed  # pages [0, low) exist; [high, claimed) do not
+    while low < high:
+        middle = (low + high) // 2
+        if _page_exists(document, middle):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _page_exists(document: Any, index: int) -> bool:
+    size = pdfium_c.FS_SIZEF()
+    # Finds the page's dictionary without parsing its content, unlike loading the page.
+    return bool(pdfium_c.FPDF_GetPageSizeByIndexF(document.raw, index, ctypes.byref(size)))
+
+
+def _walked_page_count(path: Path, password: str | None) -> int | None:
+    """Leaves of the page tree, counted by following every /Kids (cycles and all)."""
+    try:
+        reader = pypdf.PdfReader(str(path), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt(password or "")
+        pending = [reader.trailer["/Root"]["/Pages"]]
+        seen: set[int] = set()
+        count = 0
+        while pending:
+            node = pending.pop()
+            kids = node.get("/Kids")
+            if kids is None:
+                count += 1
+                continue
+            reference = getattr(node, "indirect_reference", None)
+            if reference is not None:
+                if reference.idnum in seen:
+                    continue  # a cycle in the tree
+                seen.add(reference.idnum)
+            # Reversed onto the stack: pages are met in document order (not needed for a
+            # count, but it keeps the walk easy to reason about).
+            pending.extend(kid.get_object() for kid in reversed(kids))
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a tree pypdf cannot walk: the caller has a fallback
+        return None
+    return count
 
 
 def _table_finder(

@@ -1,16 +1,20 @@
 """DOCX: headers, body (paragraphs, headings, tables) and footers as one page, in reading order.
 
 python-docx loads every part of the package into memory, so the archive's uncompressed size is
-checked first (zip bombs). ``zipfile`` stops inflating a member at its declared size, so the
-declared sizes are a sound bound.
+checked first (zip bombs) by inflating every member, in bounded steps, up to the limit. The
+sizes the zip declares are no bound: ``zipfile`` inflates a member's whole compressed data in
+one call before it cuts the result to the declared size, so a 1 MB file declaring 5 KB for a
+1 GB member takes 1 GB of memory to read.
 """
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docx
 from docx.oxml.ns import qn
@@ -29,18 +33,61 @@ _P, _TBL, _SDT, _SDT_CONTENT = qn("w:p"), qn("w:tbl"), qn("w:sdt"), qn("w:sdtCon
 
 
 def check_uncompressed_size(path: Path, limits: ExtractionLimits) -> None:
+    """Refuses an archive that inflates past the limit; reads it, never trusts it."""
+    cap = limits.max_docx_uncompressed_bytes
     try:
-        with zipfile.ZipFile(path) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        message = f"The DOCX archive cannot be read: {exc}"
-        raise ExtractionError(ReasonCode.CORRUPT, message) from exc
-    if total > limits.max_docx_uncompressed_bytes:
+        with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+            total = 0
+            for info in archive.infolist():
+                total += _inflated_size(raw, info, cap - total)
+    except _TooLargeError:
         raise ExtractionError(
             ReasonCode.TOO_LARGE,
-            f"The DOCX inflates to {total} bytes; at most "
-            f"{limits.max_docx_uncompressed_bytes} are accepted.",
-        )
+            f"The DOCX inflates to more than {cap} bytes; at most {cap} are accepted.",
+        ) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        message = f"The DOCX archive cannot be read: {exc}"
+        raise ExtractionError(ReasonCode.CORRUPT, message) from exc
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra field length
+_STEP = 2**20
+
+
+def _inflated_size(raw: BinaryIO, info: zipfile.ZipInfo, budget: int) -> int:
+    """What ``zipfile`` could inflate from this member's compressed bytes (the ones it reads),
+    counted chunk by chunk; raises _TooLargeError past ``budget`` bytes."""
+    if info.flag_bits & 0x1:
+        raise ValueError(f"{info.filename} is encrypted")
+    raw.seek(info.header_offset)
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        raise ValueError(f"no local header for {info.filename}")
+    raw.seek(name_length + extra_length, 1)
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.compress_size > budget:
+            raise _TooLargeError
+        return info.compress_size
+    if info.compress_type != zipfile.ZIP_DEFLATED:  # the only method DOCX writers use
+        raise ValueError(f"{info.filename} uses compression method {info.compress_type}")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, total = info.compress_size, 0
+    while left > 0 and not inflater.eof:
+        chunk = raw.read(min(_STEP, left))
+        if not chunk:
+            raise EOFError(f"{info.filename} is truncated")
+        left -= len(chunk)
+        while chunk:
+            # max_length bounds each step's output: a bomb never sits in memory whole.
+            total += len(inflater.decompress(chunk, _STEP))
+            if total > budget:
+                raise _TooLargeError
+            chunk = inflater.unconsumed_tail
+    return total
 
 
 def extract_docx(path: Path, limits: ExtractionLimits, out: PageCollector) -> DocumentInfo:
@@ -116,15 +163,18 @@ class _StoryReader:
         return "\n".join(lines).strip("\n")
 
     def _table_rows(self, table: Table) -> Rows:
-        texts: dict[int, str] = {}  # a merged cell appears in several grid positions
+        # A merged cell appears in several grid positions: its text is read once. The key is
+        # the <w:tc> element itself, held by the dict: lxml hands out short-lived proxies, and
+        # the id() of one that was freed is soon another cell's.
+        texts: dict[Any, str] = {}
         rows: Rows = []
         for row in table.rows:
             cells: list[str | None] = []
             for cell in row.cells:
-                key = id(cell._tc)
-                if key not in texts:
-                    texts[key] = self.blocks_text(cell._tc, cell)
-                cells.append(texts[key])
+                element = cell._tc
+                if element not in texts:
+                    texts[element] = self.blocks_text(element, cell)
+                cells.append(texts[element])
             rows.append(cells)
         return rows
 
