@@ -31,10 +31,11 @@ _CHANNELS: dict[str, tuple[list[type[events.Envelope]], str]] = {
             events.DocumentCompleted,
             events.DocumentFailed,
             events.DocumentCancelled,
+            events.DocumentRedriven,
         ],
-        "every stage",
+        "every stage (document.redriven and stalled failures: status's watchdog)",
     ),
-    "commands": ([events.CancelRequested, events.ReprocessRequested], "ingest"),
+    "commands": ([events.CancelRequested], "ingest"),
 }
 
 

@@ -30,6 +30,8 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def exists(self, key: str) -> bool: ...
+
     def local_path(self, key: str) -> Path:
         """A path a worker process can open; remote stores download to a cache first."""
         ...
@@ -81,6 +83,9 @@ class LocalBlobStore:
 
     async def delete(self, key: str) -> None:
         self.local_path(key).unlink(missing_ok=True)
+
+    async def exists(self, key: str) -> bool:
+        return self.local_path(key).is_file()
 
 
 def document_blob_key(document_id: str, name: str) -> str:

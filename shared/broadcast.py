@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,8 @@ class BroadcastConsumer:
         self._bootstrap_servers = bootstrap_servers
         self._consumer: AIOKafkaConsumer | None = None  # made in start(), inside the loop
         self._task: asyncio.Task[None] | None = None
+        self._catch_up_to: dict[TopicPartition, int] = {}
+        self._caught_up = asyncio.Event()
 
     async def start(self) -> None:
         consumer = self._consumer = AIOKafkaConsumer(
@@ -60,12 +61,24 @@ class BroadcastConsumer:
         consumer.assign(tps)
         if self._from_beginning:
             await consumer.seek_to_beginning(*tps)
+            # "Started" means everything already on the topic has been handled: a stage must
+            # know every earlier cancel before it takes its first document.
+            self._catch_up_to = {
+                tp: offset for tp, offset in (await consumer.end_offsets(tps)).items() if offset
+            }
         else:
             await consumer.seek_to_end(*tps)
             # Resolve the end offsets now, so "ready" means "nothing after this is missed".
             for tp in tps:
                 await consumer.position(tp)
         self._task = asyncio.create_task(self._run(), name=f"broadcast:{self.topic}")
+        if self._catch_up_to:
+            await self._caught_up.wait()
+
+    @property
+    def running(self) -> bool:
+        """False once the fan-out stopped (for a health check to report)."""
+        return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
         if self._task:
@@ -77,12 +90,19 @@ class BroadcastConsumer:
 
     async def _run(self) -> None:
         assert self._consumer is not None
+        delay = 0.5
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=1000, max_records=500)
-            except KafkaError:
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Whatever it was, stopping would leave the process looking healthy while it
+                # no longer hears anything (no fan-out, no cancels): log it and poll again.
                 log.exception("broadcast consumer error", extra={"topic": self.topic})
-                await asyncio.sleep(1)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
                 continue
             for records in batches.values():
                 for record in records:
@@ -97,3 +117,13 @@ class BroadcastConsumer:
                                 "offset": record.offset,
                             },
                         )
+            await self._check_caught_up()
+
+    async def _check_caught_up(self) -> None:
+        if self._caught_up.is_set() or self._consumer is None:
+            return
+        for tp, end in list(self._catch_up_to.items()):
+            if await self._consumer.position(tp) >= end:
+                del self._catch_up_to[tp]
+        if not self._catch_up_to:
+            self._caught_up.set()

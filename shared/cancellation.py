@@ -14,7 +14,7 @@ from shared.events import CancelRequested, decode
 
 log = logging.getLogger(__name__)
 
-OnCancel = Callable[[str], Awaitable[None]]
+OnCancel = Callable[[str, int], Awaitable[None]]
 
 
 class CancelRegistry:
@@ -37,6 +37,7 @@ class CancelRegistry:
         )
 
     async def start(self) -> None:
+        """Returns once every cancel already on the topic is known."""
         await self._consumer.start()
 
     async def stop(self) -> None:
@@ -63,4 +64,4 @@ class CancelRegistry:
         if isinstance(command, CancelRequested):
             self.mark(command.subject, command.generation)
             if self._on_cancel is not None:
-                await self._on_cancel(command.subject)
+                await self._on_cancel(command.subject, command.generation)

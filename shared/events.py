@@ -139,6 +139,10 @@ class AcceptedData(Payload):
     content_type: str | None = None
     size: int
     sha256: str
+    # What the work record asked for (never the password itself: this is documents.events),
+    # so a reprocess or a re-drive can ask the same again.
+    options: UploadOptions | None = None
+    password_given: bool = False
 
 
 class StageData(Payload):
@@ -175,12 +179,17 @@ class CancelledData(Payload):
     stage: str | None = None
 
 
+class RedrivenData(Payload):
+    """A stalled stage's work record sent again, as a new attempt of the same generation."""
+
+    stage: Literal["extraction", "analysis"]
+    attempt: int = Field(ge=2)
+    stalled_s: float
+    status: str
+
+
 class CancelRequestedData(Payload):
     pass
-
-
-class ReprocessRequestedData(Payload):
-    analysis_only: bool = False
 
 
 # --- the envelope and one class per event type ---
@@ -266,14 +275,14 @@ class DocumentCancelled(Envelope):
     data: CancelledData = Field(default_factory=CancelledData)
 
 
+class DocumentRedriven(Envelope):
+    type: Literal["document.redriven"] = "document.redriven"
+    data: RedrivenData
+
+
 class CancelRequested(Envelope):
     type: Literal["document.cancel_requested"] = "document.cancel_requested"
     data: CancelRequestedData = Field(default_factory=CancelRequestedData)
-
-
-class ReprocessRequested(Envelope):
-    type: Literal["document.reprocess_requested"] = "document.reprocess_requested"
-    data: ReprocessRequestedData = Field(default_factory=ReprocessRequestedData)
 
 
 Event = Annotated[
@@ -289,8 +298,8 @@ Event = Annotated[
     | DocumentCompleted
     | DocumentFailed
     | DocumentCancelled
-    | CancelRequested
-    | ReprocessRequested,
+    | DocumentRedriven
+    | CancelRequested,
     Field(discriminator="type"),
 ]
 

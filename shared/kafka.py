@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -22,6 +22,7 @@ from shared.events import CONTENT_TYPE, Envelope, encode
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError)
 
@@ -83,21 +84,21 @@ class EventProducer:
 
     async def send_many(self, records: Sequence[tuple[str, Envelope]]) -> list[Delivered]:
         """Send in order, wait for all acks. Same-key records keep their order on a partition."""
+        document_id = records[0][1].subject if records else None
+        return await self._retrying(lambda: self._send_once(records), document_id)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], document_id: str | None) -> T:
         delay = 0.1
         while True:
             try:
-                return await self._send_once(records)
+                return await attempt()
             except KafkaError as exc:
                 # A record too large will never fit: retrying it would hold the stage forever.
                 if not self._retry_forever or isinstance(exc, _PERMANENT):
                     raise
                 log.warning(
                     "publish failed; retrying",
-                    extra={
-                        "error": repr(exc),
-                        "retry_in_s": delay,
-                        "document_id": records[0][1].subject if records else None,
-                    },
+                    extra={"error": repr(exc), "retry_in_s": delay, "document_id": document_id},
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -112,17 +113,22 @@ class EventProducer:
         metas = await asyncio.gather(*futures)
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]
 
+    async def enqueue(self, topic: str, event: Envelope) -> asyncio.Future[Any] | None:
+        """Hand a record to the producer; the future settles with its ack or its error (within
+        the request timeout). None when the producer refused it at once."""
+        try:
+            future: asyncio.Future[Any] = await self._producer.send(
+                topic, encode(event), key=event.subject.encode(), headers=_HEADERS
+            )
+        except KafkaError:
+            return None
+        return future
+
     async def start_sending(self, topic: str, event: Envelope) -> Pending:
         """Hand a record to the producer without waiting for its ack (the caller works on
         meanwhile); :meth:`Pending.confirm` waits for it. Later records for the same key
         still land after it: the idempotent producer keeps per-partition order."""
-        try:
-            future = await self._producer.send(
-                topic, encode(event), key=event.subject.encode(), headers=_HEADERS
-            )
-        except KafkaError:
-            future = None
-        return Pending(self, topic, event, future)
+        return Pending(self, topic, event, await self.enqueue(topic, event))
 
     async def dead_letter(
         self,
@@ -142,8 +148,12 @@ class EventProducer:
             ("docstream-source-partition", str(partition).encode()),
             ("docstream-source-offset", str(offset).encode()),
         ]
-        fut = await self._producer.send(topic, value, key=key, headers=headers)
-        await fut
+
+        async def once() -> None:
+            await (await self._producer.send(topic, value, key=key, headers=headers))
+
+        # A dead letter is the only copy of a record whose offset is committed after it.
+        await self._retrying(once, key.decode(errors="replace") if key else None)
 
 
 class Pending:

@@ -26,5 +26,7 @@ class ReasonCode(StrEnum):
     BAD_MODEL_OUTPUT = "bad_model_output"
     # housekeeping / anything else
     BLOB_MISSING = "blob_missing"
+    # the upload was answered 503 while part of it reached the queue; it is withdrawn
+    NOT_QUEUED = "not_queued"
     STALLED = "stalled"
     INTERNAL = "internal_error"

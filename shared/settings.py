@@ -41,6 +41,14 @@ class ServiceSettings(BaseSettings):
     bind_host: str = Field("127.0.0.1", validation_alias=_common("bind_host"))
     log_level: str = Field("INFO", validation_alias=_common("log_level"))
     log_json: bool = Field(True, validation_alias=_common("log_json"))
+    #: A stable name for this replica (e.g. ``extractor-0``), unique within its service. When
+    #: set, the stream services join their consumer group as static members: a restarted
+    #: replica gets its partitions back at once instead of after the session timeout.
+    instance_id: str | None = Field(None, validation_alias=_common("instance_id"))
+    #: How long a consumer that stopped heartbeating (killed, frozen) keeps its partitions.
+    consumer_session_timeout_s: float = Field(
+        10.0, ge=6.0, le=90.0, validation_alias=_common("consumer_session_timeout_s")
+    )
 
     @field_validator("auth_secret")
     @classmethod

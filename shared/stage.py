@@ -1,42 +1,209 @@
-"""What every work stage (extractor, analyzer) says when a document ends badly with it, or
-when a record is not a document at all: one place, the same events and metrics for both."""
+"""The one failure policy of every work stage (extractor, analyzer).
+
+A stage's handler only does the work and raises; this module decides what each exception
+means for the document, so every record ends in exactly one of:
+
+- the handler returned: it sent its own completion;
+- :class:`StageCancelled`: ``document.cancelled``;
+- :class:`StageFailure`: ``document.failed`` with the failure's reason (and the record on the
+  dead-letter topic when the failure asks for it, e.g. retries against a provider ran out);
+- a transient error (broker, database, blob store I/O, :class:`TransientError`): the handler is
+  run again with backoff, up to ``attempts`` times, then the document fails and the record is
+  dead-lettered so an operator can replay it;
+- anything else (a bug): ``document.failed`` with reason ``internal_error``.
+
+The input record is acknowledged only after that terminal event (or the dead letter of a record
+that is not a document) is durable; :func:`shared.stream_app.feed` holds it until then.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 
-from shared.events import DocumentCancelled, DocumentFailed, Envelope, FailedData, derive
-from shared.kafka import EventProducer
+from shared.events import DocumentCancelled, DocumentFailed, Envelope, FailedData, decode, derive
+from shared.kafka import EventProducer, Pending
 from shared.reasons import ReasonCode
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
+W = TypeVar("W", bound=Envelope)
 
-class StageOutcomes:
+
+class StageFailure(Exception):  # noqa: N818 - an outcome, like StageCancelled
+    """The document cannot be finished by this stage, for a reason a user can be told."""
+
+    def __init__(self, reason: ReasonCode, message: str, *, dead_letter: bool = False) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+        self.dead_letter = dead_letter
+
+
+class StageCancelled(Exception):  # noqa: N818 - it is an outcome, not an error
+    """The document was cancelled while (or before) this stage worked on it."""
+
+
+class TransientError(Exception):
+    """Worth another attempt: the same input may succeed once a dependency is back."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors of the infrastructure around the work, not of the document itself."""
+    if isinstance(exc, TransientError | PyMongoError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, KafkaError):
+        return bool(getattr(exc, "retriable", True))
+    # Blob storage I/O (a full disk, a flaky mount); a missing file is a fact, not a blip.
+    return isinstance(exc, OSError) and not isinstance(
+        exc, FileNotFoundError | IsADirectoryError | NotADirectoryError
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter (attempt counts from 1)."""
+        return random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))
+
+
+@dataclass
+class StageMetrics:
+    documents: Counter  # labels: outcome, reason
+    dead_letters: Counter
+    retries: Counter
+
+
+@dataclass
+class Attempt:
+    """One run of a handler; lifecycle events it announced without waiting for their ack
+    are confirmed before any terminal event, so causality holds on documents.events."""
+
+    number: int
+    _pending: list[Pending] = field(default_factory=list)
+
+    def track(self, pending: Pending) -> None:
+        self._pending.append(pending)
+
+    async def confirm(self) -> None:
+        while self._pending:
+            await self._pending.pop(0).confirm()
+
+
+Handler = Callable[[W, Attempt], Awaitable[None]]
+
+
+class Stage(Generic[W]):
+    """Decode, check cancellation, run the handler, and turn its outcome into events."""
+
     def __init__(
         self,
         *,
         stage: str,
         source: str,
         input_topic: str,
+        work_type: type[W],
         topics: Topics,
         producer: EventProducer,
-        documents: Counter,
-        dead_letters: Counter,
+        metrics: StageMetrics,
+        handler: Handler[W],
+        is_cancelled: Callable[[str, int], bool],
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.stage = stage
         self.source = source
         self.input_topic = input_topic
+        self.work_type = work_type
         self.topics = topics
         self.producer = producer
-        self._documents = documents
-        self._dead_letters = dead_letters
+        self.metrics = metrics
+        self.handler = handler
+        self.is_cancelled = is_cancelled
+        self.retry = retry or RetryPolicy()
+
+    async def handle(self, key: bytes | None, value: bytes, partition: int, offset: int) -> None:
+        """Returns once the record's outcome is durable; raises only if even that failed."""
+        try:
+            work = decode(value)
+            if not isinstance(work, self.work_type):
+                raise ValueError(f"unexpected event type {work.type} on {self.input_topic}")
+        except (ValidationError, ValueError) as exc:
+            await self.dead_letter(key, value, str(exc), partition, offset)
+            return
+        number = 0
+        while True:
+            number += 1
+            attempt = Attempt(number)
+            try:
+                if self.is_cancelled(work.subject, work.generation):
+                    raise StageCancelled()
+                await self.handler(work, attempt)
+                return
+            except StageCancelled:
+                await attempt.confirm()
+                await self.cancelled(work)
+                return
+            except StageFailure as exc:
+                await attempt.confirm()
+                await self.failed(work, exc.reason, exc.message)
+                if exc.dead_letter:
+                    await self.dead_letter(key, value, str(exc), partition, offset)
+                return
+            except Exception as exc:  # noqa: BLE001 - the policy's last line: judged below
+                if is_transient(exc) and number < self.retry.attempts:
+                    delay = self.retry.delay(number)
+                    self.metrics.retries.labels(type(exc).__name__).inc()
+                    log.warning(
+                        f"{self.stage} attempt failed; retrying",
+                        extra={
+                            "document_id": work.subject,
+                            "attempt": number,
+                            "retry_in_s": round(delay, 2),
+                            "error": repr(exc)[:300],
+                        },
+                    )
+                    await attempt.confirm()
+                    await asyncio.sleep(delay)
+                    continue
+                await attempt.confirm()
+                await self._gave_up(work, exc, key, value, partition, offset)
+                return
+
+    async def _gave_up(
+        self,
+        work: W,
+        exc: Exception,
+        key: bytes | None,
+        value: bytes,
+        partition: int,
+        offset: int,
+    ) -> None:
+        if is_transient(exc):
+            message = f"gave up after {self.retry.attempts} attempts: {type(exc).__name__}"
+            log.error(message, extra={"document_id": work.subject, "error": repr(exc)[:300]})
+            await self.failed(work, ReasonCode.INTERNAL, message)
+            # The input is fine; a replay once the dependency is back will finish it.
+            await self.dead_letter(key, value, f"{message}: {exc!r}", partition, offset)
+            return
+        log.exception(f"{self.stage} crashed", extra={"document_id": work.subject}, exc_info=exc)
+        await self.failed(work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}")
 
     async def failed(self, work: Envelope, reason: ReasonCode, message: str) -> None:
-        self._documents.labels("failed", reason.value).inc()
+        self.metrics.documents.labels("failed", reason.value).inc()
         log.info(
             f"{self.stage} failed",
             extra={"document_id": work.subject, "reason": reason.value, "detail": message},
@@ -47,7 +214,7 @@ class StageOutcomes:
         )
 
     async def cancelled(self, work: Envelope) -> None:
-        self._documents.labels("cancelled", "").inc()
+        self.metrics.documents.labels("cancelled", "").inc()
         await self.producer.send(
             self.topics.events, derive(work, DocumentCancelled, source=self.source)
         )
@@ -56,7 +223,7 @@ class StageOutcomes:
         self, key: bytes | None, value: bytes, error: str, partition: int, offset: int
     ) -> None:
         """Park a record on ``<input>.dlt`` with why and where from, for operators to replay."""
-        self._dead_letters.inc()
+        self.metrics.dead_letters.inc()
         log.warning(
             "record dead-lettered",
             extra={

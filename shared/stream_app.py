@@ -89,6 +89,14 @@ def create_app(
         broker_commit_interval=1.0,
         # One slow document must not get the member kicked out of the group.
         broker_max_poll_interval=600.0,
+        # Fast recovery: a member that died without leaving (kill -9) is noticed after the
+        # session timeout (faust's default 60 s held its partitions that long); heartbeats
+        # must come several times per session.
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=settings.consumer_session_timeout_s / 10,
+        # Static membership (KIP-345): a restarted replica with the same instance id takes
+        # its partitions back at once, without waiting for the old session to expire.
+        consumer_group_instance_id=settings.instance_id,
         datadir=str(_state_dir(settings, service)),
         logging_config=None,
     )
@@ -135,24 +143,33 @@ RecordHandler = Callable[[bytes | None, bytes, int, int], Awaitable[None]]
 async def feed(stream: Any, resources: Resources, handle: RecordHandler) -> None:
     """The loop of a work agent: each record to ``handle(key, value, partition, offset)``.
 
-    Handlers turn every expected failure into a failed document themselves; this is the last
-    line: a bug must cost one record (logged with its position), never the agent, because a
-    crashed faust agent stops consuming while the process looks alive.
+    Acknowledged by hand, only after ``handle`` returned (the stage's outcome is durable by
+    then): faust's own acks happen in a ``finally``, so a cancelled agent (a shutdown, a
+    rebalance) would commit past a record it never finished. ``handle`` turns every failure
+    of the document into a terminal event itself (:class:`~shared.stage.Stage`); what still
+    escapes here is a failure to publish even that, so the record is retried, never skipped.
     """
-    async for event in stream.events():
-        await resources.ensure_started()
+    async for event in stream.noack().events():
         message = event.message
-        try:
-            await handle(event.key, event.value, message.partition, message.offset)
-        except Exception:
-            log.exception(
-                "record handler crashed; record skipped",
-                extra={
-                    "topic": message.topic,
-                    "partition": message.partition,
-                    "offset": message.offset,
-                },
-            )
+        delay = 0.5
+        while True:
+            try:
+                await resources.ensure_started()
+                await handle(event.key, event.value, message.partition, message.offset)
+                break
+            except Exception:
+                log.exception(
+                    "record handler failed; retrying the record",
+                    extra={
+                        "topic": message.topic,
+                        "partition": message.partition,
+                        "offset": message.offset,
+                        "retry_in_s": delay,
+                    },
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        await stream.ack(event)
 
 
 def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:

@@ -13,8 +13,6 @@ import logging
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.analyzer import metrics
 from services.analyzer.analysis import (
     AnalysisCancelled,
@@ -38,12 +36,11 @@ from shared.events import (
     DocumentAnalyzed,
     DocumentCompleted,
     DocumentExtracted,
-    decode,
     derive,
 )
 from shared.kafka import EventProducer
 from shared.reasons import ReasonCode
-from shared.stage import StageOutcomes
+from shared.stage import Attempt, Stage, StageCancelled, StageFailure, StageMetrics
 from shared.stream_app import create_app, feed, raw_topic
 
 log = logging.getLogger(__name__)
@@ -56,6 +53,17 @@ def build(settings: AnalyzerSettings) -> Any:
     topics = settings.topics
     cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands)
     handler = _Handler(settings, producer, cancels)
+    stage = Stage(
+        stage="analysis",
+        source=SOURCE,
+        input_topic=topics.extracted,
+        work_type=DocumentExtracted,
+        topics=topics,
+        producer=producer,
+        metrics=StageMetrics(metrics.DOCUMENTS, metrics.DEAD_LETTERS, metrics.RETRIES),
+        handler=handler.analyze,
+        is_cancelled=cancels.is_cancelled,
+    )
     resources.add(handler.start, handler.stop)
     resources.add(cancels.start, cancels.stop)
 
@@ -64,7 +72,7 @@ def build(settings: AnalyzerSettings) -> Any:
         concurrency=settings.concurrency,
     )
     async def analyze(stream: Any) -> None:
-        await feed(stream, resources, handler.handle)
+        await feed(stream, resources, stage.handle)
 
     return app
 
@@ -77,15 +85,6 @@ class _Handler:
         self.topics = settings.topics
         self.producer = producer
         self.cancels = cancels
-        self.outcomes = StageOutcomes(
-            stage="analysis",
-            source=SOURCE,
-            input_topic=settings.topics.extracted,
-            topics=settings.topics,
-            producer=producer,
-            documents=metrics.DOCUMENTS,
-            dead_letters=metrics.DEAD_LETTERS,
-        )
         self.blobs = LocalBlobStore(settings.blob_dir)
         self.provider: AnalyzerProvider | None = None
         self._mongo: Any = None
@@ -121,21 +120,13 @@ class _Handler:
         if self._mongo is not None:
             await self._mongo.close()
 
-    async def handle(self, key: bytes | None, value: bytes, partition: int, offset: int) -> None:
-        try:
-            work = decode(value)
-            if not isinstance(work, DocumentExtracted):
-                raise ValueError(f"unexpected event type {work.type} on {self.topics.extracted}")
-        except (ValidationError, ValueError) as exc:
-            await self.outcomes.dead_letter(key, value, str(exc), partition, offset)
-            return
+    async def analyze(self, work: DocumentExtracted, attempt: Attempt) -> None:
         assert self.provider is not None
-        if self.cancels.is_cancelled(work.subject, work.generation):
-            await self.outcomes.cancelled(work)
-            return
         # Not awaited here: the analysis runs while the broker acknowledges.
-        started_event = await self.producer.start_sending(
-            self.topics.events, derive(work, AnalysisStarted, source=SOURCE)
+        attempt.track(
+            await self.producer.start_sending(
+                self.topics.events, derive(work, AnalysisStarted, source=SOURCE)
+            )
         )
         started = time.perf_counter()
         try:
@@ -146,30 +137,14 @@ class _Handler:
                 language_hint=work.data.options.language_hint or work.data.metadata.language,
                 is_cancelled=lambda: self.cancels.is_cancelled(work.subject, work.generation),
             )
-        except AnalysisCancelled:
-            await started_event.confirm()
-            await self.outcomes.cancelled(work)
-            return
+        except AnalysisCancelled as exc:
+            raise StageCancelled() from exc
         except AnalysisError as exc:
-            await started_event.confirm()
-            await self.outcomes.failed(work, exc.reason, exc.message)
-            if exc.retryable:  # retries ran out: park the work for operators to replay
-                await self.outcomes.dead_letter(
-                    key, value, f"{exc.reason}: {exc.message}", partition, offset
-                )
-            return
-        except FileNotFoundError:
-            await started_event.confirm()
-            await self.outcomes.failed(work, ReasonCode.BLOB_MISSING, "the extracted text is gone")
-            return
-        except Exception as exc:  # a bug of ours must fail the document, not the service
-            await started_event.confirm()
-            log.exception("analysis crashed", extra={"document_id": work.subject})
-            await self.outcomes.failed(
-                work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}"
-            )
-            return
-        await started_event.confirm()
+            # Retries against the provider ran out: park the work for operators to replay.
+            raise StageFailure(exc.reason, exc.message, dead_letter=exc.retryable) from exc
+        except FileNotFoundError as exc:
+            raise StageFailure(ReasonCode.BLOB_MISSING, "the extracted text is gone") from exc
+        await attempt.confirm()
         metrics.DURATION.labels(result.provider).observe(time.perf_counter() - started)
         self._account(result)
         await self.producer.send_many(

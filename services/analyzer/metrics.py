@@ -19,3 +19,8 @@ COST = Counter(
 )
 MODEL_CALLS = Counter("docstream_analyzer_model_calls_total", "Model calls made.", ["model"])
 DEAD_LETTERS = Counter("docstream_analyzer_dead_letters_total", "Records dead-lettered.")
+RETRIES = Counter(
+    "docstream_analyzer_retries_total",
+    "Analyses run again after a transient error (broker, database, blob storage), by error.",
+    ["error"],
+)

@@ -13,9 +13,8 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
-
-from pydantic import ValidationError
 
 from services.extractor import metrics
 from services.extractor.extraction import (
@@ -40,13 +39,19 @@ from shared.events import (
     ExtractionProgressed,
     ExtractionStarted,
     ProgressData,
-    decode,
     derive,
     encode,
 )
 from shared.kafka import EventProducer
 from shared.reasons import ReasonCode
-from shared.stage import StageOutcomes
+from shared.stage import (
+    Attempt,
+    Stage,
+    StageCancelled,
+    StageFailure,
+    StageMetrics,
+    TransientError,
+)
 from shared.stream_app import create_app, feed, raw_topic
 
 log = logging.getLogger(__name__)
@@ -73,14 +78,26 @@ def build(settings: ExtractorSettings) -> Any:
     )
     blobs = LocalBlobStore(settings.blob_dir)
 
-    async def cancel_in_flight(document_id: str) -> None:
-        await pool.cancel(document_id)
+    async def cancel_in_flight(document_id: str, generation: int) -> None:
+        await pool.cancel(_job_id(document_id, generation))
 
     cancels = CancelRegistry(
         settings.kafka_bootstrap_servers, topics.commands, on_cancel=cancel_in_flight
     )
-    handler = _Handler(settings, producer, pool, blobs, cancels)
+    handler = _Handler(settings, producer, pool, blobs, cancels.is_cancelled)
+    stage = Stage(
+        stage="extraction",
+        source=SOURCE,
+        input_topic=topics.uploaded,
+        work_type=DocumentUploaded,
+        topics=topics,
+        producer=producer,
+        metrics=StageMetrics(metrics.DOCUMENTS, metrics.DEAD_LETTERS, metrics.RETRIES),
+        handler=handler.extract,
+        is_cancelled=cancels.is_cancelled,
+    )
     resources.add(pool.start, pool.close)
+    # Before any record: a cancel sent while this replica was down must be known first.
     resources.add(cancels.start, cancels.stop)
 
     @app.agent(
@@ -88,9 +105,14 @@ def build(settings: ExtractorSettings) -> Any:
         concurrency=settings.concurrency or workers * 2,
     )
     async def extract(stream: Any) -> None:
-        await feed(stream, resources, handler.handle)
+        await feed(stream, resources, stage.handle)
 
     return app
+
+
+def _job_id(document_id: str, generation: int) -> str:
+    # Per generation: cancelling the generation a reprocess replaced must not stop the new one.
+    return f"{document_id}/g{generation}"
 
 
 class _Handler:
@@ -100,47 +122,33 @@ class _Handler:
         producer: EventProducer,
         pool: ExtractorPool,
         blobs: LocalBlobStore,
-        cancels: CancelRegistry,
+        is_cancelled: Callable[[str, int], bool],
     ) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.producer = producer
         self.pool = pool
         self.blobs = blobs
-        self.cancels = cancels
-        self.outcomes = StageOutcomes(
-            stage="extraction",
-            source=SOURCE,
-            input_topic=settings.topics.uploaded,
-            topics=settings.topics,
-            producer=producer,
-            documents=metrics.DOCUMENTS,
-            dead_letters=metrics.DEAD_LETTERS,
-        )
+        self.is_cancelled = is_cancelled
 
-    async def handle(self, key: bytes | None, value: bytes, partition: int, offset: int) -> None:
-        try:
-            work = decode(value)
-            if not isinstance(work, DocumentUploaded):
-                raise ValueError(f"unexpected event type {work.type} on {self.topics.uploaded}")
-        except (ValidationError, ValueError) as exc:
-            await self.outcomes.dead_letter(key, value, str(exc), partition, offset)
-            return
+    async def extract(self, work: DocumentUploaded, attempt: Attempt) -> None:
         metrics.IN_FLIGHT.inc()
         try:
-            await self._extract(work)
+            await self._extract(work, attempt)
         finally:
             metrics.IN_FLIGHT.dec()
 
-    async def _extract(self, work: DocumentUploaded) -> None:
+    async def _extract(self, work: DocumentUploaded, attempt: Attempt) -> None:
         events = self.topics.events
-        if self.cancels.is_cancelled(work.subject, work.generation):
-            await self.outcomes.cancelled(work)
-            return
-        # Not awaited here: extraction runs while the broker acknowledges; confirmed below,
-        # before anything that must come after it.
-        started_event = await self.producer.start_sending(
-            events, derive(work, ExtractionStarted, source=SOURCE)
+        if not await self.blobs.exists(work.data.blob.key):
+            # An upload withdrawn after a failed publish, or a blob housekeeping removed.
+            raise StageFailure(ReasonCode.BLOB_MISSING, "the uploaded file is no longer stored")
+        # Not awaited here: extraction runs while the broker acknowledges; the stage confirms
+        # it before anything that must come after it.
+        attempt.track(
+            await self.producer.start_sending(
+                events, derive(work, ExtractionStarted, source=SOURCE)
+            )
         )
 
         async def emit_progress(done: int, total: int) -> None:
@@ -150,32 +158,23 @@ class _Handler:
         started = time.perf_counter()
         try:
             result = await self.pool.extract(
-                work.subject,
+                _job_id(work.subject, work.generation),
                 self.blobs.local_path(work.data.blob.key),
                 password=work.data.options.password,
                 on_progress=reporter.update,
             )
-        except ExtractionCancelled:
-            await reporter.stop()
-            await started_event.confirm()
-            await self.outcomes.cancelled(work)
-            return
+        except ExtractionCancelled as exc:
+            if self.is_cancelled(work.subject, work.generation):
+                raise StageCancelled() from exc
+            # The pool is closing (a shutdown): not the user's cancel. The record is not
+            # acknowledged, so the next owner of the partition extracts it again.
+            raise TransientError("the extractor pool closed") from exc
         except ExtractionError as exc:
+            raise StageFailure(exc.reason, exc.message) from exc
+        finally:
             await reporter.stop()
-            await started_event.confirm()
-            await self.outcomes.failed(work, exc.reason, exc.message)
-            return
-        except Exception as exc:  # a bug of ours must fail the document, not the service
-            await reporter.stop()
-            await started_event.confirm()
-            log.exception("extraction crashed", extra={"document_id": work.subject})
-            await self.outcomes.failed(
-                work, ReasonCode.INTERNAL, f"internal error: {type(exc).__name__}"
-            )
-            return
         metrics.DURATION.observe(time.perf_counter() - started)
-        await reporter.stop()
-        await started_event.confirm()
+        await attempt.confirm()
         pages = len(result.pages)
         final = [] if reporter.already_sent(pages, pages) else [_progress(work, pages, pages)]
         await self._completed(work, result, final)

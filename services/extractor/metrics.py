@@ -15,3 +15,8 @@ DURATION = Histogram(
 )
 IN_FLIGHT = Gauge("docstream_extractor_in_flight", "Documents being extracted now.")
 DEAD_LETTERS = Counter("docstream_extractor_dead_letters_total", "Records dead-lettered.")
+RETRIES = Counter(
+    "docstream_extractor_retries_total",
+    "Extractions run again after a transient error (broker, database, blob storage), by error.",
+    ["error"],
+)

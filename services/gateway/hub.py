@@ -82,7 +82,8 @@ class Hub:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
         self._recent: OrderedDict[str, deque[LiveEvent]] = OrderedDict()
         self._recent_max = recent_documents
-        self._first_sight: dict[str, asyncio.Event] = {}
+        # Per document nobody has heard of yet: its arrival, and how many watchers wait for it.
+        self._first_sight: dict[str, tuple[asyncio.Event, int]] = {}
 
     def subscribe(self, document_id: str, owner: str, maxsize: int) -> Subscription:
         sub = Subscription(document_id, owner, maxsize)
@@ -109,14 +110,22 @@ class Hub:
         owner = self.owner_of(document_id)
         if owner is not None or wait_s <= 0:
             return owner
-        seen = self._first_sight.setdefault(document_id, asyncio.Event())
+        seen, waiters = self._first_sight.get(document_id) or (asyncio.Event(), 0)
+        # Counted: the event is shared by every watcher of the id, and only the last one to
+        # give up may remove it (the first to time out used to, and later ones then missed
+        # the document's arrival).
+        self._first_sight[document_id] = (seen, waiters + 1)
         try:
             await asyncio.wait_for(seen.wait(), wait_s)
         except TimeoutError:
             return None
         finally:
-            if self._first_sight.get(document_id) is seen and not seen.is_set():
-                del self._first_sight[document_id]
+            entry = self._first_sight.get(document_id)
+            if entry is not None and entry[0] is seen:
+                if entry[1] <= 1:
+                    del self._first_sight[document_id]
+                else:
+                    self._first_sight[document_id] = (seen, entry[1] - 1)
         return self.owner_of(document_id)
 
     async def on_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
@@ -142,9 +151,9 @@ class Hub:
         else:
             self._recent.move_to_end(item.document_id)
         recent.append(item)
-        seen = self._first_sight.pop(item.document_id, None)
-        if seen is not None:
-            seen.set()
+        waiting = self._first_sight.pop(item.document_id, None)
+        if waiting is not None:
+            waiting[0].set()
         for sub in self._subs.get(item.document_id, ()):
             if sub.owner == item.owner:
                 sub.put(item)

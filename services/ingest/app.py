@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from services.ingest.errors import ApiError, api_error_handler, validation_error_handler
+from services.ingest.publishing import Publisher
 from services.ingest.routes import router
 from services.ingest.settings import IngestSettings
 from shared import mongo
@@ -27,10 +28,14 @@ def create_app(settings: IngestSettings) -> FastAPI:
         await producer.start()
         client = mongo.connect(settings.mongo_url, app_name="docstream-ingest")
         app.state.producer = producer
+        app.state.publisher = Publisher(
+            producer, settings.topics, app.state.blobs, timeout_s=settings.publish_timeout_s
+        )
         app.state.db = client[settings.mongo_database]
         try:
             yield
         finally:
+            await app.state.publisher.close()
             await producer.stop()
             await client.close()
 

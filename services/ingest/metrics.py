@@ -9,3 +9,7 @@ UPLOADS = Counter(
 )
 UPLOAD_BYTES = Counter("docstream_ingest_upload_bytes_total", "Bytes of accepted uploads.")
 COMMANDS = Counter("docstream_ingest_commands_total", "Commands published, by type.", ["command"])
+PUBLISH_FAILURES = Counter(
+    "docstream_ingest_publish_failures_total",
+    "Commands answered 503 because the queue did not take all their records in time.",
+)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated, Any
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from pymongo import DESCENDING
@@ -14,7 +12,7 @@ from pymongo import DESCENDING
 from services.ingest import metrics
 from services.ingest.errors import ApiError
 from services.ingest.security import PrincipalDep
-from services.ingest.upload import receive_upload
+from services.ingest.upload import ParsedUpload, receive_upload
 from shared.blobs import document_blob_key
 from shared.events import (
     TERMINAL_STATUSES_READ_MODEL,
@@ -51,6 +49,16 @@ def _bool_field(fields: dict[str, str], name: str, default: bool) -> bool:
     raise ApiError(422, "invalid_field", f"{name} must be true or false")
 
 
+def _upload_options(upload: ParsedUpload) -> UploadOptions:
+    if upload.blob.size == 0:
+        raise ApiError(422, "empty_file", "the uploaded file is empty (0 bytes)")
+    return UploadOptions(
+        analyze=_bool_field(upload.fields, "analyze", True),
+        password=upload.fields.get("password") or None,
+        language_hint=upload.fields.get("language") or None,
+    )
+
+
 @router.post("/documents", status_code=202)
 async def upload_document(request: Request, response: Response, who: PrincipalDep) -> Any:
     """Upload a document (multipart field ``file``); answers 202 once it is safely queued.
@@ -69,16 +77,13 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
     except ApiError as exc:
         metrics.UPLOADS.labels(exc.reason).inc()
         raise
-    if upload.blob.size == 0:
+    try:
+        options = _upload_options(upload)
+    except ApiError as exc:
+        # Refused after the bytes were stored: nothing may stay behind.
         await state.blobs.delete(key)
-        metrics.UPLOADS.labels("empty_file").inc()
-        raise ApiError(422, "empty_file", "the uploaded file is empty (0 bytes)")
-
-    options = UploadOptions(
-        analyze=_bool_field(upload.fields, "analyze", True),
-        password=upload.fields.get("password") or None,
-        language_hint=upload.fields.get("language") or None,
-    )
+        metrics.UPLOADS.labels(exc.reason).inc()
+        raise
     common: dict[str, Any] = {
         "source": SOURCE,
         "subject": document_id,
@@ -92,6 +97,8 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
             content_type=upload.content_type,
             size=upload.blob.size,
             sha256=upload.blob.sha256 or "",
+            options=options.model_copy(update={"password": None}),
+            password_given=options.password is not None,
         ),
     )
     work = DocumentUploaded(
@@ -104,12 +111,11 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
         ),
     )
     try:
-        await _publish(
-            request, [(settings.topics.events, accepted), (settings.topics.uploaded, work)]
+        # The lifecycle event first: the document is known before any stage can speak of it.
+        await state.publisher.publish(
+            [(settings.topics.events, accepted), (settings.topics.uploaded, work)], blob_key=key
         )
     except ApiError:
-        # Nothing half-done: without the work record nobody will ever read the blob.
-        await state.blobs.delete(key)
         metrics.UPLOADS.labels("unavailable").inc()
         log.warning("publish failed", extra={"document_id": document_id})
         raise
@@ -171,7 +177,9 @@ async def cancel_document(request: Request, document_id: str, who: PrincipalDep)
         owner=who.owner,
         generation=int(doc.get("generation", 1)),
     )
-    await _publish(request, [(request.app.state.settings.topics.commands, command)])
+    await request.app.state.publisher.publish(
+        [(request.app.state.settings.topics.commands, command)]
+    )
     metrics.COMMANDS.labels("cancel").inc()
     return {"id": document_id, "status": "cancel_requested"}
 
@@ -189,18 +197,29 @@ async def reprocess_document(
     body = body or ReprocessBody()
     doc = await _owned(request, document_id, who.owner)
     settings = request.app.state.settings
+    current = int(doc.get("generation", 1))
     common: dict[str, Any] = {
         "source": SOURCE,
         "subject": document_id,
         "owner": who.owner,
-        "generation": int(doc.get("generation", 1)) + 1,
+        "generation": current + 1,
     }
+    # The same options as the upload asked for (the password is never stored: a new one may
+    # come with the request).
+    options = UploadOptions.model_validate(doc.get("options") or {}).model_copy(
+        update={"password": body.password}
+    )
+    records: list[tuple[str, Envelope]] = []
+    if doc.get("status") not in TERMINAL_STATUSES_READ_MODEL:
+        # The generation still running is replaced: stop it rather than let it finish unseen.
+        cancel = CancelRequested(**{**common, "generation": current})
+        records.append((settings.topics.commands, cancel))
     if body.analysis_only:
         if "extraction" not in doc or "text_blob" not in doc:
             raise ApiError(409, "no_text", "the document has no extracted text to analyse again")
         metadata = ExtractionMetadata.model_validate(doc["extraction"])
         text_blob = BlobRef.model_validate(doc["text_blob"])
-        records: list[tuple[str, Envelope]] = [
+        records += [
             (
                 settings.topics.events,
                 ExtractionCompleted(
@@ -210,17 +229,22 @@ async def reprocess_document(
             (
                 settings.topics.extracted,
                 DocumentExtracted(
-                    **common, data=ExtractedData(metadata=metadata, text_blob=text_blob)
+                    **common,
+                    data=ExtractedData(
+                        metadata=metadata,
+                        text_blob=text_blob,
+                        options=options.model_copy(update={"password": None}),
+                    ),
                 ),
             ),
         ]
     else:
         key = document_blob_key(document_id, "original")
-        if not request.app.state.blobs.local_path(key).exists():
+        if not await request.app.state.blobs.exists(key):
             raise ApiError(409, "blob_missing", "the original file is no longer stored")
         blob = BlobRef(key=key, size=int(doc.get("size", 0)), sha256=doc.get("sha256"))
         filename = str(doc.get("filename") or "document")
-        records = [
+        records += [
             (
                 settings.topics.events,
                 DocumentAccepted(
@@ -230,6 +254,8 @@ async def reprocess_document(
                         content_type=doc.get("content_type"),
                         size=blob.size,
                         sha256=blob.sha256 or "",
+                        options=options.model_copy(update={"password": None}),
+                        password_given=options.password is not None,
                     ),
                 ),
             ),
@@ -241,12 +267,12 @@ async def reprocess_document(
                         filename=filename,
                         content_type=doc.get("content_type"),
                         blob=blob,
-                        options=UploadOptions(password=body.password),
+                        options=options,
                     ),
                 ),
             ),
         ]
-    await _publish(request, records)
+    await request.app.state.publisher.publish(records)
     metrics.COMMANDS.labels("reprocess_analysis" if body.analysis_only else "reprocess").inc()
     generation = common["generation"]
     return {
@@ -255,20 +281,3 @@ async def reprocess_document(
         "generation": generation,
         "ws_url": f"{settings.public_ws_url}/ws/documents/{document_id}?generation={generation}",
     }
-
-
-async def _publish(request: Request, records: list[tuple[str, Envelope]]) -> None:
-    """Publish in order (lifecycle event before work), each awaited; 503 when Kafka is down."""
-    settings = request.app.state.settings
-    try:
-        for topic, event in records:
-            await asyncio.wait_for(
-                request.app.state.producer.send(topic, event), settings.publish_timeout_s
-            )
-    except (KafkaError, TimeoutError) as exc:
-        raise ApiError(
-            503,
-            "queue_unavailable",
-            "the queue is unavailable; try again",
-            headers={"Retry-After": "5"},
-        ) from exc

@@ -1,4 +1,9 @@
-"""The status agent: batches of lifecycle events, grouped per document, folded and written."""
+"""The status agent: batches of lifecycle events, grouped per document, folded and written.
+
+Events are acknowledged by hand, only once their batch is in the read model: faust's own
+``take_events`` acks in a ``finally``, so a shutdown during a database outage would commit
+events that were never folded.
+"""
 
 from __future__ import annotations
 
@@ -14,68 +19,169 @@ from pymongo.errors import PyMongoError
 from services.status import metrics, store
 from services.status.fold import Position
 from services.status.settings import StatusSettings
+from services.status.watchdog import Watchdog
 from shared import mongo
 from shared.events import decode
+from shared.kafka import EventProducer
 from shared.stream_app import create_app, raw_topic
 
 log = logging.getLogger(__name__)
 
 
 def build(settings: StatusSettings) -> Any:
-    app, _producer, resources = create_app("status", settings, web_port=settings.web_port)
+    app, producer, resources = create_app("status", settings, web_port=settings.web_port)
     events_topic = raw_topic(app, settings.topics.events)
     state: dict[str, Any] = {}
 
     async def connect_mongo() -> None:
         client = mongo.connect(settings.mongo_url, app_name="docstream-status")
         db = client[settings.mongo_database]
-        await mongo.ensure_indexes(db)
+        await _until_done(lambda: mongo.ensure_indexes(db), "creating indexes")
         state["client"] = client
         state["store"] = store.ReadModelStore(db[mongo.DOCUMENTS])
+        state["writer"] = BatchWriter(state["store"], producer, settings)
 
     async def close_mongo() -> None:
         await state["client"].close()
 
     resources.add(connect_mongo, close_mongo)
+    watchdog = Watchdog(settings, producer, lambda: state["client"][settings.mongo_database])
+    progress = FoldProgress()
 
     @app.agent(events_topic)
     async def fold_events(stream: Any) -> None:
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+        async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
             await resources.ensure_started()
             started = time.perf_counter()
-            per_document: dict[str, list[store.Folded]] = defaultdict(list)
-            for ev in batch:
-                try:
-                    event = decode(ev.value)
-                except ValidationError:
-                    metrics.EVENTS_FOLDED.labels("invalid").inc()
-                    log.warning(
-                        "not a docstream event; skipped",
-                        extra={"partition": ev.message.partition, "offset": ev.message.offset},
-                    )
-                    continue
-                position = Position(ev.message.partition, ev.message.offset)
-                per_document[event.subject].append((event, position))
-            await _write_until_done(state, per_document)
+            await state["writer"].write(batch)
+            for event in batch:
+                await stream.ack(event)
+                progress.folded(event.message.partition, event.message.offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.timer(settings.watchdog_interval_s)  # type: ignore[untyped-decorator]
+    async def watch_for_stalls() -> None:
+        await resources.ensure_started()
+        assigned = app.consumer.assignment() if app.consumer else set()
+        mine = [tp for tp in assigned if tp.topic == settings.topics.events]
+        if not mine or app.rebalancing:
+            return
+        highwaters = await app.consumer.highwaters(*mine)
+        await watchdog.sweep(progress.lags({tp.partition: hw for tp, hw in highwaters.items()}))
 
     return app
 
 
-async def _write_until_done(state: dict[str, Any], per_document: dict[str, Any]) -> None:
-    """The batch is acknowledged only after this returns, so a database outage holds the
-    stream (nothing lost, nothing skipped) instead of crashing the agent."""
-    delay = 0.1
+class FoldProgress:
+    """How far the fold is behind the log, per partition, for the watchdog: a read model
+    that trails its log would make busy documents look stalled. A partition is judged only
+    once this replica has folded something on it, or held it quietly for a sweep."""
+
+    def __init__(self) -> None:
+        self._folded: dict[int, int] = {}
+        self._held: set[int] = set()
+
+    def folded(self, partition: int, offset: int) -> None:
+        self._folded[partition] = max(offset, self._folded.get(partition, -1))
+
+    def lags(self, highwaters: dict[int, int]) -> dict[int, int | None]:
+        lags: dict[int, int | None] = {}
+        for partition, highwater in highwaters.items():
+            if partition not in self._held:
+                # Newly assigned: what we folded on it before may be stale (another replica
+                # had it meanwhile), and what is buffered now is not folded yet.
+                self._folded.pop(partition, None)
+                lags[partition] = None
+                continue
+            last = self._folded.get(partition)
+            # Nothing folded since we got it: quiet since the previous sweep.
+            lags[partition] = highwater - (last + 1) if last is not None else 0
+        self._held = set(highwaters)
+        return lags
+
+
+class BatchWriter:
+    """Folds a batch and writes it, whatever it takes: returns only when every event is in
+    the read model, or (a document whose events make our own code fail every time) parked on
+    ``documents.events.dlt`` so one poison document cannot hold its partition for ever."""
+
+    def __init__(
+        self, read_model: store.ReadModelStore, producer: EventProducer, settings: StatusSettings
+    ) -> None:
+        self.store = read_model
+        self.producer = producer
+        self.settings = settings
+
+    async def write(self, batch: list[Any]) -> None:
+        per_document: dict[str, list[store.Folded]] = defaultdict(list)
+        raw: dict[str, list[Any]] = defaultdict(list)
+        for ev in batch:
+            try:
+                event = decode(ev.value)
+            except ValidationError:
+                metrics.EVENTS_FOLDED.labels("invalid").inc()
+                log.warning(
+                    "not a docstream event; skipped",
+                    extra={"partition": ev.message.partition, "offset": ev.message.offset},
+                )
+                continue
+            position = Position(ev.message.partition, ev.message.offset)
+            per_document[event.subject].append((event, position))
+            raw[event.subject].append(ev)
+        writes = [self._write_document(d, evs, raw[d]) for d, evs in per_document.items()]
+        await asyncio.gather(*writes)
+
+    async def _write_document(
+        self, document_id: str, events: list[store.Folded], raw: list[Any]
+    ) -> None:
+        delay = 0.1
+        bugs = 0
+        while True:
+            try:
+                await self.store.apply(document_id, events)
+                return
+            except (PyMongoError, store.WriteConflictError) as exc:
+                # The database is down or busy: wait for it, however long (nothing is acked).
+                metrics.WRITE_RETRIES.labels(type(exc).__name__).inc()
+                log.warning(
+                    "read model write failed; retrying",
+                    extra={"document_id": document_id, "error": repr(exc), "retry_in_s": delay},
+                )
+            except Exception as exc:
+                bugs += 1
+                log.exception(
+                    "folding a document failed",
+                    extra={"document_id": document_id, "attempt": bugs},
+                )
+                if bugs >= self.settings.poison_attempts:
+                    await self._park(document_id, raw, exc)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _park(self, document_id: str, raw: list[Any], exc: Exception) -> None:
+        metrics.EVENTS_FOLDED.labels("dead_lettered").inc(len(raw))
+        topic = self.settings.topics.dead_letter(self.settings.topics.events)
+        for ev in raw:
+            await self.producer.dead_letter(
+                topic,
+                ev.key,
+                ev.value,
+                error=f"fold failed: {exc!r}",
+                source=self.settings.topics.events,
+                partition=ev.message.partition,
+                offset=ev.message.offset,
+            )
+        log.error("events of a document dead-lettered", extra={"document_id": document_id})
+
+
+async def _until_done(call: Any, what: str) -> None:
+    delay = 0.2
     while True:
         try:
-            # Documents are independent; their writes can overlap.
-            await asyncio.gather(
-                *(state["store"].apply(doc_id, evs) for doc_id, evs in per_document.items())
-            )
+            await call()
             return
         except PyMongoError as exc:
-            log.warning(
-                "read model write failed; retrying", extra={"error": repr(exc), "retry_in_s": delay}
-            )
+            log.warning(f"{what} failed; retrying", extra={"error": repr(exc)})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -17,6 +17,7 @@ from shared.events import (
     AnalysisCompleted,
     DocumentAccepted,
     DocumentFailed,
+    DocumentRedriven,
     Event,
     ExtractionCompleted,
     ExtractionProgressed,
@@ -24,7 +25,8 @@ from shared.events import (
 
 Doc = dict[str, Any]
 
-STATUS_OF_TYPE = {
+#: What each lifecycle type moves the status to (None: the status stays, e.g. a re-drive).
+STATUS_OF_TYPE: dict[str, str | None] = {
     "document.accepted": "queued",
     "extraction.started": "extracting",
     "extraction.progressed": "extracting",
@@ -34,10 +36,20 @@ STATUS_OF_TYPE = {
     "document.completed": "completed",
     "document.failed": "failed",
     "document.cancelled": "cancelled",
+    "document.redriven": None,
 }
 TERMINAL = {"completed", "failed", "cancelled"}
 _RANK = {"queued": 0, "extracting": 1, "extracted": 2, "analyzing": 3, "analyzed": 4}
-_PER_GENERATION = ("progress", "extraction", "text_blob", "analysis", "error", "finished_at")
+_PER_GENERATION = (
+    "progress",
+    "extraction",
+    "text_blob",
+    "analysis",
+    "error",
+    "finished_at",
+    "redrives",
+    "last_redrive",
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +64,9 @@ def _rank(status: str) -> int:
 
 def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
     """The document after ``event``; None when the event changes nothing (already folded)."""
-    status = STATUS_OF_TYPE.get(event.type)
-    if status is None:  # work records and commands are not lifecycle facts
+    if event.type not in STATUS_OF_TYPE:  # work records and commands are not lifecycle facts
         return None
+    status = STATUS_OF_TYPE[event.type]
     if doc is not None:
         stored = doc.get("position") or {}
         if stored.get("partition") == position.partition and position.offset <= stored.get(
@@ -88,7 +100,7 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
     current = str(new.get("status", "queued"))
     if current in TERMINAL:
         return new  # sticky: only the position moves
-    if _rank(status) >= _rank(current):
+    if status is not None and _rank(status) >= _rank(current):
         new["status"] = status
     if status in TERMINAL:
         new["finished_at"] = event.time
@@ -105,6 +117,17 @@ def _apply_data(new: Doc, event: Event) -> None:
             sha256=event.data.sha256,
             created_at=event.time,
         )
+        if event.data.options is not None:
+            new["options"] = event.data.options.model_dump(exclude_none=True, exclude={"password"})
+            new["password_given"] = event.data.password_given
+    elif isinstance(event, DocumentRedriven):
+        new["redrives"] = max(int(new.get("redrives", 0)), event.data.attempt - 1)
+        new["last_redrive"] = {
+            "stage": event.data.stage,
+            "attempt": event.data.attempt,
+            "stalled_s": event.data.stalled_s,
+            "at": event.time,
+        }
     elif isinstance(event, ExtractionProgressed):
         old = new.get("progress") or {}
         same_stage = old.get("stage") == event.data.stage

@@ -21,3 +21,22 @@ DOCUMENTS_FINISHED = Counter(
     "Documents that reached a terminal state, by status and reason.",
     ["status", "reason"],
 )
+WRITE_RETRIES = Counter(
+    "docstream_status_write_retries_total",
+    "Read-model writes retried (database unavailable, or lost races), by error type.",
+    ["error"],
+)
+REDRIVES = Counter(
+    "docstream_status_redrives_total",
+    "Stalled documents whose stage's work was sent again, by stage.",
+    ["stage"],
+)
+STALLED = Counter(
+    "docstream_status_stalled_total",
+    "Stalled documents failed with reason 'stalled' after their re-drives ran out, by stage.",
+    ["stage"],
+)
+WATCHDOG_SKIPPED = Counter(
+    "docstream_status_watchdog_skipped_total",
+    "Watchdog sweeps of a partition skipped because the fold was behind on it.",
+)

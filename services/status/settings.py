@@ -17,3 +17,20 @@ class StatusSettings(ServiceSettings):
     # The gateway streams events live; the read model may trail by this much, and in
     # exchange folds several events of a document into one write.
     batch_within_s: float = Field(0.25, gt=0)
+    #: A document whose events keep making the fold fail (a bug) is dead-lettered after
+    #: this many attempts, so it cannot hold its partition for ever.
+    poison_attempts: int = Field(5, ge=1)
+
+    # The stalled-document watchdog: a document with no new event for longer than its
+    # stage's deadline has that stage's work sent again (up to ``max_redrives`` times), then
+    # fails with reason ``stalled``. Deadlines count from the last event, and progress events
+    # keep a long extraction alive; a queued document may be waiting behind a backlog, so
+    # its deadline is the longest.
+    watchdog_interval_s: float = Field(5.0, gt=0)
+    stall_queued_s: float = Field(900.0, gt=0)
+    stall_extraction_s: float = Field(300.0, gt=0)
+    stall_analysis_s: float = Field(600.0, gt=0)
+    max_redrives: int = Field(2, ge=0)
+    #: Sweep a partition only when the fold is at most this many events behind on it:
+    #: a read model that trails its log would make busy documents look stalled.
+    watchdog_max_lag: int = Field(100, ge=0)

@@ -23,6 +23,10 @@ from shared.events import Event
 Folded = tuple[Event, Position]
 
 
+class WriteConflictError(Exception):
+    """Lost the optimistic write several times in a row (another writer keeps winning)."""
+
+
 class ReadModelStore:
     def __init__(self, collection: AsyncCollection[Doc], *, cached_documents: int = 10_000):
         self.collection = collection
@@ -45,7 +49,7 @@ class ReadModelStore:
                 return
             self._cache.pop(document_id, None)  # someone else wrote it: read it afresh
             metrics.WRITE_CONFLICTS.inc()
-        raise RuntimeError(f"could not fold events of {document_id}: too many write conflicts")
+        raise WriteConflictError(f"could not fold events of {document_id}: too many conflicts")
 
     async def _current(self, document_id: str) -> Doc | None:
         cached = self._cache.get(document_id)

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -133,6 +136,22 @@ class MongoRateLimiter:
         after ``now - tolerance`` (a hair of float slack so an exact boundary counts)."""
         return math.ceil((now - self.tolerance) / self.interval - 1e-9)
 
+    async def _reserve_when_store_is_up(self) -> float:
+        """A store outage (a database restart) makes calls wait for it, never fail: the
+        documents in flight would otherwise all fail at once for a blip of ours. The caller's
+        cancellation and the stalled-document watchdog bound the wait."""
+        delay = 0.2
+        while True:
+            try:
+                return await self.reserve()
+            except PyMongoError as exc:
+                logger.warning(
+                    "rate limit store unavailable; waiting",
+                    extra={"error": repr(exc)[:200], "retry_in_s": delay},
+                )
+                await self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def reserve(self) -> float:
         """Claim the next free slot; returns its start time (epoch seconds)."""
         hint_doc = await self.collection.find_one({"_id": self.hint_id})
@@ -162,7 +181,7 @@ class MongoRateLimiter:
         return slot * self.interval
 
     async def acquire(self) -> None:
-        start = await self.reserve()
+        start = await self._reserve_when_store_is_up()
         delay = start - self._clock()
         if delay > 0:
             await self._sleep(delay)

@@ -252,7 +252,7 @@ class ExtractorPool:
             try:
                 self._release(await self._spawn())
                 return
-            except (OSError, WorkerStartError):
+            except Exception:  # whatever it was, a pool that shrinks silently is worse
                 logger.exception("extractor worker failed to start; retrying in %.1f s", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, longest)
