@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra run infra-only watch test test-unit lint format typecheck check bench bench-quick token clean
+.PHONY: help install infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ bench: infra ## benchmarks (minutes); writes benchmarks/results/latest.json and 
 
 bench-quick: infra ## a short smoke run of the benchmarks
 	@$(PY) -m benchmarks.run --quick
+
+chaos: infra ## fault suite (~10 min): kills, broker and DB restarts under load; docs/reliability.md
+	@$(PY) -m benchmarks.chaos
+
+chaos-quick: infra ## a short fault run (60 documents, ~4 min), prints but records nothing
+	@$(PY) -m benchmarks.chaos --quick
 
 clean: ## remove local data (.data); caches in ~/.cache/docstream stay
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
