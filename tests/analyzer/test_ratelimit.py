@@ -199,3 +199,29 @@ async def test_a_changed_limit_uses_its_own_slots() -> None:
     slow = mongo_limiter(shared, 5, clock)
     start = await slow.reserve()
     assert clock.now <= start < clock.now + 12.0
+
+
+async def test_a_store_outage_makes_calls_wait_not_fail() -> None:
+    from pymongo.errors import AutoReconnect
+
+    class RestartingStore(FakeCollection):
+        """A database restart: the first few operations fail, then it is back."""
+
+        def __init__(self, failures: int) -> None:
+            super().__init__()
+            self.failures = failures
+
+        async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+            if self.failures:
+                self.failures -= 1
+                raise AutoReconnect("connection refused")
+            return await super().find_one(query)
+
+    clock = FakeClock()
+    store = RestartingStore(failures=3)
+    limiter = mongo_limiter(store, 60, clock)
+    await limiter.acquire()  # before the fix: AutoReconnect, and the document failed
+    assert store.failures == 0
+    slots = [k for k in store.docs if not k.endswith("#next")]
+    assert slots == ["k@60/min#1000002"]  # one slot, claimed once the store was back
+    assert len(clock.slept) >= 3  # it waited for the store, with backoff

@@ -47,3 +47,21 @@ async def test_a_watcher_learns_the_owner_the_moment_the_first_event_arrives() -
     assert await waiter == "alice"
     assert loop.time() - started < 0.05
     assert await hub.wait_for_owner("unknown", wait_s=0.05) is None
+
+
+async def test_a_watcher_that_gives_up_does_not_blind_the_others() -> None:
+    import asyncio
+    import json
+
+    from aiokafka import ConsumerRecord
+
+    from services.gateway.hub import Hub
+
+    hub = Hub(recent_documents=100)
+    impatient = asyncio.create_task(hub.wait_for_owner("d", wait_s=0.05))
+    patient = asyncio.create_task(hub.wait_for_owner("d", wait_s=5))
+    assert await impatient is None  # timed out before the document arrived
+    value = json.dumps({"subject": "d", "owner": "alice", "type": "document.accepted"}).encode()
+    record = ConsumerRecord("t", 0, 1, 0, 0, b"d", value, None, len(b"d"), len(value), [])
+    await hub.on_record(record)
+    assert await asyncio.wait_for(patient, 1) == "alice"
