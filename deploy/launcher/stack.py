@@ -121,11 +121,15 @@ class Stack:
         )
 
     def _instance(self, name: str, index: int) -> Instance:
+        # A stable name per replica: the stream services join their group as static
+        # members, so a restarted replica takes its partitions back at once.
+        instance_id = {"DOCSTREAM_INSTANCE_ID": f"{name}-{index + 1}"}
         if index == 0:
             port = int(getattr(self.cfg.ports, name))
-            return Instance(name, 0, port, self.service_process(name))
+            return Instance(name, 0, port, self.service_process(name, env=instance_id))
         port = free_port()
         env = {
+            **instance_id,
             PORT_ENV[name]: str(port),
             # faust keeps per-app files in its data dir; two instances must not share one.
             "DOCSTREAM_STATE_DIR": str(self.cfg.data_dir / "state" / f"{name}-{index + 1}"),
