@@ -37,27 +37,22 @@ class Topics:
         """Cancel and reprocess requests."""
         return self._name("documents.commands")
 
-    @property
-    def status(self) -> str:
-        """Compacted latest state per document (written by status)."""
-        return self._name("documents.status")
-
-    def retry(self, topic: str) -> str:
-        return f"{topic}.retry"
-
     def dead_letter(self, topic: str) -> str:
         return f"{topic}.dlt"
 
     def all(self) -> list[str]:
-        work = [self.uploaded, self.extracted, self.analyzed]
+        # Dead letters: the stages' work records they could not finish, and the events of a
+        # document the status fold could not apply. Retries happen inside the stage (with
+        # backoff, then a dead letter), so there are no retry topics.
+        parked = [self.uploaded, self.extracted, self.events]
         return [
-            *work,
+            self.uploaded,
+            self.extracted,
+            self.analyzed,
             self.events,
             self.commands,
-            self.status,
-            *(self.retry(t) for t in work),
-            *(self.dead_letter(t) for t in work),
+            *(self.dead_letter(t) for t in parked),
         ]
 
     def compacted(self) -> set[str]:
-        return {self.status}
+        return set()
