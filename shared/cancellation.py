@@ -43,6 +43,10 @@ class CancelRegistry:
     async def stop(self) -> None:
         await self._consumer.stop()
 
+    @property
+    def running(self) -> bool:
+        return self._consumer.running
+
     def is_cancelled(self, document_id: str, generation: int) -> bool:
         return self._cancelled.get(document_id, 0) >= generation
 

@@ -37,12 +37,20 @@ class Resources(Service):
 
     def __init__(self, **kwargs: Any) -> None:
         self._hooks: list[tuple[Hook, Hook]] = []
+        self._health: dict[str, Callable[[], bool]] = {}
         self._start_lock = asyncio.Lock()
         self._up = False
         super().__init__(**kwargs)
 
     def add(self, start: Hook, stop: Hook) -> None:
         self._hooks.append((start, stop))
+
+    def add_health(self, name: str, check: Callable[[], bool]) -> None:
+        """A part that can stop on its own (e.g. a background consumer) and must be seen."""
+        self._health[name] = check
+
+    def unhealthy(self) -> list[str]:
+        return [name for name, check in self._health.items() if self._up and not check()]
 
     async def ensure_started(self) -> None:
         if self._up:
@@ -110,6 +118,9 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
+        stopped = resources.unhealthy()
+        if stopped:
+            return web.json({"status": "stopped", "parts": stopped, "service": service}, status=503)
         return web.json({"status": "ok", "service": service})
 
     @app.page("/readyz")

@@ -66,6 +66,7 @@ def build(settings: AnalyzerSettings) -> Any:
     )
     resources.add(handler.start, handler.stop)
     resources.add(cancels.start, cancels.stop)
+    resources.add_health("cancels", lambda: cancels.running)
 
     @app.agent(
         raw_topic(app, topics.extracted),

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket
+from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from services.gateway.hub import Hub
@@ -28,6 +29,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             settings.kafka_bootstrap_servers, settings.topics.events, hub.on_record
         )
         await consumer.start()
+        app.state.consumer = consumer
         client = mongo.connect(settings.mongo_url, app_name="docstream-gateway")
         app.state.db = client[settings.mongo_database]
         try:
@@ -43,8 +45,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         await watch_document(ws, document_id, hub, app.state.db, settings)
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": "gateway"}
+    async def healthz() -> JSONResponse:
+        # A fan-out that stopped would leave every watcher waiting on a process that looks up.
+        consumer = getattr(app.state, "consumer", None)
+        if consumer is None or not consumer.running:
+            return JSONResponse({"status": "fan-out stopped", "service": "gateway"}, 503)
+        return JSONResponse({"status": "ok", "service": "gateway"})
 
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False
