@@ -11,10 +11,12 @@ Close codes: 4401 no or bad credential, 4404 no such document (or someone else's
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
+from pymongo.errors import PyMongoError
 
 from services.gateway import metrics
 from services.gateway.hub import Hub, LiveEvent, Subscription
@@ -27,6 +29,7 @@ from shared.mongo import DOCUMENTS, public_view
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_RECONNECT = 4000
+CLOSE_TRY_AGAIN = 1013
 
 
 class _Cursor:
@@ -58,6 +61,12 @@ async def watch_document(
         outcome = await _stream(ws, document_id, owner, hub, sub, db, settings)
     except WebSocketDisconnect:
         outcome = "client_closed"
+    except PyMongoError:
+        # The read model is restarting: tell the client to come back (1013: try again later)
+        # rather than dropping the connection with an internal error.
+        outcome = "store_unavailable"
+        with contextlib.suppress(Exception):
+            await ws.close(CLOSE_TRY_AGAIN, "store_unavailable")
     finally:
         hub.unsubscribe(sub)
         metrics.CONNECTIONS.dec()

@@ -8,8 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_fastapi_instrumentator import Instrumentator
+from pymongo.errors import PyMongoError
 
-from services.ingest.errors import ApiError, api_error_handler, validation_error_handler
+from services.ingest.errors import (
+    ApiError,
+    api_error_handler,
+    read_model_unavailable_handler,
+    validation_error_handler,
+)
 from services.ingest.publishing import Publisher
 from services.ingest.routes import router
 from services.ingest.settings import IngestSettings
@@ -49,6 +55,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.state.blobs = LocalBlobStore(settings.blob_dir)
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(PyMongoError, read_model_unavailable_handler)
     app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -55,3 +55,13 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         status_code=422,
         media_type="application/problem+json",
     )
+
+
+async def read_model_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or restarting: say so, and when to come back, not a bare 500."""
+    return JSONResponse(
+        problem(503, "read_model_unavailable", "the document store is unavailable; try again"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+        media_type="application/problem+json",
+    )
