@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
+.PHONY: help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,7 +22,22 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import faust, aiokafka, pymongo, pypdfium2, fastapi' # fail here, not later
 	@touch $(STAMP)
 
-install: $(STAMP) ## virtualenv + Python packages (once; again when pyproject.toml changes)
+install: $(STAMP) ocr-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
+
+# OCR: the engine comes with the tesserocr wheel (pyproject.toml); its language data (English,
+# French, orientation) and the font the script tests draw with are Debian packages.
+OCR_DEBS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-osd fonts-dejavu-core
+
+ocr-deps: ## Debian packages OCR needs (apt-get, as root or through sudo), when missing
+	@missing=$$(for deb in $(OCR_DEBS); do \
+	  dpkg-query -W -f='$${Status}\n' $$deb 2>/dev/null | grep -q '^install ok installed' || echo $$deb; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "[docstream] apt-get not found: install $$missing (Tesseract and its eng, fra, osd data)"; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "[docstream] Installing" $$missing "(Debian packages) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 infra: install ## fetch Kafka jars (Maven) and build FerretDB (go install), once, into ~/.cache/docstream
 	@$(PY) -m deploy.launcher install
