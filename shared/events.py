@@ -50,11 +50,17 @@ class BlobRef(Payload):
     sha256: str | None = None
 
 
+#: Tesseract language codes joined by "+": "eng", "eng+fra", "chi_sim".
+OCR_LANGUAGES_PATTERN = r"^[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?){0,7}$"
+
+
 class UploadOptions(Payload):
     analyze: bool = True
     # Only ever rides on the work topic (documents.uploaded), never on documents.events.
     password: str | None = None
     language_hint: str | None = None
+    #: Tesseract languages for scanned pages, e.g. "eng+fra"; None: the extractor's default.
+    ocr_languages: str | None = Field(None, pattern=OCR_LANGUAGES_PATTERN)
 
 
 class UploadedData(Payload):
@@ -68,6 +74,11 @@ class PageInfo(Payload):
     number: int
     chars: int
     empty: bool = False  # no text layer (a scanned page): said per page, not a failure
+    #: The reader that produced the page's text ("pypdfium2", a fallback such as "pypdf", "ocr").
+    extractor: str | None = None
+    #: 0..1, Tesseract's mean word confidence, where OCR produced the text.
+    ocr_confidence: float | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class TableData(Payload):
@@ -87,6 +98,8 @@ class ExtractionMetadata(Payload):
     took_ms: float
     empty_pages: list[int] = Field(default_factory=list)
     tables: int = 0
+    #: Per page (up to a bound, so lifecycle events stay small; the work record has them all).
+    page_info: list[PageInfo] = Field(default_factory=list)
 
 
 class ExtractedData(Payload):

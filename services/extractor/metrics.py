@@ -1,6 +1,14 @@
 """extractor's own metrics; consumer metrics come from faust's Prometheus sensor."""
 
+from __future__ import annotations
+
+from collections import Counter as Tally
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from services.extractor.extraction import ExtractionResult
 
 DOCUMENTS = Counter(
     "docstream_extractor_documents_total",
@@ -20,3 +28,22 @@ RETRIES = Counter(
     "Extractions run again after a transient error (broker, database, blob storage), by error.",
     ["error"],
 )
+PAGES_BY_READER = Counter(
+    "docstream_extractor_pages_by_reader_total",
+    "Pages by the reader that produced their text (pypdfium2, pypdf, pdfplumber, ocr, ...).",
+    ["reader"],
+)
+FALLBACK_PAGES = Counter(
+    "docstream_extractor_fallback_pages_total",
+    "Pages whose fast-path text was not trusted and that another reader read, by that reader.",
+    ["reader"],
+)
+
+
+def record_pages(result: ExtractionResult) -> None:
+    """Count a completed document's pages, by reader and fallback."""
+    PAGES.inc(len(result.pages))
+    for reader, count in Tally(result.page_extractors()).items():
+        PAGES_BY_READER.labels(reader).inc(count)
+        if reader != result.extractor:
+            FALLBACK_PAGES.labels(reader).inc(count)

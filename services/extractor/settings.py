@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.extractor.extraction.ocr_options import OcrOptions
+from shared.events import OCR_LANGUAGES_PATTERN
 from shared.settings import ServiceSettings
 
 
@@ -27,3 +31,21 @@ class ExtractorSettings(ServiceSettings):
     inline_text_max_bytes: int = Field(256 * 1024, ge=0)
     #: At most one progress event per document per this many seconds (plus a final one).
     progress_interval_s: float = Field(0.25, ge=0)
+    #: auto: OCR only PDF pages without trustworthy text; always: every PDF page; never.
+    ocr: Literal["auto", "always", "never"] = "auto"
+    #: Tesseract languages when an upload names none (installed by `make install`: eng, fra).
+    ocr_languages: str = Field("eng+fra", pattern=OCR_LANGUAGES_PATTERN)
+    ocr_dpi: int = Field(300, ge=72, le=600)
+    #: Pages larger than this at ocr_dpi are rendered smaller (memory: ~1 byte per pixel).
+    ocr_max_megapixels: float = Field(25.0, gt=0, le=100)
+    #: Tesseract's language data; None: Debian's folder (/usr/share/tesseract-ocr/5/tessdata).
+    ocr_tessdata_dir: str | None = None
+
+    def ocr_options(self) -> OcrOptions:
+        return OcrOptions(
+            mode=self.ocr,
+            languages=self.ocr_languages,
+            dpi=self.ocr_dpi,
+            max_megapixels=self.ocr_max_megapixels,
+            tessdata_dir=self.ocr_tessdata_dir,
+        )

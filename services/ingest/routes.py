@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,6 +16,7 @@ from services.ingest.security import PrincipalDep
 from services.ingest.upload import ParsedUpload, receive_upload
 from shared.blobs import document_blob_key
 from shared.events import (
+    OCR_LANGUAGES_PATTERN,
     TERMINAL_STATUSES_READ_MODEL,
     AcceptedData,
     BlobRef,
@@ -56,7 +58,14 @@ def _upload_options(upload: ParsedUpload) -> UploadOptions:
         analyze=_bool_field(upload.fields, "analyze", True),
         password=upload.fields.get("password") or None,
         language_hint=upload.fields.get("language") or None,
+        ocr_languages=_ocr_languages(upload.fields.get("ocr_languages") or None),
     )
+
+
+def _ocr_languages(raw: str | None) -> str | None:
+    if raw is not None and not re.fullmatch(OCR_LANGUAGES_PATTERN, raw):
+        raise ApiError(422, "invalid_field", "ocr_languages must be like eng or eng+fra")
+    return raw
 
 
 @router.post("/documents", status_code=202)

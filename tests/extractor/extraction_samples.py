@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from services.extractor.extraction import ExtractorPool
 
@@ -38,7 +44,7 @@ def pdf_bytes(pages: list[str | None], *, root: int = 1) -> bytes:
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
         )
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-    return _assemble(objects, root)
+    return assemble_pdf(objects, root)
 
 
 def many_pages_pdf(count: int) -> bytes:
@@ -51,10 +57,10 @@ def many_pages_pdf(count: int) -> bytes:
     ]
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R >>"
     objects.extend(page for _ in range(count))
-    return _assemble(objects, 1)
+    return assemble_pdf(objects, 1)
 
 
-def _assemble(objects: list[bytes], root: int) -> bytes:
+def assemble_pdf(objects: list[bytes], root: int) -> bytes:
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -86,3 +92,24 @@ def zip_bomb_docx(path: Path, template: Path, inflated_mb: int) -> Path:
             for _ in range(inflated_mb):
                 out.write(chunk)
     return path
+
+
+@contextlib.contextmanager
+def peak_rss(process: psutil.Process) -> Iterator[list[int]]:
+    """Polls ``process``'s resident size every 5 ms; the list holds the peak in bytes."""
+    peak = [0]
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        poller.join()

@@ -79,6 +79,17 @@ def test_pdfium_is_the_fast_path_and_reports_metadata(results: dict[str, Extract
     assert results["federal-register-2020-17221.pdf"].title is None  # empty in the file
 
 
+def test_text_pdfs_stay_on_the_fast_path_page_for_page(
+    results: dict[str, ExtractionResult],
+) -> None:
+    """The quality check trusts every page of the corpus's text PDFs: none is read again."""
+    for name in PDFS:
+        result = results[name]
+        assert set(result.page_extractors()) == {"pypdfium2"}, name
+        assert [page.warnings for page in result.pages if page.warnings] == [], name
+        assert all(page.ocr_confidence is None for page in result.pages), name
+
+
 def test_tables_are_off_on_the_text_path(results: dict[str, ExtractionResult]) -> None:
     assert all(not results[name].tables for name in PDFS)
 

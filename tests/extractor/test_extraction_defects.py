@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import struct
-import threading
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -18,7 +15,7 @@ from services.extractor.extraction import ExtractionError, ExtractorPool
 from services.extractor.extraction.dispatch import extract_pages
 from shared.reasons import ReasonCode
 
-from .extraction_samples import CORPUS, assert_serves, pdf_bytes
+from .extraction_samples import CORPUS, assert_serves, pdf_bytes, peak_rss
 
 Write = Callable[[str, bytes | str], Path]
 
@@ -128,27 +125,6 @@ def _lying_zip_docx(path: Path) -> Path:
                 struct.pack_into("<I", data, at + size_at, _DECLARED)
     path.write_bytes(bytes(data))
     return path
-
-
-@contextlib.contextmanager
-def peak_rss(process: psutil.Process) -> Iterator[list[int]]:
-    """Polls ``process``'s resident size every 5 ms; the list holds the peak in bytes."""
-    peak = [0]
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                peak[0] = max(peak[0], process.memory_info().rss)
-            time.sleep(0.005)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    try:
-        yield peak
-    finally:
-        stop.set()
-        poller.join()
 
 
 async def test_a_docx_lying_about_its_sizes_is_too_large_in_little_memory(

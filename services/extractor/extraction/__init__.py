@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .assembly import ProgressCallback
     from .errors import ExtractionCancelled, ExtractionError
     from .limits import ExtractionLimits
+    from .ocr_options import OcrOptions
     from .pages import PageText
     from .pool import ExtractorPool
     from .result import ExtractionResult
@@ -34,6 +35,7 @@ __all__ = [
     "ExtractionLimits",
     "ExtractionResult",
     "ExtractorPool",
+    "OcrOptions",
     "PageText",
     "ProgressCallback",
 ]
@@ -44,6 +46,7 @@ _HOMES = {
     "ExtractionLimits": "limits",
     "ExtractionResult": "result",
     "ExtractorPool": "pool",
+    "OcrOptions": "ocr_options",
     "PageText": "pages",
     "ProgressCallback": "assembly",
 }

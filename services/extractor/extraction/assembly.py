@@ -26,6 +26,7 @@ class ResultAssembly:
         self.pages: list[PageText] = []
         self.tables: list[TableData] = []
         self._text: list[str] = []
+        self._page_meta: protocol.Header = {}
         self._open_table: TableData | None = None
         self.worker_exiting = False  # the worker reported an error it cannot survive
 
@@ -34,11 +35,23 @@ class ResultAssembly:
         header, body = frame
         kind = header["k"]
         if kind == protocol.PAGE:
+            if not self._text:  # a page's first frame carries its metadata
+                self._page_meta = header
             self._text.append(body.decode("utf-8"))
             if not header["more"]:
                 text = "".join(self._text)
                 self._text.clear()
-                self.pages.append(PageText(int(header["n"]), text, bool(header["empty"])))
+                meta = self._page_meta
+                confidence = meta.get("ocr_confidence")
+                page = PageText(
+                    int(header["n"]),
+                    text,
+                    bool(header["empty"]),
+                    extractor=str(meta.get("extractor") or ""),
+                    ocr_confidence=None if confidence is None else float(confidence),
+                    warnings=[str(w) for w in meta.get("warnings") or []],
+                )
+                self.pages.append(page)
                 _report(on_progress, len(self.pages), int(header["total"]))
         elif kind == protocol.TABLE:
             # Validated chunk by chunk: one big validation would hold the event loop.

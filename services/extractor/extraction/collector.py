@@ -24,6 +24,8 @@ TableCallback = Callable[[int, Rows], None]  # (page number, rows)
 
 # detect_language looks at the first 4000 characters; keep a little more than that.
 _LANGUAGE_SAMPLE_CHARS = 5000
+# Per page, so that a page's metadata stays small however a reader complains.
+_MAX_WARNINGS = 5
 
 
 @dataclass
@@ -60,7 +62,17 @@ class PageCollector:
             )
         self.pages_total = total
 
-    def add_page(self, raw_text: str, tables: Sequence[Rows] = ()) -> None:
+    def add_page(
+        self,
+        raw_text: str,
+        tables: Sequence[Rows] = (),
+        *,
+        extractor: str = "",
+        ocr_confidence: float | None = None,
+        warnings: Sequence[str] = (),
+    ) -> None:
+        """One page, in order. ``extractor`` names the reader when it is not the document's
+        own (a fallback, OCR); ``warnings`` say what went wrong on this page."""
         text = sanitize(raw_text)
         empty = not text.strip()
         if empty:
@@ -80,7 +92,10 @@ class PageCollector:
         self.pages_total = max(self.pages_total, self.pages_done)
         for rows in tables:
             self._on_table(self.pages_done, [[_clean_cell(c) for c in row] for row in rows])
-        self._on_page(PageText(self.pages_done, text, empty), self.pages_total)
+        page = PageText(
+            self.pages_done, text, empty, extractor, ocr_confidence, [*warnings][:_MAX_WARNINGS]
+        )
+        self._on_page(page, self.pages_total)
 
     def language(self) -> str | None:
         return detect_language(PAGE_SEPARATOR.join(self._sample))

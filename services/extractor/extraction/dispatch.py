@@ -13,6 +13,8 @@ from .detect import HEAD_BYTES, OCTET_STREAM, Kind, detect
 from .errors import ExtractionError
 from .html_text import extract_html
 from .limits import ExtractionLimits
+from .ocr import OcrEngine
+from .ocr_options import OcrOptions
 from .pdf import extract_pdf
 from .plaintext import extract_plain
 from .textkind import HTML, classify_text
@@ -26,7 +28,11 @@ def extract_document(
     tables: bool,
     limits: ExtractionLimits,
     out: PageCollector,
+    ocr: OcrOptions = OcrOptions(),  # noqa: B008 - frozen, safe to share
+    ocr_engine: OcrEngine | None = None,
+    ocr_languages: str | None = None,
 ) -> DocumentInfo:
+    """``ocr_engine``: the worker's (models stay loaded); None makes one for this document."""
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -42,7 +48,16 @@ def extract_document(
         )
     detected = detect(path, head)
     if detected.kind is Kind.PDF:
-        return extract_pdf(path, password=password, tables=tables, limits=limits, out=out)
+        return extract_pdf(
+            path,
+            password=password,
+            tables=tables,
+            limits=limits,
+            out=out,
+            ocr=ocr,
+            ocr_engine=ocr_engine or OcrEngine(ocr),
+            ocr_languages=ocr_languages,
+        )
     if detected.kind is Kind.DOCX:
         return extract_docx(path, limits, out)
     if detected.kind is Kind.TEXT:
@@ -68,6 +83,7 @@ def extract_pages(
     password: str | None = None,
     tables: bool = False,
     limits: ExtractionLimits | None = None,
+    ocr: OcrOptions = OcrOptions(),  # noqa: B008 - frozen, safe to share
 ) -> list[str]:
     """The page texts of one document, in this process (no pool; limits are not enforced by
     killing anything).
@@ -80,5 +96,5 @@ def extract_pages(
     collector = PageCollector(
         limits, lambda page, total: pages.append(page.text), lambda number, rows: None
     )
-    extract_document(path, password=password, tables=tables, limits=limits, out=collector)
+    extract_document(path, password=password, tables=tables, limits=limits, out=collector, ocr=ocr)
     return pages

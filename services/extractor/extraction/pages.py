@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PAGE_SEPARATOR = "\n\n"
 
@@ -12,3 +12,18 @@ class PageText:
     number: int  # 1-based
     text: str
     empty: bool  # no text layer (e.g. a scanned page): reported, not a failure
+    # Which reader produced the text: the format's own ("pypdfium2", "python-docx", ...), a
+    # fallback ("pypdf", "pdfplumber") or "ocr".
+    extractor: str = ""
+    ocr_confidence: float | None = None  # 0..1, where OCR produced the text
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageReading:
+    """What a format reader hands the collector for one page."""
+
+    text: str
+    extractor: str
+    ocr_confidence: float | None = None
+    warnings: list[str] = field(default_factory=list)

@@ -23,8 +23,13 @@ from .collector import DocumentInfo, PageCollector, clean_field
 from .detect import PDF
 from .errors import ExtractionError
 from .limits import ExtractionLimits
+from .ocr import OcrEngine
+from .ocr_options import OcrOptions
+from .pages import PageReading
+from .pdf_fallback import PageRescue
 from .pdf_rulings import may_have_ruled_table
 from .pdf_tables import TableFinder
+from .quality import assess
 
 # The share of the timeout that table finding may use before it stops (see pdf_tables).
 TABLE_BUDGET_SHARE = 0.5
@@ -37,6 +42,9 @@ def extract_pdf(
     tables: bool,
     limits: ExtractionLimits,
     out: PageCollector,
+    ocr: OcrOptions,
+    ocr_engine: OcrEngine | None,
+    ocr_languages: str | None,
 ) -> DocumentInfo:
     finder = None
     try:
@@ -51,7 +59,7 @@ def extract_pdf(
         pages, info = _open_with_pypdf(path, password, pdfium_error=str(exc))
         if tables:
             finder = _table_finder(path, password, limits, info)
-        _read_pages(len(pages), partial(_pypdf_page_text, pages, info), out, finder)
+        _read_pages(len(pages), partial(_pypdf_page, pages, info), out, finder)
         return info
     try:
         metadata = document.get_metadata_dict()
@@ -64,13 +72,18 @@ def extract_pdf(
         ruled: set[int] = set()  # pages pdfium saw ruling lines on; the others need no search
         if tables:
             finder = _table_finder(path, password, limits, info)
-        _read_pages(
-            _page_count(document, path, password, limits),
-            partial(_pdfium_page_text, document, info, ruled if tables else None),
-            out,
-            finder,
-            ruled.__contains__,
-        )
+        rescue = PageRescue(path, password, ocr, ocr_engine, ocr_languages)
+        try:
+            _read_pages(
+                _page_count(document, path, password, limits),
+                partial(_pdfium_page, document, info, ruled if tables else None, rescue),
+                out,
+                finder,
+                ruled.__contains__,
+            )
+        finally:
+            rescue.close()
+        info.warnings.extend(rescue.document_warnings)
         return info
     finally:
         document.close()
@@ -113,7 +126,8 @@ def _walked_page_count(path: Path, password: str | None) -> int | None:
         reader = pypdf.PdfReader(str(path), strict=False)
         if reader.is_encrypted:
             reader.decrypt(password or "")
-        pending = [reader.trailer["/Root"]["/Pages"]]
+        root: Any = reader.trailer["/Root"]
+        pending = [root["/Pages"]]
         seen: set[int] = set()
         count = 0
         while pending:
@@ -145,7 +159,7 @@ def _table_finder(
 
 def _read_pages(
     total: int,
-    page_text: Callable[[int], str],
+    read_page: Callable[[int], PageReading],
     out: PageCollector,
     finder: TableFinder | None,
     worth_table_search: Callable[[int], bool] = lambda index: True,
@@ -153,32 +167,44 @@ def _read_pages(
     out.expect_pages(total)  # refuses too many pages before any is read
     try:
         for index in range(total):
-            text = page_text(index)  # first: it may learn whether the page is worth a search
+            page = read_page(index)  # first: it may learn whether the page is worth a search
             found = finder.find(index) if finder and worth_table_search(index) else []
-            out.add_page(text, found)
+            out.add_page(
+                page.text,
+                found,
+                extractor=page.extractor,
+                ocr_confidence=page.ocr_confidence,
+                warnings=page.warnings,
+            )
     finally:
         if finder is not None:
             finder.close()
 
 
-def _pdfium_page_text(document: Any, info: DocumentInfo, ruled: set[int] | None, index: int) -> str:
+def _pdfium_page(
+    document: Any, info: DocumentInfo, ruled: set[int] | None, rescue: PageRescue, index: int
+) -> PageReading:
     try:
         page = document[index]
     except pdfium.PdfiumError as exc:
         info.warnings.append(f"page {index + 1} cannot be read ({exc}); reported as empty")
-        return ""
+        return PageReading("", "pypdfium2", warnings=[f"cannot be read ({exc})"])
     try:
-        if ruled is not None and may_have_ruled_table(page):
-            ruled.add(index)
-        textpage = page.get_textpage()
-        try:
-            # get_text_range keeps the line breaks pdfium infers (get_text_bounded drops some
-            # and glues words together across lines).
-            text: str = textpage.get_text_range()
-        finally:
-            textpage.close()
+        return rescue.read(page, index, _pdfium_page_text(page, ruled, index))
     finally:
         page.close()
+
+
+def _pdfium_page_text(page: Any, ruled: set[int] | None, index: int) -> str:
+    if ruled is not None and may_have_ruled_table(page):
+        ruled.add(index)
+    textpage = page.get_textpage()
+    try:
+        # get_text_range keeps the line breaks pdfium infers (get_text_bounded drops some and
+        # glues words together across lines).
+        text: str = textpage.get_text_range()
+    finally:
+        textpage.close()
     # pdfium marks a hyphen at a line break as U+FFFE and ends lines with CRLF.
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-")
 
@@ -207,15 +233,20 @@ def _open_with_pypdf(
     return pages, DocumentInfo(detected_type=PDF, extractor="pypdf", title=title, author=author)
 
 
-def _pypdf_page_text(pages: Any, info: DocumentInfo, index: int) -> str:
+def _pypdf_page(pages: Any, info: DocumentInfo, index: int) -> PageReading:
+    """pdfium could not open the file: no fallback chain (pdfium would render for OCR), but
+    the page's text is still judged."""
     try:
         text: str = pages[index].extract_text()
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken page is reported empty, others count
         info.warnings.append(f"page {index + 1} cannot be read ({exc}); reported as empty")
-        return ""
-    return text
+        return PageReading("", "pypdf", warnings=[f"cannot be read ({exc})"])
+    verdict = assess(text)
+    if verdict.trusted or verdict.reason == "no text":
+        return PageReading(text, "pypdf")
+    return PageReading(text, "pypdf", warnings=[f"text layer not trusted ({verdict.reason})"])
 
 
 def _encrypted(password: str | None) -> ExtractionError:

@@ -27,6 +27,7 @@ from . import protocol
 from .assembly import ProgressCallback, ResultAssembly
 from .errors import ExtractionCancelled, ExtractionError
 from .limits import ExtractionLimits
+from .ocr_options import OcrOptions
 from .process import Frame, WorkerProcess, WorkerStartError
 from .result import ExtractionResult
 
@@ -57,6 +58,7 @@ class ExtractorPool:
     ``extract`` raises :class:`ExtractionError` (with a reason code) or
     :class:`ExtractionCancelled`, nothing else for bad input. ``tables`` turns pdfplumber's
     table search on PDFs on or off; DOCX and CSV tables cost nothing and always come back.
+    ``ocr`` says when and how scanned or garbled PDF pages are read by OCR.
     """
 
     def __init__(
@@ -65,12 +67,14 @@ class ExtractorPool:
         limits: ExtractionLimits = ExtractionLimits(),  # noqa: B008 - frozen, safe to share
         *,
         tables: bool = True,
+        ocr: OcrOptions = OcrOptions(),  # noqa: B008 - frozen, safe to share
     ) -> None:
         self.size = workers if workers is not None else (os.cpu_count() or 1)
         if self.size < 1:
             raise ValueError("an extractor pool needs at least one worker")
         self.limits = limits
         self.tables = tables
+        self.ocr = ocr
         self._address_space_mb = limits.memory_mb + ADDRESS_SPACE_HEADROOM_MB
         self._workers: set[WorkerProcess] = set()
         self._idle: list[WorkerProcess] = []
@@ -110,8 +114,11 @@ class ExtractorPool:
         *,
         password: str | None = None,
         on_progress: ProgressCallback | None = None,
+        ocr_languages: str | None = None,
     ) -> ExtractionResult:
-        """Extract one document; raises ExtractionError or ExtractionCancelled."""
+        """Extract one document; raises ExtractionError or ExtractionCancelled.
+
+        ``ocr_languages`` ("eng+fra") overrides the pool's default for this document."""
         if self._closed:
             raise ExtractionCancelled("the extractor pool is closed")
         try:
@@ -126,7 +133,16 @@ class ExtractorPool:
         try:
             worker = await self._acquire(job)
             # A relative path resolves in the worker, whose working directory is ours.
-            return await self._run(job, worker, os.fspath(path), password, on_progress)
+            request = {
+                "k": protocol.JOB,
+                "path": os.fspath(path),
+                "password": password,
+                "tables": self.tables,
+                "limits": self.limits.to_dict(),
+                "ocr": self.ocr.to_dict(),
+                "ocr_languages": ocr_languages,
+            }
+            return await self._run(job, worker, request, on_progress)
         finally:
             same_id = self._jobs[job_id]
             same_id.remove(job)
@@ -268,21 +284,13 @@ class ExtractorPool:
         self,
         job: _Job,
         worker: WorkerProcess,
-        path: str,
-        password: str | None,
+        request: protocol.Header,
         on_progress: ProgressCallback | None,
     ) -> ExtractionResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.limits.timeout_s
         worker.next_memory_check = started
-        request = {
-            "k": protocol.JOB,
-            "path": path,
-            "password": password,
-            "tables": self.tables,
-            "limits": self.limits.to_dict(),
-        }
         worker.send(request)
         assembly = ResultAssembly()
         while True:

@@ -23,7 +23,9 @@ TABLE_CHUNK_ROWS = 2000
 JOB = "job"
 # Child -> parent.
 READY = "ready"
-PAGE = "page"  # header: n, total, empty, more (more text of the same page follows)
+# header: n, total, empty, more (more text of the same page follows); a page's first frame also
+# has extractor, ocr_confidence, warnings.
+PAGE = "page"
 TABLE = "table"  # header: page, rows, more (more rows of the same table follow)
 DONE = "done"
 ERROR = "error"  # header: reason, message, fatal (the worker exits after sending it)

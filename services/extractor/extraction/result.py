@@ -8,6 +8,10 @@ from shared.events import ExtractionMetadata, PageInfo, TableData
 
 from .pages import PAGE_SEPARATOR, PageText
 
+# Lifecycle events (and so the read model) carry per-page info up to this many pages, a few
+# dozen KB; documents.extracted carries every page's.
+METADATA_PAGE_INFO_MAX = 500
+
 
 @dataclass
 class ExtractionResult:
@@ -41,7 +45,22 @@ class ExtractionResult:
             took_ms=self.took_ms,
             empty_pages=[page.number for page in self.pages if page.empty],
             tables=len(self.tables),
+            page_info=self.page_info() if len(self.pages) <= METADATA_PAGE_INFO_MAX else [],
         )
 
     def page_info(self) -> list[PageInfo]:
-        return [PageInfo(number=p.number, chars=len(p.text), empty=p.empty) for p in self.pages]
+        return [
+            PageInfo(
+                number=p.number,
+                chars=len(p.text),
+                empty=p.empty,
+                extractor=p.extractor or self.extractor,
+                ocr_confidence=p.ocr_confidence,
+                warnings=p.warnings,
+            )
+            for p in self.pages
+        ]
+
+    def page_extractors(self) -> list[str]:
+        """Which reader produced each page, in page order."""
+        return [page.extractor or self.extractor for page in self.pages]

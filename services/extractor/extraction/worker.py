@@ -26,6 +26,8 @@ from .collector import PageCollector, Rows
 from .dispatch import extract_document
 from .errors import ExtractionError
 from .limits import ExtractionLimits
+from .ocr import OcrEngine
+from .ocr_options import OcrOptions
 from .pages import PageText
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class _Sender:
                 "empty": page.empty,
                 "more": start + step < len(text),
             }
+            if start == 0:  # the page's metadata rides on its first frame
+                header["extractor"] = page.extractor
+                header["ocr_confidence"] = page.ocr_confidence
+                header["warnings"] = page.warnings
             self._writer.send(header, text[start : start + step].encode("utf-8"))
 
     def table(self, page: int, rows: Rows) -> None:
@@ -67,12 +73,16 @@ def run_job(header: protocol.Header, writer: protocol.FrameWriter) -> None:
     out_of_memory = False
     try:
         testhooks.run_if_requested(path)
+        ocr = OcrOptions.from_dict(header["ocr"]) if header.get("ocr") else OcrOptions()
         info = extract_document(
             path,
             password=header.get("password"),
             tables=bool(header.get("tables")),
             limits=limits,
             out=collector,
+            ocr=ocr,
+            ocr_engine=_ocr_engine(ocr),
+            ocr_languages=header.get("ocr_languages"),
         )
         writer.send(
             {
@@ -99,6 +109,20 @@ def run_job(header: protocol.Header, writer: protocol.FrameWriter) -> None:
         _send_error(writer, ReasonCode.INTERNAL, f"Unexpected {type(exc).__name__}: {exc}")
     if out_of_memory:
         _exit_out_of_memory(writer)
+
+
+_engines: dict[OcrOptions, OcrEngine] = {}
+
+
+def _ocr_engine(options: OcrOptions) -> OcrEngine:
+    """The worker's engine for these options: Tesseract models stay loaded between jobs."""
+    engine = _engines.get(options)
+    if engine is None:
+        for old in _engines.values():
+            old.close()
+        _engines.clear()
+        engine = _engines[options] = OcrEngine(options)
+    return engine
 
 
 def _send_error(

@@ -1,0 +1,76 @@
+"""Is a page's text trustworthy? Cheap checks on the fast path's text, a score to pick the best.
+
+A PDF's text layer can be garbage without any reader noticing: a font without a Unicode
+mapping yields its raw glyph codes (``'"7+%-`` for "Phone"), an unmapped CJK font only its
+digits and punctuation, a broken one replacement or private-use characters. What these have in
+common is visible in the characters themselves, so the check looks only at the text, with a few
+C-speed passes (``str.count`` and one regular expression): a page that passes costs the fast
+path almost nothing, and only a page that fails is read again another way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Characters no honest text layer is made of: the replacement character, private use (fonts'
+# own symbols), C0/C1 controls but tab and newline, surrogates and noncharacters.
+_JUNK = re.compile(
+    "[\ufffd\ufffe\uffff\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
+# ASCII punctuation and symbols, where an unmapped font's raw codes land; a run of one repeated
+# character (dot leaders in a table of contents, rules of dashes) counts once.
+_SYMBOL = re.compile(r"([!-/:-@\[-`{-~])\1*")
+_LETTER = re.compile(r"[^\W\d_]")  # a word character that is no digit: a letter (or a mark)
+
+# Thresholds, chosen on the corpus (no text page comes near them) and the failures of issue 8.
+MAX_JUNK_SHARE = 0.1
+MAX_SYMBOL_SHARE = 0.5
+# Below this many visible characters, a page says too little to judge its symbols by.
+MIN_CHARS_TO_JUDGE = 4
+# A page of this many characters without a single letter is digits and punctuation only: what
+# is left of a text whose letters the reader could not map.
+MIN_CHARS_WITHOUT_LETTERS = 20
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of :func:`assess`: ``reason`` is None when the text can be trusted."""
+
+    visible: int  # characters other than white space
+    junk: int
+    symbols: int
+    reason: str | None
+
+    @property
+    def trusted(self) -> bool:
+        return self.reason is None
+
+
+def assess(text: str) -> Verdict:
+    """Judge one page's text. Empty text is not "trusted": there is nothing to trust."""
+    visible = len(text) - sum(text.count(space) for space in " \n\t\r\u00a0")
+    if visible <= 0:
+        return Verdict(0, 0, 0, "no text")
+    junk = len(_JUNK.findall(text))
+    symbols = len(_SYMBOL.findall(text))
+    reason = None
+    if junk > MAX_JUNK_SHARE * visible:
+        reason = f"{junk} of {visible} characters are replacement, private-use or control"
+    elif visible >= MIN_CHARS_TO_JUDGE and symbols > MAX_SYMBOL_SHARE * visible:
+        reason = f"{symbols} of {visible} characters are punctuation or symbols"
+    elif visible >= MIN_CHARS_WITHOUT_LETTERS and _LETTER.search(text) is None:
+        reason = f"none of {visible} characters is a letter"
+    return Verdict(visible, junk, symbols, reason)
+
+
+def score(text: str, verdict: Verdict | None = None, confidence: float | None = None) -> float:
+    """How much believable text ``text`` holds, to pick the best of several readings: its
+    characters that are neither junk nor punctuation, halved when the text fails the checks,
+    and weighted by the recognizer's confidence (0..1) for OCR text."""
+    verdict = verdict or assess(text)
+    useful = float(max(verdict.visible - verdict.junk - verdict.symbols, 0))
+    if not verdict.trusted:
+        useful /= 2
+    return useful * (confidence if confidence is not None else 1.0)
