@@ -18,6 +18,17 @@ off), with the encrypted and the empty PDF left out:
   (pdfplumber reads multi-column pages line by line across the columns, pdfium column by
   column, which the plain ratio counts as a difference);
 - ``extraction.peak_rss_mb``: a worker's peak resident memory while it extracts the largest PDF.
+
+The text-path figures leave out the corpus files that need OCR (``OCR_FILES``); those give:
+
+- ``extraction.fast_path_ratio_vs_before``: pages/s of the text path with the per-page quality
+  check over pages/s without it (``OcrOptions(text_check=False)``, the behaviour before the
+  check existed), two pools of the same size, rounds alternating, median of the rounds;
+- ``extraction.ocr_pages_per_s``: pages read by OCR per second, a one-worker pool reading the
+  OCR files one after the other (models loaded by an untimed pass first);
+- ``extraction.ocr_cer``: character error rate of francais.pdf's OCR text against a
+  transcription typed by reading the page (tests/extractor/transcriptions);
+- ``extraction.ocr_peak_rss_mb``: a worker's peak memory on multipage.pdf (its 9000 x 9000 page).
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -35,8 +47,9 @@ import pdfplumber
 import psutil  # type: ignore[import-untyped, unused-ignore]
 import pypdfium2 as pdfium
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
-from services.extractor.extraction import ExtractionLimits, ExtractorPool
+from services.extractor.extraction import ExtractionLimits, ExtractorPool, OcrOptions
 from services.extractor.extraction.collector import PageCollector
 from services.extractor.extraction.dispatch import extract_document
 
@@ -46,13 +59,25 @@ REPEAT = 10  # corpus passes per throughput measurement (870 pages with today's 
 # passes in all, about 2,600 pages per method.
 ROUNDS = 3
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
+# Scanned pages and a font without a Unicode mapping (corpus README): read by OCR.
+OCR_FILES = ("francais.pdf", "multipage.pdf", "truetype_font_nomapping.pdf")
+# Typed from the rendered page; the tests check the OCR against it too.
+TRANSCRIPTION = (
+    Path(__file__).resolve().parents[1]
+    / "tests"
+    / "extractor"
+    / "transcriptions"
+    / "francais-p1.txt"
+)
+FAST_PATH_ROUNDS = 5
 
 
 def readable_pdfs(corpus_dir: Path) -> dict[Path, int]:
-    """The corpus PDFs pdfium opens without a password, with their page counts."""
+    """The corpus PDFs pdfium opens without a password, with their page counts (those that
+    need OCR left out)."""
     found: dict[Path, int] = {}
     for path in sorted((corpus_dir / "pdf").glob("*.pdf")):
-        if path.stat().st_size == 0:
+        if path.stat().st_size == 0 or path.name in OCR_FILES:
             continue
         try:
             document = pdfium.PdfDocument(str(path))
@@ -186,11 +211,71 @@ async def _measure(corpus_dir: Path) -> dict[str, float]:
     }
 
 
+async def fast_path_ratio(files: dict[Path, int], limits: ExtractionLimits) -> dict[str, float]:
+    """The text path with the quality check vs without it, same pool size, same run."""
+    checked: list[float] = []
+    unchecked: list[float] = []
+    async with (
+        ExtractorPool(limits=limits, tables=False) as with_check,
+        ExtractorPool(limits=limits, tables=False, ocr=OcrOptions(text_check=False)) as without,
+    ):
+        for pool in (with_check, without):  # untimed: first-use costs
+            await asyncio.gather(*(pool.extract(f"warm-{p.name}", p) for p in files))
+        for number in range(FAST_PATH_ROUNDS):
+            # Alternating which goes first, so that a slow spell hits both alike.
+            order = [(with_check, checked), (without, unchecked)]
+            for pool, figures in order if number % 2 == 0 else order[::-1]:
+                figures.append(await pool_pages_per_s(pool, files))
+    return {
+        "extraction.fast_path_pages_per_s": round(statistics.median(checked), 1),
+        "extraction.fast_path_pages_per_s_before": round(statistics.median(unchecked), 1),
+        "extraction.fast_path_ratio_vs_before": round(
+            statistics.median(checked) / statistics.median(unchecked), 3
+        ),
+    }
+
+
+async def ocr_figures(corpus_dir: Path, limits: ExtractionLimits) -> dict[str, float]:
+    paths = [corpus_dir / "pdf" / name for name in OCR_FILES]
+    async with ExtractorPool(workers=1, limits=limits, tables=False) as single:
+        for path in paths:  # untimed: loads the Tesseract models
+            await single.extract(f"ocr-warm-{path.name}", path)
+        started = time.perf_counter()
+        results = [await single.extract(f"ocr-{path.name}", path) for path in paths]
+        elapsed = time.perf_counter() - started
+    ocr_pages = sum(page.extractor == "ocr" for result in results for page in result.pages)
+    francais = results[OCR_FILES.index("francais.pdf")].text
+    reference = " ".join(TRANSCRIPTION.read_text(encoding="utf-8").split())
+    cer = Levenshtein.distance(" ".join(francais.split()), reference) / len(reference)
+    peak = await peak_worker_rss_mb(corpus_dir / "pdf" / "multipage.pdf")
+    return {
+        "extraction.ocr_pages_per_s": round(ocr_pages / elapsed, 3),
+        "extraction.ocr_pages": float(ocr_pages),
+        "extraction.ocr_cer": round(cer, 4),
+        "extraction.ocr_peak_rss_mb": round(peak, 1),
+    }
+
+
 def run(corpus_dir: Path) -> dict[str, float]:
     """The figures above (call from synchronous code: it runs its own event loop)."""
-    return asyncio.run(_measure(Path(corpus_dir)))
+    corpus_dir = Path(corpus_dir)
+    figures = asyncio.run(_measure(corpus_dir))
+    figures.update(run_ocr(corpus_dir))
+    return figures
+
+
+def run_ocr(corpus_dir: Path) -> dict[str, float]:
+    """Only the figures of issue 8: fast path with vs without the check, and OCR."""
+    files = readable_pdfs(Path(corpus_dir))
+    limits = ExtractionLimits()
+    figures = asyncio.run(fast_path_ratio(files, limits))
+    figures.update(asyncio.run(ocr_figures(Path(corpus_dir), limits)))
+    return figures
 
 
 if __name__ == "__main__":
-    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CORPUS
-    print(json.dumps(run(corpus), indent=2))
+    # python benchmarks/bench_extraction.py [--ocr-only] [corpus_dir]
+    only_ocr = "--ocr-only" in sys.argv
+    arguments = [a for a in sys.argv[1:] if a != "--ocr-only"]
+    corpus = Path(arguments[0]) if arguments else DEFAULT_CORPUS
+    print(json.dumps((run_ocr if only_ocr else run)(corpus), indent=2))

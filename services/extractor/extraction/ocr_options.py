@@ -34,6 +34,9 @@ class OcrOptions:
     tessdata_dir: str | None = None
     # Below this mean word confidence (0..1) OCR text is noise (a photo, a chart's texture).
     min_confidence: float = 0.4
+    # False: every PDF page keeps pdfium's text unchecked (no fallback, no OCR), as before the
+    # check existed; what the benchmark compares the check's cost with.
+    text_check: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in OCR_MODES:

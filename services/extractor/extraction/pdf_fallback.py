@@ -46,6 +46,8 @@ class PageRescue:
         self.document_warnings: list[str] = []
 
     def read(self, page: Any, index: int, fast_text: str) -> PageReading:
+        if not self._options.text_check:
+            return PageReading(fast_text, FAST)
         verdict = assess(fast_text)
         if self._options.mode != "always" and verdict.trusted:
             return PageReading(fast_text, FAST)
