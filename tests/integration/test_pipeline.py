@@ -125,3 +125,21 @@ async def test_a_table_too_big_for_one_record_travels_by_reference(pipeline: Pip
     assert doc["extraction"]["tables"] == 1
     extras = list(pipeline.cfg.blob_dir.rglob("extras-g1.json"))
     assert len(extras) == 1  # the rows went to blob storage, not into Kafka
+
+
+async def test_a_scanned_pdf_is_read_by_ocr_with_per_page_info(
+    pipeline: Pipeline, corpus: Path
+) -> None:
+    response = await pipeline.upload(
+        corpus / "pdf/francais.pdf", "alice", fields={"ocr_languages": "fra", "analyze": "false"}
+    )
+    assert response.status_code == 202, response.text
+    doc = await pipeline.wait_for_status(response.json()["id"], "alice", {"completed", "failed"})
+    assert doc["status"] == "completed", doc.get("error")
+    (page,) = doc["extraction"]["page_info"]
+    assert page["extractor"] == "ocr" and page["ocr_confidence"] > 0.8
+    assert page["chars"] > 300 and "no text layer" in page["warnings"]
+    text = (pipeline.cfg.blob_dir / doc["text_blob"]["key"]).read_text()
+    assert "Portez ce vieux whisky au juge" in text
+    bad = await pipeline.upload(corpus / "pdf/francais.pdf", "alice", fields={"ocr_languages": "x"})
+    assert bad.status_code == 422
