@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import ctypes
 import io
+import re
+import unicodedata
 from pathlib import Path
 
+import pypdf
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+from pypdf.generic import DecodedStreamObject, NameObject
 
 from services.extractor.extraction import ExtractorPool
 from services.extractor.extraction.quality import assess
@@ -90,6 +94,48 @@ async def test_right_to_left_text_comes_in_logical_order(
     (page,) = result.pages
     assert page.text == expected  # logical order, presentation forms folded to letters
     assert (page.extractor, page.warnings) == ("pypdfium2", [])
+
+
+def _word_processor_pdf(shaped: str) -> bytes:
+    """``shaped`` drawn as by a word processor: glyphs in visual order, and a ToUnicode map that
+    gives each glyph its plain letters in logical order (the lam-alef ligature: two letters)."""
+    reader = pypdf.PdfReader(io.BytesIO(_visual_order_pdf([shaped])))
+    writer = pypdf.PdfWriter(clone_from=reader)
+    page = writer.pages[0]
+    operands = re.findall(rb"<([0-9A-Fa-f]+)>", page.get_contents().get_data())
+    codes = b"".join(operands).decode()
+    glyphs = [codes[i : i + 4] for i in range(0, len(codes), 4)]
+    pairs = {
+        f"<{glyph}> <{unicodedata.normalize('NFKC', char).encode('utf-16-be').hex()}>"
+        for glyph, char in zip(glyphs, shaped[::-1], strict=True)
+    }
+    cmap = (
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CIDSystemInfo "
+        "<< /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def /CMapName /Adobe-Identity-UCS "
+        "def /CMapType 2 def 1 begincodespacerange <0000> <FFFF> endcodespacerange "
+        f"{len(pairs)} beginbfchar\n" + "\n".join(sorted(pairs)) + "\nendbfchar endcmap "
+        "CMapName currentdict /CMap defineresource pop end end"
+    )
+    stream = DecodedStreamObject()
+    stream.set_data(cmap.encode())
+    fonts = page["/Resources"]["/Font"]
+    font = fonts[next(iter(fonts))].get_object()
+    font[NameObject("/ToUnicode")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_a_ligature_of_right_to_left_letters_keeps_their_order(
+    pool: ExtractorPool, tmp_path: Path
+) -> None:
+    """pdfium reversed the two letters of lam-alef ("السالم"); pypdf had them right."""
+    path = tmp_path / "ligature.pdf"
+    path.write_bytes(_word_processor_pdf(ARABIC_SHAPED))
+    result = await pool.extract("rtl-ligature", path)
+    (page,) = result.pages
+    assert page.text == ARABIC
+    assert page.extractor == "pypdfium2"
 
 
 COMMA = "\uff0c"  # the ideographic full-width comma

@@ -27,6 +27,7 @@ from .ocr import OcrEngine
 from .ocr_options import OcrOptions
 from .pages import PageReading
 from .pdf_fallback import PageRescue
+from .pdf_rtl import RTL, Span, shared_glyph_spans
 from .pdf_rulings import may_have_ruled_table
 from .pdf_tables import TableFinder
 from .quality import assess
@@ -190,12 +191,22 @@ def _pdfium_page(
         info.warnings.append(f"page {index + 1} cannot be read ({exc}); reported as empty")
         return PageReading("", "pypdfium2", warnings=[f"cannot be read ({exc})"])
     try:
-        return rescue.read(page, index, _pdfium_page_text(page, ruled, index))
+        text, ligatures = _pdfium_page_text(page, ruled, index)
+        notes: list[str] = []
+        if ligatures:
+            text, notes = rescue.settle_ligatures(index, text, ligatures)
+        # pdfium marks a hyphen at a line break as U+FFFE and ends lines with CRLF.
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-")
+        reading = rescue.read(page, index, text)
     finally:
         page.close()
+    reading.warnings.extend(notes)
+    return reading
 
 
-def _pdfium_page_text(page: Any, ruled: set[int] | None, index: int) -> str:
+def _pdfium_page_text(page: Any, ruled: set[int] | None, index: int) -> tuple[str, list[Span]]:
+    """pdfium's text of the page as it gives it, and where it has right-to-left ligatures
+    (see pdf_rtl)."""
     if ruled is not None and may_have_ruled_table(page):
         ruled.add(index)
     textpage = page.get_textpage()
@@ -203,10 +214,10 @@ def _pdfium_page_text(page: Any, ruled: set[int] | None, index: int) -> str:
         # get_text_range keeps the line breaks pdfium infers (get_text_bounded drops some and
         # glues words together across lines).
         text: str = textpage.get_text_range()
+        ligatures = shared_glyph_spans(textpage, text) if RTL.search(text) else []
     finally:
         textpage.close()
-    # pdfium marks a hyphen at a line break as U+FFFE and ends lines with CRLF.
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-")
+    return text, ligatures
 
 
 def _open_with_pypdf(

@@ -19,6 +19,7 @@ import pypdfium2.raw as pdfium_c
 from .ocr import OcrEngine, OcrUnavailableError
 from .ocr_options import OcrOptions
 from .pages import PageReading
+from .pdf_rtl import Span, settle_spans
 from .quality import Verdict, assess, score
 
 FAST = "pypdfium2"
@@ -58,6 +59,19 @@ class PageRescue:
             if pdfium_c.FPDF_PAGEOBJ_TEXT not in kinds:
                 return self._best(page, index, [(fast_text, FAST, None, verdict)], texts=False)
         return self._best(page, index, [(fast_text, FAST, None, verdict)], texts=True)
+
+    def settle_ligatures(self, index: int, text: str, spans: list[Span]) -> tuple[str, list[str]]:
+        """Right-to-left ligatures' letters in the order pypdf reads them (see pdf_rtl)."""
+        try:
+            reference = self._pypdf_text(index)
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - without a reference, pdfium's order stands
+            return text, []
+        settled, flipped = settle_spans(text, spans, reference)
+        if not flipped:
+            return text, []
+        return settled, [f"{flipped} right-to-left ligatures put in logical order (as pypdf)"]
 
     def _best(
         self,
