@@ -244,26 +244,23 @@ def _stage_recovery(
     kill: Kill, live: dict[str, list[Seen]], waiting: set[str], window_s: float
 ) -> float | None:
     """The longest wait, after the kill, of a document the stage owed its next event: those
-    waiting at the kill, or (if none was) those that came to wait within 30 s of it."""
-    at_kill: list[float] = []
-    later: list[float] = []
+    waiting at the kill and those that came to wait within 30 s after it (both: documents in
+    flight on the surviving replica must not hide those on the killed one's partitions)."""
+    waits: list[float] = []
+    never = window_s * 10  # no next event at all: the document is stuck, recovery fails
     for seen in live.values():
         ordered = sorted(seen, key=lambda s: s.at)
         before = [s for s in ordered if s.at <= kill.at]
         after = [s for s in ordered if s.at > kill.at]
         if before and before[-1].event.type in waiting:
-            nxt = after[0].at if after else kill.at + window_s * 10
-            at_kill.append(nxt - kill.at)
+            waits.append((after[0].at if after else kill.at + never) - kill.at)
             continue
         for i, s in enumerate(after):
             if s.event.type in waiting and s.at <= kill.at + 30:
-                nxt = after[i + 1].at if i + 1 < len(after) else kill.at + window_s * 10
-                later.append(nxt - s.at)
+                nxt = after[i + 1].at if i + 1 < len(after) else kill.at + never
+                waits.append(nxt - s.at)
                 break
-    waits = at_kill or later
-    if not waits:
-        return None
-    return round(max(waits), 2)
+    return round(max(waits), 2) if waits else None
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -59,6 +59,8 @@ class Result:
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
     reference_phrases_missing: list[str] = field(default_factory=list)
     data_dir: Path | None = None
+    #: Every pid the run's processes had (restarts included): none may outlive the run.
+    pids: list[int] = field(default_factory=list)
 
 
 def own_config(options: Options) -> StackConfig:
@@ -123,6 +125,8 @@ async def run(options: Options, corpus: Path, *, infra: Stack | None = None) -> 
         supervising = stack.supervise()
         await _run(stack, options, corpus, result, supervising)
     finally:
+        procs = [*stack.infra, *stack.services.values()]
+        result.pids = [pid for proc in procs for pid in proc.pids]
         stack.stop()
         if not options.keep_data:
             shutil.rmtree(cfg.data_dir, ignore_errors=True)

@@ -76,7 +76,9 @@ def table(result: Result) -> str:
 
 def kills_table(result: Result) -> str:
     rows = [
-        "| # | service | instance | at (s) | healthy after (s) | ready after (s) | recovery (s) |",
+        "| # | service | instance | at (s after the first kill) | healthy after (s) "
+        "| ready after (s) "
+        "| recovery (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     t0 = min((k.at for k in result.kills if k.at), default=0.0)
@@ -172,9 +174,10 @@ Before the faults, a reference pass sends each distinct file once with nothing f
 `recovery_s` per kill, from the `kill -9` to:
 - extractor, analyzer: the next event of every document that the stage owed its next event at
   the kill (last event `document.accepted`/`extraction.*` for the extractor,
-  `extraction.completed`/`analysis.started` for the analyzer), taking the longest wait; when no
-  document was in the stage at that moment, the same for documents that reached it within 30 s
-  (measured from their arrival there);
+  `extraction.completed`/`analysis.started` for the analyzer), and of every document that
+  reached the stage within 30 s after the kill (measured from its arrival there): the longest
+  of these waits, so work on the surviving replica cannot hide work on the killed one's
+  partitions (queueing behind other documents counts too: an upper bound);
 - status: the status consumer group having committed every event that existed 2 s after the
   kill (both replicas' partitions folded again);
 - ingest: the next upload answered 202; gateway: the next WebSocket snapshot served.
