@@ -20,8 +20,10 @@ _JUNK = re.compile(
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 )
 # ASCII punctuation and symbols, where an unmapped font's raw codes land; a run of one repeated
-# character (dot leaders in a table of contents, rules of dashes) counts once.
-_SYMBOL = re.compile(r"([!-/:-@\[-`{-~])\1*")
+# character (dot leaders in a table of contents, rules of dashes) counts once, but that count
+# (a slower pattern) is only needed when the plain one is over the threshold.
+_SYMBOL = re.compile(r"[!-/:-@\[-`{-~]")
+_SYMBOL_RUN = re.compile(r"([!-/:-@\[-`{-~])\1*")
 _LETTER = re.compile(r"[^\W\d_]")  # a word character that is no digit: a letter (or a mark)
 
 # Thresholds, chosen on the corpus (no text page comes near them) and the failures of issue 8.
@@ -55,6 +57,8 @@ def assess(text: str) -> Verdict:
         return Verdict(0, 0, 0, "no text")
     junk = len(_JUNK.findall(text))
     symbols = len(_SYMBOL.findall(text))
+    if symbols > MAX_SYMBOL_SHARE * visible:
+        symbols = len(_SYMBOL_RUN.findall(text))
     reason = None
     if junk > MAX_JUNK_SHARE * visible:
         reason = f"{junk} of {visible} characters are replacement, private-use or control"
