@@ -188,6 +188,9 @@ def _pdfium_page(
     try:
         page = document[index]
     except pdfium.PdfiumError as exc:
+        text = rescue.text_without_pdfium(index)
+        if text is not None:
+            return PageReading(text, "pypdf", warnings=[f"pdfium cannot load it ({exc})"])
         info.warnings.append(f"page {index + 1} cannot be read ({exc}); reported as empty")
         return PageReading("", "pypdfium2", warnings=[f"cannot be read ({exc})"])
     try:

@@ -60,6 +60,15 @@ class PageRescue:
                 return self._best(page, index, [(fast_text, FAST, None, verdict)], texts=False)
         return self._best(page, index, [(fast_text, FAST, None, verdict)], texts=True)
 
+    def text_without_pdfium(self, index: int) -> str | None:
+        """pypdf's text of a page pdfium cannot load; None when pypdf cannot either."""
+        try:
+            return self._pypdf_text(index)
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - the caller reports the page as unreadable
+            return None
+
     def settle_ligatures(self, index: int, text: str, spans: list[Span]) -> tuple[str, list[str]]:
         """Right-to-left ligatures' letters in the order pypdf reads them (see pdf_rtl)."""
         try:
