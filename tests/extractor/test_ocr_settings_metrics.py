@@ -1,4 +1,5 @@
-"""The OCR settings reach the pool's options; fallbacks are counted per reader."""
+"""The OCR settings reach the pool's options; fallbacks are counted per reader; per-page info
+in lifecycle events stays bounded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import ValidationError
 
 from services.extractor import metrics
 from services.extractor.extraction import ExtractionResult, OcrOptions, PageText
+from services.extractor.extraction.result import METADATA_PAGE_INFO_MAX
 from services.extractor.settings import ExtractorSettings
 
 
@@ -43,3 +45,18 @@ def test_pages_are_counted_by_reader_and_fallback() -> None:
     after = {r: (_count(by_reader, r), _count(fallback, r)) for r in before}
     gained = {r: (after[r][0] - before[r][0], after[r][1] - before[r][1]) for r in before}
     assert gained == {"pypdfium2": (1, 0), "ocr": (2, 2), "pypdf": (1, 1)}
+
+
+def test_per_page_info_in_events_is_bounded() -> None:
+    def result(pages: int, warning: str = "") -> ExtractionResult:
+        warnings = [warning] if warning else []
+        texts = [PageText(n, "x", False, "ocr", 0.9, warnings) for n in range(1, pages + 1)]
+        return ExtractionResult("application/pdf", "pypdfium2", texts, [], None, None, None, 1, 1, 0)
+
+    small = result(3, "read by ocr")
+    assert [(p.number, p.extractor, p.warnings) for p in small.metadata().page_info] == [
+        (n, "ocr", ["read by ocr"]) for n in (1, 2, 3)
+    ]
+    assert result(METADATA_PAGE_INFO_MAX + 1).metadata().page_info == []
+    assert result(METADATA_PAGE_INFO_MAX, "w" * 300).metadata().page_info == []  # too wordy
+    assert len(result(METADATA_PAGE_INFO_MAX + 1).page_info()) == METADATA_PAGE_INFO_MAX + 1

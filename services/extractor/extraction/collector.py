@@ -26,6 +26,7 @@ TableCallback = Callable[[int, Rows], None]  # (page number, rows)
 _LANGUAGE_SAMPLE_CHARS = 5000
 # Per page, so that a page's metadata stays small however a reader complains.
 _MAX_WARNINGS = 5
+_MAX_WARNING_CHARS = 200
 
 
 @dataclass
@@ -93,7 +94,12 @@ class PageCollector:
         for rows in tables:
             self._on_table(self.pages_done, [[_clean_cell(c) for c in row] for row in rows])
         page = PageText(
-            self.pages_done, text, empty, extractor, ocr_confidence, [*warnings][:_MAX_WARNINGS]
+            self.pages_done,
+            text,
+            empty,
+            extractor,
+            ocr_confidence,
+            [sanitize(w)[:_MAX_WARNING_CHARS] for w in warnings[:_MAX_WARNINGS]],
         )
         self._on_page(page, self.pages_total)
 

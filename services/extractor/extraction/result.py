@@ -8,9 +8,11 @@ from shared.events import ExtractionMetadata, PageInfo, TableData
 
 from .pages import PAGE_SEPARATOR, PageText
 
-# Lifecycle events (and so the read model) carry per-page info up to this many pages, a few
-# dozen KB; documents.extracted carries every page's.
+# Lifecycle events (and so the read model) carry per-page info up to this many pages and
+# characters of warnings, so that extraction.completed stays far below Kafka's record limit;
+# documents.extracted carries every page's (by reference when too large).
 METADATA_PAGE_INFO_MAX = 500
+METADATA_WARNING_CHARS_MAX = 100_000
 
 
 @dataclass
@@ -45,8 +47,14 @@ class ExtractionResult:
             took_ms=self.took_ms,
             empty_pages=[page.number for page in self.pages if page.empty],
             tables=len(self.tables),
-            page_info=self.page_info() if len(self.pages) <= METADATA_PAGE_INFO_MAX else [],
+            page_info=self.page_info() if self._page_info_fits_events() else [],
         )
+
+    def _page_info_fits_events(self) -> bool:
+        if len(self.pages) > METADATA_PAGE_INFO_MAX:
+            return False
+        warning_chars = sum(len(w) for page in self.pages for w in page.warnings)
+        return warning_chars <= METADATA_WARNING_CHARS_MAX
 
     def page_info(self) -> list[PageInfo]:
         return [
