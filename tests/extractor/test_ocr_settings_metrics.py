@@ -51,7 +51,9 @@ def test_per_page_info_in_events_is_bounded() -> None:
     def result(pages: int, warning: str = "") -> ExtractionResult:
         warnings = [warning] if warning else []
         texts = [PageText(n, "x", False, "ocr", 0.9, warnings) for n in range(1, pages + 1)]
-        return ExtractionResult("application/pdf", "pypdfium2", texts, [], None, None, None, 1, 1, 0)
+        return ExtractionResult(
+            "application/pdf", "pypdfium2", texts, [], None, None, None, chars=1, words=1, took_ms=0
+        )
 
     small = result(3, "read by ocr")
     assert [(p.number, p.extractor, p.warnings) for p in small.metadata().page_info] == [
