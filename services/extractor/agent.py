@@ -75,6 +75,7 @@ def build(settings: ExtractorSettings) -> Any:
             max_docx_uncompressed_bytes=settings.max_docx_uncompressed_bytes,
         ),
         tables=settings.tables,
+        ocr=settings.ocr_options(),
     )
     blobs = LocalBlobStore(settings.blob_dir)
 
@@ -99,6 +100,7 @@ def build(settings: ExtractorSettings) -> Any:
     resources.add(pool.start, pool.close)
     # Before any record: a cancel sent while this replica was down must be known first.
     resources.add(cancels.start, cancels.stop)
+    resources.add_health("cancels", lambda: cancels.running)
 
     @app.agent(
         raw_topic(app, topics.uploaded),
@@ -161,6 +163,7 @@ class _Handler:
                 _job_id(work.subject, work.generation),
                 self.blobs.local_path(work.data.blob.key),
                 password=work.data.options.password,
+                ocr_languages=work.data.options.ocr_languages,
                 on_progress=reporter.update,
             )
         except ExtractionCancelled as exc:
@@ -201,7 +204,7 @@ class _Handler:
             lifecycle.append(derive(work, DocumentCompleted, source=SOURCE))
         # One batch on one partition: in order, and one round trip instead of several.
         await self.producer.send_many([(self.topics.events, e) for e in lifecycle])
-        metrics.PAGES.inc(len(result.pages))
+        metrics.record_pages(result)
         metrics.DOCUMENTS.labels("completed", "").inc()
         if not work.data.options.analyze:
             return
