@@ -24,7 +24,8 @@ from services.gateway.settings import GatewaySettings
 from shared.auth import AuthError, credential_from_headers, verify_token
 from shared.events import TERMINAL_STATUSES_READ_MODEL
 from shared.ids import is_document_id
-from shared.mongo import DOCUMENTS, public_view
+from shared.mongo import public_view
+from shared.readmodel import DOCUMENTS
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404

@@ -33,7 +33,8 @@ from shared.events import (
     UploadOptions,
 )
 from shared.ids import is_document_id, new_document_id
-from shared.mongo import DOCUMENTS, public_view
+from shared.mongo import public_view
+from shared.readmodel import DOCUMENTS
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")

@@ -36,10 +36,13 @@ def build(settings: StatusSettings) -> Any:
     async def connect_mongo() -> None:
         client = mongo.connect(settings.mongo_url, app_name="docstream-status")
         db = client[settings.mongo_database]
-        await _until_done(lambda: mongo.ensure_indexes(db), "creating indexes")
+        guarded = settings.guarded_writes
+        if guarded is None:
+            guarded = not await _until_done(lambda: store.is_ferretdb(db), "asking the server")
         state["client"] = client
-        state["store"] = store.ReadModelStore(db[mongo.DOCUMENTS])
+        state["store"] = store.ReadModelStore(db, guarded=guarded)
         state["writer"] = BatchWriter(state["store"], producer, settings)
+        log.info("read model connected", extra={"guarded_writes": guarded})
 
     async def close_mongo() -> None:
         await state["client"].close()
@@ -47,6 +50,11 @@ def build(settings: StatusSettings) -> Any:
     resources.add(connect_mongo, close_mongo)
     watchdog = Watchdog(settings, producer, lambda: state["client"][settings.mongo_database])
     progress = FoldProgress()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it narrowly
+    async def forget_moved_documents(sender: Any, *args: Any, signal: Any, **kw: Any) -> None:
+        if "store" in state:
+            state["store"].forget()
 
     @app.agent(events_topic)
     async def fold_events(stream: Any) -> None:
@@ -175,12 +183,11 @@ class BatchWriter:
         log.error("events of a document dead-lettered", extra={"document_id": document_id})
 
 
-async def _until_done(call: Any, what: str) -> None:
+async def _until_done(call: Any, what: str) -> Any:
     delay = 0.2
     while True:
         try:
-            await call()
-            return
+            return await call()
         except PyMongoError as exc:
             log.warning(f"{what} failed; retrying", extra={"error": repr(exc)})
             await asyncio.sleep(delay)

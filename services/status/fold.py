@@ -97,6 +97,7 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
     new["last_event_id"] = event.id
     new["events_folded"] = int(new.get("events_folded", 0)) + 1
 
+    _log(new, event, position)
     current = str(new.get("status", "queued"))
     if current in TERMINAL:
         return new  # sticky: only the position moves
@@ -148,3 +149,40 @@ def _apply_data(new: Doc, event: Event) -> None:
         new["analysis"] = event.data.analysis.model_dump(exclude_none=True)
     elif isinstance(event, DocumentFailed):
         new["error"] = event.data.model_dump(exclude_none=True)
+
+
+#: Log entries kept per document; beyond it, the oldest progress entries make room.
+LOG_MAX = 500
+
+
+def _log(new: Doc, event: Event, position: Position) -> None:
+    """The processing log (``GET /v1/documents/{id}/log``) rides in the document: written
+    with it, so it is exactly as complete as the state it explains."""
+    entry: Doc = {
+        "type": event.type,
+        "time": event.time,
+        "generation": event.generation,
+        "source": event.source,
+        "position": {"partition": position.partition, "offset": position.offset},
+    }
+    detail = _detail(event)
+    if detail:
+        entry["detail"] = detail
+    log = list(new.get("_log") or [])
+    log.append(entry)
+    if len(log) > LOG_MAX:
+        progress = next((i for i, e in enumerate(log) if e["type"].endswith(".progressed")), 0)
+        del log[progress]
+    new["_log"] = log
+
+
+def _detail(event: Event) -> Doc:
+    if isinstance(event, ExtractionProgressed):
+        return {"done": event.data.done, "total": event.data.total}
+    if isinstance(event, DocumentFailed):
+        return {"stage": event.data.stage, "reason": event.data.reason.value}
+    if isinstance(event, ExtractionCompleted):
+        return {"pages": event.data.metadata.pages, "chars": event.data.metadata.chars}
+    if isinstance(event, DocumentRedriven):
+        return {"stage": event.data.stage, "attempt": event.data.attempt}
+    return {}

@@ -17,6 +17,9 @@ class StatusSettings(ServiceSettings):
     # The gateway streams events live; the read model may trail by this much, and in
     # exchange folds several events of a document into one write.
     batch_within_s: float = Field(0.25, gt=0)
+    #: Writes guarded by the stored position (optimistic concurrency). None: on for MongoDB,
+    #: off for FerretDB, which would decode the whole collection for such a filter.
+    guarded_writes: bool | None = None
     #: A document whose events keep making the fold fail (a bug) is dead-lettered after
     #: this many attempts, so it cannot hold its partition for ever.
     poison_attempts: int = Field(5, ge=1)
