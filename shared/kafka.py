@@ -79,6 +79,10 @@ class EventProducer:
             await self._started.stop()
             self._started = None
 
+    async def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has (from the cluster's metadata)."""
+        return len(await self._producer.partitions_for(topic))
+
     async def send(self, topic: str, event: Envelope) -> Delivered:
         return (await self.send_many([(topic, event)]))[0]
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
 
+from services.ingest import queries
 from services.ingest.errors import (
     ApiError,
     api_error_handler,
@@ -22,6 +23,7 @@ from services.ingest.settings import IngestSettings
 from shared import mongo
 from shared.blobs import LocalBlobStore
 from shared.kafka import EventProducer, ensure_topics
+from shared.readmodel import ReadModel
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -38,6 +40,9 @@ def create_app(settings: IngestSettings) -> FastAPI:
             producer, settings.topics, app.state.blobs, timeout_s=settings.publish_timeout_s
         )
         app.state.db = client[settings.mongo_database]
+        app.state.read_model = ReadModel(
+            app.state.db, partitions=await producer.partitions(settings.topics.events)
+        )
         try:
             yield
         finally:
@@ -57,6 +62,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(PyMongoError, read_model_unavailable_handler)
     app.include_router(router)
+    app.include_router(queries.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
