@@ -192,6 +192,16 @@ class CancelledData(Payload):
     stage: str | None = None
 
 
+class DeletedData(Payload):
+    pass
+
+
+class StateData(Payload):
+    """A document's whole read-model state, as GET /v1/documents/{id} shows it."""
+
+    state: dict[str, Any]
+
+
 class RedrivenData(Payload):
     """A stalled stage's work record sent again, as a new attempt of the same generation."""
 
@@ -288,6 +298,20 @@ class DocumentCancelled(Envelope):
     data: CancelledData = Field(default_factory=CancelledData)
 
 
+class DocumentDeleted(Envelope):
+    """The owner deleted the document: its records and files go, its id answers 404."""
+
+    type: Literal["document.deleted"] = "document.deleted"
+    data: DeletedData = Field(default_factory=DeletedData)
+
+
+class DocumentUpdated(Envelope):
+    """The latest state of a document (documents.status, compacted: one per document)."""
+
+    type: Literal["document.updated"] = "document.updated"
+    data: StateData
+
+
 class DocumentRedriven(Envelope):
     type: Literal["document.redriven"] = "document.redriven"
     data: RedrivenData
@@ -312,6 +336,8 @@ Event = Annotated[
     | DocumentFailed
     | DocumentCancelled
     | DocumentRedriven
+    | DocumentDeleted
+    | DocumentUpdated
     | CancelRequested,
     Field(discriminator="type"),
 ]
@@ -319,7 +345,9 @@ Event = Annotated[
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 #: Lifecycle event types that end a document's generation.
-TERMINAL_TYPES = frozenset({"document.completed", "document.failed", "document.cancelled"})
+TERMINAL_TYPES = frozenset(
+    {"document.completed", "document.failed", "document.cancelled", "document.deleted"}
+)
 
 
 def encode(event: Envelope) -> bytes:

@@ -117,6 +117,14 @@ class EventProducer:
         metas = await asyncio.gather(*futures)
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]
 
+    async def tombstone(self, topic: str, key: str) -> None:
+        """A null value for ``key``: compaction removes the key's earlier records."""
+
+        async def once() -> None:
+            await (await self._producer.send(topic, None, key=key.encode()))
+
+        await self._retrying(once, key)
+
     async def enqueue(self, topic: str, event: Envelope) -> asyncio.Future[Any] | None:
         """Hand a record to the producer; the future settles with its ack or its error (within
         the request timeout). None when the producer refused it at once."""

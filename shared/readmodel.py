@@ -73,6 +73,7 @@ def entry_of(doc: Doc) -> Doc:
         "cost_usd": usage.get("estimated_cost_usd"),
         "reason": (doc.get("error") or {}).get("reason"),
         "duplicate_of": doc.get("duplicate_of"),
+        "deleted": doc.get("deleted"),
     }
     return {k: v for k, v in entry.items() if v is not None}
 

@@ -116,6 +116,8 @@ async def _stream(
         doc_owner = await hub.wait_for_owner(document_id, settings.unknown_document_wait_s)
     else:
         doc_owner = doc["owner"] if doc else None
+    if doc is not None and doc.get("deleted"):
+        doc_owner = None  # a deleted document is as absent as a missing one
     if doc_owner != owner:  # someone else's documents are as absent as missing ones
         await ws.send_json({"type": "error", "reason": "not_found"})
         await ws.close(CLOSE_NOT_FOUND, "not_found")

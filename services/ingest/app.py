@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
 
-from services.ingest import queries
+from services.ingest import deletion, queries
 from services.ingest.errors import (
     ApiError,
     api_error_handler,
@@ -63,6 +63,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.add_exception_handler(PyMongoError, read_model_unavailable_handler)
     app.include_router(router)
     app.include_router(queries.router)
+    app.include_router(deletion.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -21,11 +21,14 @@ from services.status.fold import Position
 from services.status.settings import StatusSettings
 from services.status.watchdog import Watchdog
 from shared import mongo
-from shared.events import decode
+from shared.blobs import BlobStore, LocalBlobStore, document_blob_prefix
+from shared.events import DocumentUpdated, StateData, decode
 from shared.kafka import EventProducer
+from shared.mongo import public_view
 from shared.stream_app import create_app, raw_topic
 
 log = logging.getLogger(__name__)
+SOURCE = "/docstream/status"
 
 
 def build(settings: StatusSettings) -> Any:
@@ -40,7 +43,10 @@ def build(settings: StatusSettings) -> Any:
         if guarded is None:
             guarded = not await _until_done(lambda: store.is_ferretdb(db), "asking the server")
         state["client"] = client
-        state["store"] = store.ReadModelStore(db, guarded=guarded)
+        effects = OutsideEffects(settings, producer, LocalBlobStore(settings.blob_dir))
+        state["store"] = store.ReadModelStore(
+            db, guarded=guarded, before_write=effects.before_write
+        )
         state["writer"] = BatchWriter(state["store"], producer, settings)
         log.info("read model connected", extra={"guarded_writes": guarded})
 
@@ -78,6 +84,37 @@ def build(settings: StatusSettings) -> Any:
         await watchdog.sweep(progress.lags({tp.partition: hw for tp, hw in highwaters.items()}))
 
     return app
+
+
+class OutsideEffects:
+    """What a document's new state means outside the database: its latest state on the
+    compacted documents.status topic (a tombstone once deleted), and a deleted document's
+    files removed."""
+
+    def __init__(self, settings: StatusSettings, producer: EventProducer, blobs: BlobStore):
+        self.topic = settings.topics.status
+        self.producer = producer
+        self.blobs = blobs
+
+    async def before_write(self, before: dict[str, Any] | None, doc: dict[str, Any]) -> None:
+        document_id = str(doc["_id"])
+        if doc.get("deleted"):
+            removed = await self.blobs.delete_prefix(document_blob_prefix(document_id))
+            if removed:
+                log.info(
+                    "files of a deleted document removed",
+                    extra={"document_id": document_id, "files": removed},
+                )
+            await self.producer.tombstone(self.topic, document_id)
+            return
+        update = DocumentUpdated(
+            source=SOURCE,
+            subject=document_id,
+            owner=str(doc["owner"]),
+            generation=int(doc.get("generation", 1)),
+            data=StateData(state=public_view(doc)),
+        )
+        await self.producer.send(self.topic, update)
 
 
 class FoldProgress:

@@ -37,6 +37,7 @@ STATUS_OF_TYPE: dict[str, str | None] = {
     "document.failed": "failed",
     "document.cancelled": "cancelled",
     "document.redriven": None,
+    "document.deleted": None,
 }
 TERMINAL = {"completed", "failed", "cancelled"}
 _RANK = {"queued": 0, "extracting": 1, "extracted": 2, "analyzing": 3, "analyzed": 4}
@@ -73,7 +74,9 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
             "offset", -1
         ):
             return None
-        if event.generation < doc.get("generation", 1):
+        if doc.get("deleted"):
+            return None  # a deleted document stays a tombstone, whatever arrives late
+        if event.generation < doc.get("generation", 1) and event.type != "document.deleted":
             return None
     new: Doc = (
         deepcopy(doc)
@@ -92,6 +95,8 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
         for key in _PER_GENERATION:
             new.pop(key, None)
 
+    if event.type == "document.deleted":
+        return _tombstone(new, event, position)
     new["position"] = {"partition": position.partition, "offset": position.offset}
     new["updated_at"] = event.time
     new["last_event_id"] = event.id
@@ -186,3 +191,20 @@ def _detail(event: Event) -> Doc:
     if isinstance(event, DocumentRedriven):
         return {"stage": event.data.stage, "attempt": event.data.attempt}
     return {}
+
+
+#: What a deleted document keeps: enough to answer 404 for ever and to find its summary.
+_TOMBSTONE_KEEPS = ("_id", "owner", "generation", "created_at", "_listing")
+
+
+def _tombstone(new: Doc, event: Event, position: Position) -> Doc:
+    kept = {k: new[k] for k in _TOMBSTONE_KEEPS if k in new}
+    return {
+        **kept,
+        "status": new.get("status"),
+        "deleted": True,
+        "deleted_at": event.time,
+        "updated_at": event.time,
+        "last_event_id": event.id,
+        "position": {"partition": position.partition, "offset": position.offset},
+    }

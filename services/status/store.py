@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,9 +53,24 @@ async def is_ferretdb(db: Any) -> bool:
     return "ferretdbVersion" in info or "ferretdb" in str(info.get("ferretdbFeatures", ""))
 
 
+BeforeWrite = Callable[[Doc | None, Doc], Awaitable[None]]
+
+
+async def _nothing(before: Doc | None, doc: Doc) -> None:
+    return None
+
+
 class ReadModelStore:
-    def __init__(self, db: Any, *, guarded: bool, cached_documents: int = 10_000) -> None:
+    def __init__(
+        self,
+        db: Any,
+        *,
+        guarded: bool,
+        before_write: BeforeWrite = _nothing,
+        cached_documents: int = 10_000,
+    ) -> None:
         self.db = db
+        self.before_write = before_write
         self.collection = db[DOCUMENTS]
         self.guarded = guarded
         self.listings = Listings(db[LISTINGS])
@@ -76,9 +91,12 @@ class ReadModelStore:
                 metrics.EVENTS_FOLDED.labels("skipped").inc(len(events))
                 return
             doc["_listing"] = await self.listings.place(doc)
-            finished = doc.get("status") in TERMINAL
+            finished = doc.get("status") in TERMINAL or bool(doc.get("deleted"))
             if not finished:
                 await _mark_in_flight(self.db, doc)
+            # Effects outside the database (the state topic, a deleted document's files) come
+            # before the write: a crash in between replays them, never skips them.
+            await self.before_write(before, doc)
             if await self._write(before, doc):
                 if finished:
                     await self.db[INFLIGHT].delete_one({"_id": document_id})
