@@ -21,13 +21,20 @@ The same code runs on MongoDB, where these reads are indexed lookups too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import heapq
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
 
 DOCUMENTS = "documents"
 LISTINGS = "listings"
@@ -311,3 +318,69 @@ def _invert(text: str) -> str:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# --- which database is the read model (a rebuild folds into a fresh one, then switches) ---
+
+META = "meta"
+_POINTER = "read_model"
+
+
+@dataclass(frozen=True)
+class Pointer:
+    database: str
+    ready: bool
+    #: Readers stay on this one until ``database`` is ready.
+    previous: str | None = None
+
+    @property
+    def readable(self) -> str:
+        return self.database if self.ready or not self.previous else self.previous
+
+
+async def read_pointer(client: Any, base: str) -> Pointer:
+    """The database the services use; ``base`` itself until a rebuild switched it."""
+    found = await client[base][META].find_one({"_id": _POINTER})
+    if found is None:
+        return Pointer(base, True)
+    return Pointer(str(found["database"]), bool(found.get("ready", True)), found.get("previous"))
+
+
+async def write_pointer(client: Any, base: str, pointer: Pointer) -> None:
+    body = {"database": pointer.database, "ready": pointer.ready, "previous": pointer.previous}
+    await client[base][META].replace_one({"_id": _POINTER}, body, upsert=True)
+
+
+class FollowedDatabase:
+    """The read model's database for readers (ingest, gateway), following rebuilds: call
+    :meth:`refresh` now and then (a read by ``_id``, cheap)."""
+
+    def __init__(self, client: Any, base: str) -> None:
+        self.client = client
+        self.base = base
+        self.name = base
+
+    @property
+    def db(self) -> Any:
+        return self.client[self.name]
+
+    async def refresh(self) -> bool:
+        """True when the database changed."""
+        name = (await read_pointer(self.client, self.base)).readable
+        changed = name != self.name
+        self.name = name
+        return changed
+
+
+async def follow(
+    followed: FollowedDatabase, on_change: Callable[[Any], None], *, every_s: float = 2.0
+) -> None:
+    """Refresh ``followed`` for ever (a task); ``on_change(db)`` after a rebuild's switch."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if await followed.refresh():
+                on_change(followed.db)
+                log.warning("read model switched", extra={"database": followed.name})
+        except PyMongoError as exc:
+            log.warning("could not read the read model's pointer", extra={"error": repr(exc)})

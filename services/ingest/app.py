@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +25,7 @@ from services.ingest.settings import IngestSettings
 from shared import mongo
 from shared.blobs import LocalBlobStore
 from shared.kafka import EventProducer, ensure_topics
-from shared.readmodel import ReadModel
+from shared.readmodel import FollowedDatabase, ReadModel, follow
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -39,13 +41,24 @@ def create_app(settings: IngestSettings) -> FastAPI:
         app.state.publisher = Publisher(
             producer, settings.topics, app.state.blobs, timeout_s=settings.publish_timeout_s
         )
+        # The base database holds what is not derived from events (admissions); the read
+        # model's database follows the pointer a rebuild moves.
         app.state.db = client[settings.mongo_database]
+        followed = FollowedDatabase(client, settings.mongo_database)
+        await followed.refresh()
         app.state.read_model = ReadModel(
-            app.state.db, partitions=await producer.partitions(settings.topics.events)
+            followed.db, partitions=await producer.partitions(settings.topics.events)
         )
+        read_model = app.state.read_model
+
+        def switched(db: Any) -> None:
+            read_model.db = db
+
+        follower = asyncio.create_task(follow(followed, switched))
         try:
             yield
         finally:
+            follower.cancel()
             await app.state.publisher.close()
             await producer.stop()
             await client.close()

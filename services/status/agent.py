@@ -19,6 +19,7 @@ from pymongo.errors import PyMongoError
 from services.status import metrics, store
 from services.status.fold import Position
 from services.status.settings import StatusSettings
+from services.status.switch import ReadModelSwitch
 from services.status.watchdog import Watchdog
 from shared import mongo
 from shared.blobs import BlobStore, LocalBlobStore, document_blob_prefix
@@ -38,23 +39,35 @@ def build(settings: StatusSettings) -> Any:
 
     async def connect_mongo() -> None:
         client = mongo.connect(settings.mongo_url, app_name="docstream-status")
-        db = client[settings.mongo_database]
         guarded = settings.guarded_writes
         if guarded is None:
-            guarded = not await _until_done(lambda: store.is_ferretdb(db), "asking the server")
-        state["client"] = client
+            base = client[settings.mongo_database]
+            guarded = not await _until_done(lambda: store.is_ferretdb(base), "asking the server")
         effects = OutsideEffects(settings, producer, LocalBlobStore(settings.blob_dir))
-        state["store"] = store.ReadModelStore(
-            db, guarded=guarded, before_write=effects.before_write
+
+        def use(db: Any) -> None:
+            state["store"] = store.ReadModelStore(
+                db, guarded=guarded, before_write=effects.before_write
+            )
+            state["writer"] = BatchWriter(state["store"], producer, settings)
+
+        switch = ReadModelSwitch(
+            client, settings.mongo_database, instance=settings.instance_id, on_switch=use
         )
-        state["writer"] = BatchWriter(state["store"], producer, settings)
-        log.info("read model connected", extra={"guarded_writes": guarded})
+        await _until_done(switch.start, "reading the read model's pointer")
+        use(switch.db)
+        state["client"] = client
+        state["switch"] = switch
+        log.info(
+            "read model connected",
+            extra={"guarded_writes": guarded, "database": switch.database},
+        )
 
     async def close_mongo() -> None:
         await state["client"].close()
 
     resources.add(connect_mongo, close_mongo)
-    watchdog = Watchdog(settings, producer, lambda: state["client"][settings.mongo_database])
+    watchdog = Watchdog(settings, producer, lambda: state["switch"].db)
     progress = FoldProgress()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it narrowly
@@ -67,11 +80,20 @@ def build(settings: StatusSettings) -> Any:
         async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
             await resources.ensure_started()
             started = time.perf_counter()
-            await state["writer"].write(batch)
+            async with state["switch"].writing():
+                await state["writer"].write(batch)
             for event in batch:
                 await stream.ack(event)
                 progress.folded(event.message.partition, event.message.offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.timer(settings.switch_poll_s)  # type: ignore[untyped-decorator]
+    async def follow_the_pointer() -> None:
+        await resources.ensure_started()
+        try:
+            await state["switch"].poll()
+        except PyMongoError as exc:
+            log.warning("could not read the read model's pointer", extra={"error": repr(exc)})
 
     @app.timer(settings.watchdog_interval_s)  # type: ignore[untyped-decorator]
     async def watch_for_stalls() -> None:

@@ -17,6 +17,8 @@ class StatusSettings(ServiceSettings):
     # The gateway streams events live; the read model may trail by this much, and in
     # exchange folds several events of a document into one write.
     batch_within_s: float = Field(0.25, gt=0)
+    #: How often a replica checks whether a rebuild switched the read model's database.
+    switch_poll_s: float = Field(1.0, gt=0)
     #: Writes guarded by the stored position (optimistic concurrency). None: on for MongoDB,
     #: off for FerretDB, which would decode the whole collection for such a filter.
     guarded_writes: bool | None = None

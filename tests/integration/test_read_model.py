@@ -99,3 +99,68 @@ async def test_delete_removes_everything_and_the_id_is_gone_everywhere(pipeline:
     messages, close_code = await pipeline.watch(document_id, "alice", timeout_s=10)
     assert close_code == 4404
     assert messages[-1] == {"type": "error", "reason": "not_found"}
+
+
+async def test_rebuild_refolds_the_same_read_model_and_switches_to_it(pipeline: Pipeline) -> None:
+    from pymongo import AsyncMongoClient
+
+    from services.status.rebuild import rebuild
+    from services.status.settings import StatusSettings
+    from shared.readmodel import read_pointer
+
+    ids = []
+    for i in range(4):
+        response = await pipeline.upload(
+            None,
+            "rita",
+            data=f"Rebuild me, number {i}.\n".encode(),
+            filename=f"r{i}.txt",
+            fields={"analyze": "false"},
+        )
+        ids.append(response.json()["id"])
+    for document_id in ids:
+        await pipeline.wait_for_status(document_id, "rita", {"completed"})
+    cfg = pipeline.cfg
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cfg.mongo_url, tz_aware=True)
+    settings = StatusSettings(
+        auth_secret=cfg.ensure_secret(),
+        kafka_bootstrap_servers=cfg.bootstrap,
+        mongo_url=cfg.mongo_url,
+        mongo_database=cfg.mongo_database,
+        topic_prefix=cfg.topic_prefix,
+    )
+    try:
+        live_db = (await read_pointer(client, cfg.mongo_database)).database
+        # The live service keeps folding while the rebuild runs.
+        report = await rebuild(settings, hold_timeout_s=60)
+        assert report.switched and report.previous == live_db
+        assert report.documents >= len(ids)
+        live = {d["_id"]: d async for d in client[live_db]["documents"].find({})}
+        rebuilt = {d["_id"]: d async for d in client[report.database]["documents"].find({})}
+        assert set(rebuilt) == set(live)
+        for document_id, doc in live.items():
+            assert rebuilt[document_id] == doc, document_id
+        pointer = await read_pointer(client, cfg.mongo_database)
+        assert pointer.database == report.database and pointer.ready
+        # The services follow: a new document lands in the rebuilt database and is served.
+        await asyncio.sleep(3)  # the readers' refresh period
+        response = await pipeline.upload(
+            None,
+            "rita",
+            data=b"After the switch.\n",
+            filename="after.txt",
+            fields={"analyze": "false"},
+        )
+        after = response.json()["id"]
+        await pipeline.wait_for_status(after, "rita", {"completed"})
+        assert await client[report.database]["documents"].find_one({"_id": after}) is not None
+        listed = await _list_ids(pipeline, "rita")
+        assert set(listed) == {*ids, after}
+    finally:
+        await client.close()
+
+
+async def _list_ids(pipeline: Pipeline, owner: str) -> list[str]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{pipeline.api}/v1/documents", headers=pipeline.headers(owner))
+    return [item["id"] for item in response.json()["items"]]
