@@ -96,7 +96,12 @@ class _Folder:
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
         )
         await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self.topic) or set()
+        partitions = self._consumer.partitions_for_topic(self.topic)
+        if not partitions:  # no metadata for the topic yet on a fresh client
+            await self._consumer._client.force_metadata_update()
+            partitions = self._consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            raise RuntimeError(f"topic {self.topic} does not exist")
         self._tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         self._consumer.assign(self._tps)
         await self._consumer.seek_to_beginning(*self._tps)
