@@ -156,6 +156,9 @@ class AcceptedData(Payload):
     # so a reprocess or a re-drive can ask the same again.
     options: UploadOptions | None = None
     password_given: bool = False
+    #: The earlier document with the same bytes whose results this one shows (duplicate policy
+    #: ``link``): nothing is processed for it, its completion follows at once.
+    duplicate_of: str | None = None
 
 
 class StageData(Payload):

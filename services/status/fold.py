@@ -126,6 +126,8 @@ def _apply_data(new: Doc, event: Event) -> None:
         if event.data.options is not None:
             new["options"] = event.data.options.model_dump(exclude_none=True, exclude={"password"})
             new["password_given"] = event.data.password_given
+        if event.data.duplicate_of is not None:
+            new["duplicate_of"] = event.data.duplicate_of
     elif isinstance(event, DocumentRedriven):
         new["redrives"] = max(int(new.get("redrives", 0)), event.data.attempt - 1)
         new["last_redrive"] = {
