@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 
 from services.status import metrics, store
 from services.status.fold import Position
+from services.status.housekeeping import Housekeeping
 from services.status.settings import StatusSettings
 from services.status.switch import ReadModelSwitch
 from services.status.watchdog import Watchdog
@@ -68,6 +69,12 @@ def build(settings: StatusSettings) -> Any:
 
     resources.add(connect_mongo, close_mongo)
     watchdog = Watchdog(settings, producer, lambda: state["switch"].db)
+    housekeeping = Housekeeping(
+        settings,
+        LocalBlobStore(settings.blob_dir),
+        lambda: state["switch"].db,
+        changed=lambda document_id: state["store"].forget(document_id),
+    )
     progress = FoldProgress()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it narrowly
@@ -94,6 +101,14 @@ def build(settings: StatusSettings) -> Any:
             await state["switch"].poll()
         except PyMongoError as exc:
             log.warning("could not read the read model's pointer", extra={"error": repr(exc)})
+
+    @app.timer(settings.housekeeping_interval_s)  # type: ignore[untyped-decorator]
+    async def keep_house() -> None:
+        await resources.ensure_started()
+        assigned = app.consumer.assignment() if app.consumer else set()
+        mine = {tp.partition for tp in assigned if tp.topic == settings.topics.events}
+        if mine and not app.rebalancing:
+            await housekeeping.sweep(mine)
 
     @app.timer(settings.watchdog_interval_s)  # type: ignore[untyped-decorator]
     async def watch_for_stalls() -> None:

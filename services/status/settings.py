@@ -39,3 +39,9 @@ class StatusSettings(ServiceSettings):
     #: Sweep a partition only when the fold is at most this many events behind on it:
     #: a read model that trails its log would make busy documents look stalled.
     watchdog_max_lag: int = Field(100, ge=0)
+
+    # Retention (None keeps for ever): finished documents' processing logs, and the files of
+    # failed documents, dropped this many days after the document finished.
+    retain_logs_days: float | None = Field(30.0, gt=0)
+    retain_failed_files_days: float | None = Field(7.0, gt=0)
+    housekeeping_interval_s: float = Field(3600.0, gt=0)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from services.status import metrics
 from services.status.fold import TERMINAL, Doc, Position, fold
+from services.status.housekeeping import record_finished
 from shared.events import Event
 from shared.readmodel import (
     BUCKET_SIZE,
@@ -77,9 +78,13 @@ class ReadModelStore:
         self._cache: OrderedDict[str, Doc] = OrderedDict()
         self._capacity = cached_documents
 
-    def forget(self) -> None:
-        """Partitions moved: what another replica wrote meanwhile is not in our cache."""
-        self._cache.clear()
+    def forget(self, document_id: str | None = None) -> None:
+        """Partitions moved (or housekeeping changed a document): what was written meanwhile
+        is not in our cache."""
+        if document_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(document_id, None)
 
     async def apply(self, document_id: str, events: Sequence[Folded]) -> None:
         for _ in range(5):
@@ -97,6 +102,8 @@ class ReadModelStore:
             # Effects outside the database (the state topic, a deleted document's files) come
             # before the write: a crash in between replays them, never skips them.
             await self.before_write(before, doc)
+            if finished and not doc.get("deleted") and not _was_finished(before, doc):
+                await record_finished(self.db, doc, _when(doc))
             if await self._write(before, doc):
                 if finished:
                     await self.db[INFLIGHT].delete_one({"_id": document_id})
@@ -218,6 +225,21 @@ async def _mark_in_flight(db: Any, doc: Doc) -> None:
         "updated_at": doc.get("updated_at") or datetime.min,
     }
     await db[INFLIGHT].replace_one({"_id": doc["_id"]}, marker, upsert=True)
+
+
+def _was_finished(before: Doc | None, doc: Doc) -> bool:
+    return (
+        before is not None
+        and before.get("generation") == doc.get("generation")
+        and before.get("status") in TERMINAL
+    )
+
+
+def _when(doc: Doc) -> datetime:
+    stamp = doc.get("finished_at") or doc.get("updated_at")
+    if not isinstance(stamp, datetime):
+        return datetime.now(UTC)
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def _count_finished(before: Doc | None, doc: Doc) -> None:
