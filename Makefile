@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
+.PHONY: rebuild help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ chaos: infra ## fault suite (~10 min): kills, broker and DB restarts under load;
 
 chaos-quick: infra ## a short fault run (60 documents, ~4 min), prints but records nothing
 	@$(PY) -m benchmarks.chaos --quick
+
+rebuild: install ## refold the read model (of the running make run stack) into a fresh database and switch to it
+	@$(PY) -m deploy.launcher rebuild
 
 clean: ## remove local data (.data); caches in ~/.cache/docstream stay
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -58,10 +58,10 @@ def save(flat: dict[str, Any], *, quick: bool, started: float, merge: bool) -> d
 
 
 async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
-    from benchmarks import bench_analysis, bench_extraction, bench_pipeline
+    from benchmarks import bench_analysis, bench_extraction, bench_pipeline, bench_read_model
 
     flat: dict[str, Any] = {}
-    wanted = set(args.only or ["extraction", "pipeline", "analysis"])
+    wanted = set(args.only or ["extraction", "pipeline", "analysis", "read_model"])
     # With --only, other figures of an earlier run are kept; a full run starts afresh.
     merge = bool(args.only)
 
@@ -79,6 +79,9 @@ async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
         if "pipeline" in wanted:
             print("[bench] pipeline ...", flush=True)
             checkpoint(await bench_pipeline.run_pipeline(stack, CORPUS, quick=args.quick))
+        if "read_model" in wanted:
+            print("[bench] read model at volume ...", flush=True)
+            checkpoint(await bench_read_model.run_read_model(stack, CORPUS, quick=args.quick))
         if "analysis" in wanted:
             print("[bench] analysis ...", flush=True)
             checkpoint(
@@ -97,7 +100,9 @@ def main() -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="short smoke run")
-    parser.add_argument("--only", action="append", choices=["extraction", "analysis", "pipeline"])
+    parser.add_argument(
+        "--only", action="append", choices=["extraction", "analysis", "pipeline", "read_model"]
+    )
     args = parser.parse_args()
     results = asyncio.run(_run(args, time.time()))
     print(json.dumps(results, indent=2, sort_keys=True))

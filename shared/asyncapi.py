@@ -32,10 +32,16 @@ _CHANNELS: dict[str, tuple[list[type[events.Envelope]], str]] = {
             events.DocumentFailed,
             events.DocumentCancelled,
             events.DocumentRedriven,
+            events.DocumentDeleted,
         ],
-        "every stage (document.redriven and stalled failures: status's watchdog)",
+        "every stage (document.redriven and stalled failures: status's watchdog; "
+        "document.accepted and document.deleted: ingest)",
     ),
     "commands": ([events.CancelRequested], "ingest"),
+    "status": (
+        [events.DocumentUpdated],
+        "status (compacted: the latest state per document; a null value once deleted)",
+    ),
 }
 
 

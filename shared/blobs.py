@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +32,10 @@ class BlobStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob whose key starts with ``prefix`` (a folder); how many went."""
+        ...
 
     def local_path(self, key: str) -> Path:
         """A path a worker process can open; remote stores download to a cache first."""
@@ -87,7 +92,20 @@ class LocalBlobStore:
     async def exists(self, key: str) -> bool:
         return self.local_path(key).is_file()
 
+    async def delete_prefix(self, prefix: str) -> int:
+        folder = self.local_path(prefix)
+        if folder == self.root or not folder.is_dir():
+            return 0
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        return len(files)
+
 
 def document_blob_key(document_id: str, name: str) -> str:
+    return f"{document_blob_prefix(document_id)}/{name}"
+
+
+def document_blob_prefix(document_id: str) -> str:
+    """The folder of everything stored for one document (its upload, texts, extras)."""
     # Two-character fan-out keeps directories small with millions of documents.
-    return f"documents/{document_id[:2]}/{document_id}/{name}"
+    return f"documents/{document_id[:2]}/{document_id}"

@@ -156,6 +156,9 @@ class AcceptedData(Payload):
     # so a reprocess or a re-drive can ask the same again.
     options: UploadOptions | None = None
     password_given: bool = False
+    #: The earlier document with the same bytes whose results this one shows (duplicate policy
+    #: ``link``): nothing is processed for it, its completion follows at once.
+    duplicate_of: str | None = None
 
 
 class StageData(Payload):
@@ -190,6 +193,16 @@ class FailedData(Payload):
 
 class CancelledData(Payload):
     stage: str | None = None
+
+
+class DeletedData(Payload):
+    pass
+
+
+class StateData(Payload):
+    """A document's whole read-model state, as GET /v1/documents/{id} shows it."""
+
+    state: dict[str, Any]
 
 
 class RedrivenData(Payload):
@@ -288,6 +301,20 @@ class DocumentCancelled(Envelope):
     data: CancelledData = Field(default_factory=CancelledData)
 
 
+class DocumentDeleted(Envelope):
+    """The owner deleted the document: its records and files go, its id answers 404."""
+
+    type: Literal["document.deleted"] = "document.deleted"
+    data: DeletedData = Field(default_factory=DeletedData)
+
+
+class DocumentUpdated(Envelope):
+    """The latest state of a document (documents.status, compacted: one per document)."""
+
+    type: Literal["document.updated"] = "document.updated"
+    data: StateData
+
+
 class DocumentRedriven(Envelope):
     type: Literal["document.redriven"] = "document.redriven"
     data: RedrivenData
@@ -312,6 +339,8 @@ Event = Annotated[
     | DocumentFailed
     | DocumentCancelled
     | DocumentRedriven
+    | DocumentDeleted
+    | DocumentUpdated
     | CancelRequested,
     Field(discriminator="type"),
 ]
@@ -319,7 +348,9 @@ Event = Annotated[
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 #: Lifecycle event types that end a document's generation.
-TERMINAL_TYPES = frozenset({"document.completed", "document.failed", "document.cancelled"})
+TERMINAL_TYPES = frozenset(
+    {"document.completed", "document.failed", "document.cancelled", "document.deleted"}
+)
 
 
 def encode(event: Envelope) -> bytes:

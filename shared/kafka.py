@@ -79,6 +79,10 @@ class EventProducer:
             await self._started.stop()
             self._started = None
 
+    async def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has (from the cluster's metadata)."""
+        return len(await self._producer.partitions_for(topic))
+
     async def send(self, topic: str, event: Envelope) -> Delivered:
         return (await self.send_many([(topic, event)]))[0]
 
@@ -112,6 +116,14 @@ class EventProducer:
         ]
         metas = await asyncio.gather(*futures)
         return [Delivered(m.topic, m.partition, m.offset) for m in metas]
+
+    async def tombstone(self, topic: str, key: str) -> None:
+        """A null value for ``key``: compaction removes the key's earlier records."""
+
+        async def once() -> None:
+            await (await self._producer.send(topic, None, key=key.encode()))
+
+        await self._retrying(once, key)
 
     async def enqueue(self, topic: str, event: Envelope) -> asyncio.Future[Any] | None:
         """Hand a record to the producer; the future settles with its ack or its error (within

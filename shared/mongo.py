@@ -10,21 +10,14 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
-
-DOCUMENTS = "documents"
 
 Doc = dict[str, Any]
 
 
 def connect(url: str, *, app_name: str) -> AsyncMongoClient[Doc]:
     return AsyncMongoClient(url, appname=app_name, tz_aware=True, serverSelectionTimeoutMS=5000)
-
-
-async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
-    await db[DOCUMENTS].create_index([("owner", ASCENDING), ("created_at", DESCENDING)])
 
 
 async def wait_for_mongo(url: str, *, timeout_s: float = 30.0) -> None:

@@ -37,6 +37,11 @@ class Topics:
         """Cancel and reprocess requests."""
         return self._name("documents.commands")
 
+    @property
+    def status(self) -> str:
+        """Compacted: the latest state of each document (a tombstone once it is deleted)."""
+        return self._name("documents.status")
+
     def dead_letter(self, topic: str) -> str:
         return f"{topic}.dlt"
 
@@ -51,8 +56,9 @@ class Topics:
             self.analyzed,
             self.events,
             self.commands,
+            self.status,
             *(self.dead_letter(t) for t in parked),
         ]
 
     def compacted(self) -> set[str]:
-        return set()
+        return {self.status}

@@ -26,7 +26,7 @@ from deploy.launcher import Stack, StackConfig
 from deploy.launcher.config import Ports
 from deploy.launcher.install import say
 from shared.auth import issue_token
-from shared.mongo import DOCUMENTS
+from shared.readmodel import DOCUMENTS
 
 AGENTS = ("extractor", "analyzer", "status")
 

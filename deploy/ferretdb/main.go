@@ -3,6 +3,7 @@
 // Why a wrapper instead of `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2`: the
 // published module lacks its generated build/version/version.txt, so that binary panics at
 // start. FerretDB's embeddable package has no such check, and it disables telemetry itself.
+// idindex.go makes lookups by _id use an index (FerretDB's own one never matches its queries).
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -43,6 +45,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if dir := sqliteDir(*sqliteURL); dir != "" {
+		go indexIDPaths(ctx, dir, 2*time.Second, logger)
+	}
 
 	logger.Info("ferretdb listening", "addr", *listen, "sqlite", *sqliteURL)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {

@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     # The readiness probes expect refused connections while Kafka starts; don't print them.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="python -m deploy.launcher")
-    parser.add_argument("command", choices=["run", "infra", "install", "token", "watch"])
+    parser.add_argument(
+        "command", choices=["run", "infra", "install", "token", "watch", "rebuild"]
+    )
     parser.add_argument("document", nargs="?", help="for 'watch': the document id")
     parser.add_argument("--owner", default="dev", help="for 'token' and 'watch': whose token")
     args = parser.parse_args(argv)
@@ -121,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         install_all()
         return 0
     cfg = config_from_env()
+    if args.command == "rebuild":
+        # The running local stack's settings, as its status service has them.
+        os.environ.update(cfg.service_env())
+        from services.status.rebuild import main as rebuild
+
+        return rebuild([])
     if args.command == "token":
         print(issue_token(cfg.ensure_secret(), args.owner))
         return 0

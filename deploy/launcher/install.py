@@ -6,6 +6,7 @@ package list), so a first start is never minutes of silence; later starts find t
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,16 @@ def kafka_libs() -> Path:
 
 
 def ferretdb_binary() -> Path:
-    return cache_dir() / f"ferretdb-{FERRETDB_VERSION}-wrapper" / "ferretdb"
+    # Keyed by the wrapper's own sources too: a changed wrapper is built again, not reused.
+    return cache_dir() / f"ferretdb-{FERRETDB_VERSION}-wrapper-{_wrapper_hash()}" / "ferretdb"
+
+
+def _wrapper_hash() -> str:
+    digest = hashlib.sha256()
+    folder = REPO / "deploy" / "ferretdb"
+    for path in sorted([*folder.glob("*.go"), folder / "go.mod"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def _require(tool: str, hint: str) -> str:

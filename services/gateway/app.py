@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import JSONResponse
@@ -15,6 +17,7 @@ from services.gateway.stream import watch_document
 from shared import mongo
 from shared.broadcast import BroadcastConsumer
 from shared.kafka import ensure_topics
+from shared.readmodel import FollowedDatabase, follow
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -31,10 +34,18 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         await consumer.start()
         app.state.consumer = consumer
         client = mongo.connect(settings.mongo_url, app_name="docstream-gateway")
-        app.state.db = client[settings.mongo_database]
+        followed = FollowedDatabase(client, settings.mongo_database)
+        await followed.refresh()
+        app.state.db = followed.db
+
+        def switched(db: Any) -> None:
+            app.state.db = db  # new watches read the rebuilt read model
+
+        follower = asyncio.create_task(follow(followed, switched))
         try:
             yield
         finally:
+            follower.cancel()
             await consumer.stop()
             await client.close()
 

@@ -24,7 +24,8 @@ from services.gateway.settings import GatewaySettings
 from shared.auth import AuthError, credential_from_headers, verify_token
 from shared.events import TERMINAL_STATUSES_READ_MODEL
 from shared.ids import is_document_id
-from shared.mongo import DOCUMENTS, public_view
+from shared.mongo import public_view
+from shared.readmodel import DOCUMENTS
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -115,6 +116,8 @@ async def _stream(
         doc_owner = await hub.wait_for_owner(document_id, settings.unknown_document_wait_s)
     else:
         doc_owner = doc["owner"] if doc else None
+    if doc is not None and doc.get("deleted"):
+        doc_owner = None  # a deleted document is as absent as a missing one
     if doc_owner != owner:  # someone else's documents are as absent as missing ones
         await ws.send_json({"type": "error", "reason": "not_found"})
         await ws.close(CLOSE_NOT_FOUND, "not_found")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
 
+from services.ingest import deletion, queries
 from services.ingest.errors import (
     ApiError,
     api_error_handler,
@@ -22,6 +25,7 @@ from services.ingest.settings import IngestSettings
 from shared import mongo
 from shared.blobs import LocalBlobStore
 from shared.kafka import EventProducer, ensure_topics
+from shared.readmodel import FollowedDatabase, ReadModel, follow
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -37,10 +41,24 @@ def create_app(settings: IngestSettings) -> FastAPI:
         app.state.publisher = Publisher(
             producer, settings.topics, app.state.blobs, timeout_s=settings.publish_timeout_s
         )
+        # The base database holds what is not derived from events (admissions); the read
+        # model's database follows the pointer a rebuild moves.
         app.state.db = client[settings.mongo_database]
+        followed = FollowedDatabase(client, settings.mongo_database)
+        await followed.refresh()
+        app.state.read_model = ReadModel(
+            followed.db, partitions=await producer.partitions(settings.topics.events)
+        )
+        read_model = app.state.read_model
+
+        def switched(db: Any) -> None:
+            read_model.db = db
+
+        follower = asyncio.create_task(follow(followed, switched))
         try:
             yield
         finally:
+            follower.cancel()
             await app.state.publisher.close()
             await producer.stop()
             await client.close()
@@ -57,6 +75,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(PyMongoError, read_model_unavailable_handler)
     app.include_router(router)
+    app.include_router(queries.router)
+    app.include_router(deletion.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,17 +1,17 @@
-"""The REST endpoints: commands become Kafka records, queries read the MongoDB read model."""
+"""The command side of the API: uploads, cancels and reprocesses become Kafka records."""
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from pymongo import DESCENDING
 
 from services.ingest import metrics
 from services.ingest.errors import ApiError
+from services.ingest.queries import owned
 from services.ingest.security import PrincipalDep
 from services.ingest.upload import ParsedUpload, receive_upload
 from shared.blobs import document_blob_key
@@ -32,8 +32,7 @@ from shared.events import (
     UploadedData,
     UploadOptions,
 )
-from shared.ids import is_document_id, new_document_id
-from shared.mongo import DOCUMENTS, public_view
+from shared.ids import new_document_id
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
@@ -144,40 +143,9 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
     }
 
 
-async def _owned(request: Request, document_id: str, owner: str) -> dict[str, Any]:
-    if not is_document_id(document_id):
-        raise ApiError(404, "not_found", "no such document")
-    doc = await request.app.state.db[DOCUMENTS].find_one({"_id": document_id, "owner": owner})
-    if doc is None:  # someone else's documents are as absent as missing ones
-        raise ApiError(404, "not_found", "no such document")
-    return dict(doc)
-
-
-@router.get("/documents/{document_id}")
-async def get_document(request: Request, document_id: str, who: PrincipalDep) -> Any:
-    return public_view(await _owned(request, document_id, who.owner))
-
-
-@router.get("/documents")
-async def list_documents(
-    request: Request,
-    who: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[str | None, Query(description="cursor: an id from a previous page")] = None,
-) -> Any:
-    query: dict[str, Any] = {"owner": who.owner}
-    if before:
-        if not is_document_id(before):
-            raise ApiError(422, "invalid_cursor", "before must be a document id")
-        query["_id"] = {"$lt": before}
-    cursor = request.app.state.db[DOCUMENTS].find(query).sort("_id", DESCENDING).limit(limit)
-    items = [public_view(doc) async for doc in cursor]
-    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
-
-
 @router.post("/documents/{document_id}/cancel", status_code=202)
 async def cancel_document(request: Request, document_id: str, who: PrincipalDep) -> Any:
-    doc = await _owned(request, document_id, who.owner)
+    doc = await owned(request, document_id, who.owner)
     if doc.get("status") in TERMINAL_STATUSES_READ_MODEL:
         raise ApiError(409, "already_finished", f"the document is already {doc['status']}")
     command = CancelRequested(
@@ -204,7 +172,7 @@ async def reprocess_document(
 ) -> Any:
     """Process the document again as a new generation; ``analysis_only`` reuses the text."""
     body = body or ReprocessBody()
-    doc = await _owned(request, document_id, who.owner)
+    doc = await owned(request, document_id, who.owner)
     settings = request.app.state.settings
     current = int(doc.get("generation", 1))
     common: dict[str, Any] = {

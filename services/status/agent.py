@@ -18,14 +18,19 @@ from pymongo.errors import PyMongoError
 
 from services.status import metrics, store
 from services.status.fold import Position
+from services.status.housekeeping import Housekeeping
 from services.status.settings import StatusSettings
+from services.status.switch import ReadModelSwitch
 from services.status.watchdog import Watchdog
 from shared import mongo
-from shared.events import decode
+from shared.blobs import BlobStore, LocalBlobStore, document_blob_prefix
+from shared.events import DocumentUpdated, StateData, decode
 from shared.kafka import EventProducer
+from shared.mongo import public_view
 from shared.stream_app import create_app, raw_topic
 
 log = logging.getLogger(__name__)
+SOURCE = "/docstream/status"
 
 
 def build(settings: StatusSettings) -> Any:
@@ -35,29 +40,75 @@ def build(settings: StatusSettings) -> Any:
 
     async def connect_mongo() -> None:
         client = mongo.connect(settings.mongo_url, app_name="docstream-status")
-        db = client[settings.mongo_database]
-        await _until_done(lambda: mongo.ensure_indexes(db), "creating indexes")
+        guarded = settings.guarded_writes
+        if guarded is None:
+            base = client[settings.mongo_database]
+            guarded = not await _until_done(lambda: store.is_ferretdb(base), "asking the server")
+        effects = OutsideEffects(settings, producer, LocalBlobStore(settings.blob_dir))
+
+        def use(db: Any) -> None:
+            state["store"] = store.ReadModelStore(
+                db, guarded=guarded, before_write=effects.before_write
+            )
+            state["writer"] = BatchWriter(state["store"], producer, settings)
+
+        switch = ReadModelSwitch(
+            client, settings.mongo_database, instance=settings.instance_id, on_switch=use
+        )
+        await _until_done(switch.start, "reading the read model's pointer")
+        use(switch.db)
         state["client"] = client
-        state["store"] = store.ReadModelStore(db[mongo.DOCUMENTS])
-        state["writer"] = BatchWriter(state["store"], producer, settings)
+        state["switch"] = switch
+        log.info(
+            "read model connected",
+            extra={"guarded_writes": guarded, "database": switch.database},
+        )
 
     async def close_mongo() -> None:
         await state["client"].close()
 
     resources.add(connect_mongo, close_mongo)
-    watchdog = Watchdog(settings, producer, lambda: state["client"][settings.mongo_database])
+    watchdog = Watchdog(settings, producer, lambda: state["switch"].db)
+    housekeeping = Housekeeping(
+        settings,
+        LocalBlobStore(settings.blob_dir),
+        lambda: state["switch"].db,
+        changed=lambda document_id: state["store"].forget(document_id),
+    )
     progress = FoldProgress()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it narrowly
+    async def forget_moved_documents(sender: Any, *args: Any, signal: Any, **kw: Any) -> None:
+        if "store" in state:
+            state["store"].forget()
 
     @app.agent(events_topic)
     async def fold_events(stream: Any) -> None:
         async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
             await resources.ensure_started()
             started = time.perf_counter()
-            await state["writer"].write(batch)
+            async with state["switch"].writing():
+                await state["writer"].write(batch)
             for event in batch:
                 await stream.ack(event)
                 progress.folded(event.message.partition, event.message.offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.timer(settings.switch_poll_s)  # type: ignore[untyped-decorator]
+    async def follow_the_pointer() -> None:
+        await resources.ensure_started()
+        try:
+            await state["switch"].poll()
+        except PyMongoError as exc:
+            log.warning("could not read the read model's pointer", extra={"error": repr(exc)})
+
+    @app.timer(settings.housekeeping_interval_s)  # type: ignore[untyped-decorator]
+    async def keep_house() -> None:
+        await resources.ensure_started()
+        assigned = app.consumer.assignment() if app.consumer else set()
+        mine = {tp.partition for tp in assigned if tp.topic == settings.topics.events}
+        if mine and not app.rebalancing:
+            await housekeeping.sweep(mine)
 
     @app.timer(settings.watchdog_interval_s)  # type: ignore[untyped-decorator]
     async def watch_for_stalls() -> None:
@@ -70,6 +121,37 @@ def build(settings: StatusSettings) -> Any:
         await watchdog.sweep(progress.lags({tp.partition: hw for tp, hw in highwaters.items()}))
 
     return app
+
+
+class OutsideEffects:
+    """What a document's new state means outside the database: its latest state on the
+    compacted documents.status topic (a tombstone once deleted), and a deleted document's
+    files removed."""
+
+    def __init__(self, settings: StatusSettings, producer: EventProducer, blobs: BlobStore):
+        self.topic = settings.topics.status
+        self.producer = producer
+        self.blobs = blobs
+
+    async def before_write(self, before: dict[str, Any] | None, doc: dict[str, Any]) -> None:
+        document_id = str(doc["_id"])
+        if doc.get("deleted"):
+            removed = await self.blobs.delete_prefix(document_blob_prefix(document_id))
+            if removed:
+                log.info(
+                    "files of a deleted document removed",
+                    extra={"document_id": document_id, "files": removed},
+                )
+            await self.producer.tombstone(self.topic, document_id)
+            return
+        update = DocumentUpdated(
+            source=SOURCE,
+            subject=document_id,
+            owner=str(doc["owner"]),
+            generation=int(doc.get("generation", 1)),
+            data=StateData(state=public_view(doc)),
+        )
+        await self.producer.send(self.topic, update)
 
 
 class FoldProgress:
@@ -175,12 +257,11 @@ class BatchWriter:
         log.error("events of a document dead-lettered", extra={"document_id": document_id})
 
 
-async def _until_done(call: Any, what: str) -> None:
+async def _until_done(call: Any, what: str) -> Any:
     delay = 0.2
     while True:
         try:
-            await call()
-            return
+            return await call()
         except PyMongoError as exc:
             log.warning(f"{what} failed; retrying", extra={"error": repr(exc)})
             await asyncio.sleep(delay)

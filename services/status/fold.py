@@ -37,6 +37,7 @@ STATUS_OF_TYPE: dict[str, str | None] = {
     "document.failed": "failed",
     "document.cancelled": "cancelled",
     "document.redriven": None,
+    "document.deleted": None,
 }
 TERMINAL = {"completed", "failed", "cancelled"}
 _RANK = {"queued": 0, "extracting": 1, "extracted": 2, "analyzing": 3, "analyzed": 4}
@@ -73,7 +74,9 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
             "offset", -1
         ):
             return None
-        if event.generation < doc.get("generation", 1):
+        if doc.get("deleted"):
+            return None  # a deleted document stays a tombstone, whatever arrives late
+        if event.generation < doc.get("generation", 1) and event.type != "document.deleted":
             return None
     new: Doc = (
         deepcopy(doc)
@@ -92,11 +95,14 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
         for key in _PER_GENERATION:
             new.pop(key, None)
 
+    if event.type == "document.deleted":
+        return _tombstone(new, event, position)
     new["position"] = {"partition": position.partition, "offset": position.offset}
     new["updated_at"] = event.time
     new["last_event_id"] = event.id
     new["events_folded"] = int(new.get("events_folded", 0)) + 1
 
+    _log(new, event, position)
     current = str(new.get("status", "queued"))
     if current in TERMINAL:
         return new  # sticky: only the position moves
@@ -120,6 +126,8 @@ def _apply_data(new: Doc, event: Event) -> None:
         if event.data.options is not None:
             new["options"] = event.data.options.model_dump(exclude_none=True, exclude={"password"})
             new["password_given"] = event.data.password_given
+        if event.data.duplicate_of is not None:
+            new["duplicate_of"] = event.data.duplicate_of
     elif isinstance(event, DocumentRedriven):
         new["redrives"] = max(int(new.get("redrives", 0)), event.data.attempt - 1)
         new["last_redrive"] = {
@@ -148,3 +156,57 @@ def _apply_data(new: Doc, event: Event) -> None:
         new["analysis"] = event.data.analysis.model_dump(exclude_none=True)
     elif isinstance(event, DocumentFailed):
         new["error"] = event.data.model_dump(exclude_none=True)
+
+
+#: Log entries kept per document; beyond it, the oldest progress entries make room.
+LOG_MAX = 500
+
+
+def _log(new: Doc, event: Event, position: Position) -> None:
+    """The processing log (``GET /v1/documents/{id}/log``) rides in the document: written
+    with it, so it is exactly as complete as the state it explains."""
+    entry: Doc = {
+        "type": event.type,
+        "time": event.time,
+        "generation": event.generation,
+        "source": event.source,
+        "position": {"partition": position.partition, "offset": position.offset},
+    }
+    detail = _detail(event)
+    if detail:
+        entry["detail"] = detail
+    log = list(new.get("_log") or [])
+    log.append(entry)
+    if len(log) > LOG_MAX:
+        progress = next((i for i, e in enumerate(log) if e["type"].endswith(".progressed")), 0)
+        del log[progress]
+    new["_log"] = log
+
+
+def _detail(event: Event) -> Doc:
+    if isinstance(event, ExtractionProgressed):
+        return {"done": event.data.done, "total": event.data.total}
+    if isinstance(event, DocumentFailed):
+        return {"stage": event.data.stage, "reason": event.data.reason.value}
+    if isinstance(event, ExtractionCompleted):
+        return {"pages": event.data.metadata.pages, "chars": event.data.metadata.chars}
+    if isinstance(event, DocumentRedriven):
+        return {"stage": event.data.stage, "attempt": event.data.attempt}
+    return {}
+
+
+#: What a deleted document keeps: enough to answer 404 for ever and to find its summary.
+_TOMBSTONE_KEEPS = ("_id", "owner", "generation", "created_at", "_listing")
+
+
+def _tombstone(new: Doc, event: Event, position: Position) -> Doc:
+    kept = {k: new[k] for k in _TOMBSTONE_KEEPS if k in new}
+    return {
+        **kept,
+        "status": new.get("status"),
+        "deleted": True,
+        "deleted_at": event.time,
+        "updated_at": event.time,
+        "last_event_id": event.id,
+        "position": {"partition": position.partition, "offset": position.offset},
+    }

@@ -40,3 +40,8 @@ WATCHDOG_SKIPPED = Counter(
     "docstream_status_watchdog_skipped_total",
     "Watchdog sweeps of a partition skipped because the fold was behind on it.",
 )
+HOUSEKEPT = Counter(
+    "docstream_status_housekept_total",
+    "Finished documents tidied by retention, by what went (log, failed_files).",
+    ["what"],
+)

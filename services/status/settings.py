@@ -17,6 +17,11 @@ class StatusSettings(ServiceSettings):
     # The gateway streams events live; the read model may trail by this much, and in
     # exchange folds several events of a document into one write.
     batch_within_s: float = Field(0.25, gt=0)
+    #: How often a replica checks whether a rebuild switched the read model's database.
+    switch_poll_s: float = Field(1.0, gt=0)
+    #: Writes guarded by the stored position (optimistic concurrency). None: on for MongoDB,
+    #: off for FerretDB, which would decode the whole collection for such a filter.
+    guarded_writes: bool | None = None
     #: A document whose events keep making the fold fail (a bug) is dead-lettered after
     #: this many attempts, so it cannot hold its partition for ever.
     poison_attempts: int = Field(5, ge=1)
@@ -34,3 +39,9 @@ class StatusSettings(ServiceSettings):
     #: Sweep a partition only when the fold is at most this many events behind on it:
     #: a read model that trails its log would make busy documents look stalled.
     watchdog_max_lag: int = Field(100, ge=0)
+
+    # Retention (None keeps for ever): finished documents' processing logs, and the files of
+    # failed documents, dropped this many days after the document finished.
+    retain_logs_days: float | None = Field(30.0, gt=0)
+    retain_failed_files_days: float | None = Field(7.0, gt=0)
+    housekeeping_interval_s: float = Field(3600.0, gt=0)

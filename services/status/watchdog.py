@@ -37,6 +37,7 @@ from shared.events import (
     UploadOptions,
 )
 from shared.kafka import EventProducer
+from shared.readmodel import DOCUMENTS, INFLIGHT
 from shared.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
@@ -91,13 +92,19 @@ class Watchdog:
             self.settings.stall_extraction_s,
             self.settings.stall_analysis_s,
         )
-        query = {
-            "status": {"$nin": sorted(TERMINAL)},
-            "position.partition": {"$in": sorted(current)},
-            "updated_at": {"$lt": now - timedelta(seconds=shortest)},
-        }
+        cutoff = now - timedelta(seconds=shortest)
+        db = self._database()
+        # The in-flight markers are few (documents not finished yet), unlike documents.
+        markers = db[INFLIGHT].find({"partition": {"$in": sorted(current)}})
         acted = 0
-        async for doc in self._database()["documents"].find(query):
+        async for marker in markers:
+            if _aware(marker["updated_at"]) >= cutoff:
+                continue
+            doc = await db[DOCUMENTS].find_one({"_id": marker["_id"]})
+            if doc is None or doc.get("status") in TERMINAL:
+                # A marker a crash left behind after its document finished (or was deleted).
+                await db[INFLIGHT].delete_one({"_id": marker["_id"]})
+                continue
             status = str(doc.get("status"))
             stalled_s = (now - _aware(doc["updated_at"])).total_seconds()
             if stalled_s < self.deadline_s(status):

@@ -25,9 +25,11 @@ def _ev(cls: Any, **kw: Any) -> Any:
 
 async def test_a_stale_replica_refolds_instead_of_overwriting(mongo_url: str) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    collection = client[f"store_{uuid.uuid4().hex[:8]}"]["documents"]
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+    collection = db["documents"]
     try:
-        first, second = ReadModelStore(collection), ReadModelStore(collection)
+        # Guarded writes, as on MongoDB (on FerretDB they are off: see the store's docstring).
+        first, second = ReadModelStore(db, guarded=True), ReadModelStore(db, guarded=True)
         accepted = _ev(DocumentAccepted, data=AcceptedData(filename="f", size=1, sha256="s"))
         await first.apply(DOC, [(accepted, Position(0, 0))])
         await second.apply(DOC, [(_ev(ExtractionStarted), Position(0, 1))])  # reads, caches
@@ -41,6 +43,12 @@ async def test_a_stale_replica_refolds_instead_of_overwriting(mongo_url: str) ->
         await second.apply(DOC, [(accepted, Position(0, 0))])
         again = await collection.find_one({"_id": DOC})
         assert again == stored
+        # Finished: no in-flight marker left; one summary in the owner's listing.
+        assert await db["inflight"].find_one({"_id": DOC}) is None
+        listing = await db["listings"].find_one({"_id": "alice|0|000000"})
+        assert listing is not None
+        assert [e["id"] for e in listing["entries"]] == [DOC]
+        assert listing["entries"][0]["status"] == "completed"
     finally:
         await client.drop_database(collection.database.name)
         await client.close()

@@ -68,8 +68,25 @@ EXTRACTION = {
 }
 
 
+async def _store(db: Any, docs: list[Any]) -> None:
+    """As the status service leaves them: the documents, and a marker for each in flight."""
+    await db.documents.insert_many(docs)
+    markers = [
+        {
+            "_id": d["_id"],
+            "partition": d["position"]["partition"],
+            "status": d["status"],
+            "updated_at": d["updated_at"],
+        }
+        for d in docs
+        if d["status"] not in ("completed", "failed", "cancelled")
+    ]
+    await db.inflight.insert_many(markers)
+
+
 async def test_stalled_documents_are_redriven_then_failed(db: Any) -> None:
-    await db.documents.insert_many(
+    await _store(
+        db,
         [
             _doc("queued-long", "queued", 61),
             _doc("queued-short", "queued", 59),  # within its (longer) deadline
@@ -79,7 +96,16 @@ async def test_stalled_documents_are_redriven_then_failed(db: Any) -> None:
             _doc("encrypted", "extracting", 31, password_given=True),
             _doc("done", "completed", 999),
             _doc("elsewhere", "extracting", 999, partition=1),  # another replica's partition
-        ]
+        ],
+    )
+    # A marker a crash left behind after its document finished: removed, nothing sent.
+    await db.inflight.insert_one(
+        {
+            "_id": "done",
+            "partition": 0,
+            "status": "extracting",
+            "updated_at": NOW - timedelta(hours=1),
+        }
     )
     producer = RecordingProducer()
     watchdog = Watchdog(SETTINGS, producer, lambda: db, now=lambda: NOW)  # type: ignore[arg-type]
@@ -110,10 +136,11 @@ async def test_stalled_documents_are_redriven_then_failed(db: Any) -> None:
         assert failed.data.reason == ReasonCode.STALLED
 
     assert not {"queued-short", "done", "elsewhere"} & set(by_doc)
+    assert await db.inflight.find_one({"_id": "done"}) is None
 
 
 async def test_no_sweep_while_the_fold_trails_its_log(db: Any) -> None:
-    await db.documents.insert_one(_doc("stuck", "extracting", 999))
+    await _store(db, [_doc("stuck", "extracting", 999)])
     producer = RecordingProducer()
     watchdog = Watchdog(SETTINGS, producer, lambda: db, now=lambda: NOW)  # type: ignore[arg-type]
     assert await watchdog.sweep({0: SETTINGS.watchdog_max_lag + 1}) == 0

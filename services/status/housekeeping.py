@@ -1,0 +1,123 @@
+"""Retention, done by the status service on a timer (FerretDB has no TTL indexes).
+
+When a document finishes, its id goes into the day's bucket of its partition (``finished``
+collection, ``<partition>|<yyyy-mm-dd>``; the replica folding the partition is its only writer).
+Every sweep takes each partition's buckets older than a retention, oldest first, and for each
+document in them: drops the processing log (``DOCSTREAM_STATUS_RETAIN_LOGS_DAYS``) and, for a
+failed document, its files (``DOCSTREAM_STATUS_RETAIN_FAILED_FILES_DAYS``); a cursor per task
+and partition remembers the last day done. The cost is per finished document, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from services.status import metrics
+from services.status.fold import TERMINAL
+from services.status.settings import StatusSettings
+from shared.blobs import BlobStore, document_blob_prefix
+from shared.readmodel import DOCUMENTS
+
+log = logging.getLogger(__name__)
+FINISHED = "finished"
+_TASKS = ("logs", "failed_files")
+
+
+def bucket_id(partition: int, day: date) -> str:
+    return f"{partition}|{day.isoformat()}"
+
+
+def _cursor_id(task: str, partition: int) -> str:
+    return f"cursor|{task}|{partition}"
+
+
+async def record_finished(db: Any, doc: dict[str, Any], when: datetime) -> None:
+    """The document's id in its finishing day's bucket (idempotent: a replay adds nothing)."""
+    partition = int(doc["position"]["partition"])
+    bucket = {"_id": bucket_id(partition, when.astimezone(UTC).date())}
+    found = await db[FINISHED].find_one(bucket)
+    ids = list((found or {}).get("ids") or [])
+    if doc["_id"] in ids:
+        return
+    ids.append(doc["_id"])
+    await db[FINISHED].replace_one(bucket, {"partition": partition, "ids": ids}, upsert=True)
+    first = {"_id": f"first|{partition}"}
+    if await db[FINISHED].find_one(first) is None:
+        await db[FINISHED].replace_one(first, {"day": when.date().isoformat()}, upsert=True)
+
+
+class Housekeeping:
+    def __init__(
+        self,
+        settings: StatusSettings,
+        blobs: BlobStore,
+        database: Callable[[], Any],
+        *,
+        changed: Callable[[str], None] = lambda _id: None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self._changed = changed  # the fold's cache must not write the old version back
+        self.settings = settings
+        self.blobs = blobs
+        self._database = database
+        self._today = today
+
+    def _retention(self, task: str) -> float | None:
+        s = self.settings
+        return s.retain_logs_days if task == "logs" else s.retain_failed_files_days
+
+    async def sweep(self, partitions: set[int]) -> int:
+        """Documents housekept; never raises (the next sweep tries again)."""
+        done = 0
+        try:
+            for task in _TASKS:
+                days = self._retention(task)
+                if days is None:
+                    continue
+                last_day = self._today() - timedelta(days=days)
+                for partition in sorted(partitions):
+                    done += await self._task(task, partition, last_day)
+        except Exception:
+            log.exception("housekeeping sweep failed")
+        return done
+
+    async def _task(self, task: str, partition: int, last_day: date) -> int:
+        db = self._database()
+        cursor = await db[FINISHED].find_one({"_id": _cursor_id(task, partition)})
+        if cursor is not None:
+            day = date.fromisoformat(cursor["day"]) + timedelta(days=1)
+        else:
+            first = await db[FINISHED].find_one({"_id": f"first|{partition}"})
+            if first is None:
+                return 0
+            day = date.fromisoformat(first["day"])
+        done = 0
+        while day < last_day:
+            bucket = await db[FINISHED].find_one({"_id": bucket_id(partition, day)})
+            for document_id in (bucket or {}).get("ids") or []:
+                done += await self._tidy(db, task, str(document_id))
+            # Buckets stay (one small document a day and partition): each task has its cursor.
+            await db[FINISHED].replace_one(
+                {"_id": _cursor_id(task, partition)}, {"day": day.isoformat()}, upsert=True
+            )
+            day += timedelta(days=1)
+        return done
+
+    async def _tidy(self, db: Any, task: str, document_id: str) -> int:
+        doc = await db[DOCUMENTS].find_one({"_id": document_id})
+        if doc is None or doc.get("deleted") or doc.get("status") not in TERMINAL:
+            return 0  # deleted already, or reprocessed since: its new end is recorded anew
+        if task == "logs" and doc.get("_log"):
+            await db[DOCUMENTS].update_one({"_id": document_id}, {"$unset": {"_log": ""}})
+            self._changed(document_id)
+            metrics.HOUSEKEPT.labels("log").inc()
+            return 1
+        if task == "failed_files" and doc.get("status") == "failed":
+            removed = await self.blobs.delete_prefix(document_blob_prefix(document_id))
+            if removed:
+                metrics.HOUSEKEPT.labels("failed_files").inc()
+                return 1
+        return 0

@@ -1,0 +1,166 @@
+"""The read model's outside faces on the real pipeline: the compacted documents.status topic,
+and delete (records, files, tombstones; 404 everywhere afterwards)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from shared.blobs import document_blob_prefix
+from tests.integration.client import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+async def _latest_per_key(
+    pipeline: Pipeline, key: str, *, wait_for: Any, timeout_s: float = 15
+) -> Any:
+    """The latest record of ``key`` on documents.status once ``wait_for(value)`` holds."""
+    consumer = AIOKafkaConsumer(
+        pipeline.cfg.topics.status,
+        bootstrap_servers=pipeline.cfg.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    latest: Any = "missing"
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    if record.key == key.encode():
+                        latest = None if record.value is None else json.loads(record.value)
+            if wait_for(latest):
+                return latest
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"documents.status never showed what was expected; last {latest!r}")
+
+
+async def test_the_status_topic_carries_each_documents_latest_state(pipeline: Pipeline) -> None:
+    response = await pipeline.upload(
+        None,
+        "alice",
+        data=b"State for downstream systems.\n",
+        filename="state.txt",
+        fields={"analyze": "false"},
+    )
+    document_id = response.json()["id"]
+    await pipeline.wait_for_status(document_id, "alice", {"completed"})
+    state = await _latest_per_key(
+        pipeline,
+        document_id,
+        wait_for=lambda v: isinstance(v, dict) and v["data"]["state"]["status"] == "completed",
+    )
+    assert state["type"] == "document.updated"
+    assert state["data"]["state"]["id"] == document_id
+    assert state["data"]["state"]["filename"] == "state.txt"
+    assert "_log" not in state["data"]["state"]
+
+
+async def test_delete_removes_everything_and_the_id_is_gone_everywhere(pipeline: Pipeline) -> None:
+    response = await pipeline.upload(
+        None,
+        "alice",
+        data=b"Delete me, please.\n",
+        filename="gone.txt",
+        fields={"analyze": "false"},
+    )
+    document_id = response.json()["id"]
+    await pipeline.wait_for_status(document_id, "alice", {"completed"})
+    folder = pipeline.cfg.blob_dir / document_blob_prefix(document_id)
+    assert any(folder.iterdir())  # the upload and its text are stored
+    async with httpx.AsyncClient(timeout=10) as client:
+        url = f"{pipeline.api}/v1/documents/{document_id}"
+        other = await client.delete(url, headers=pipeline.headers("mallory"))
+        assert other.status_code == 404  # someone else's document cannot be deleted
+        deleted = await client.delete(url, headers=pipeline.headers("alice"))
+        assert deleted.status_code == 204
+        for _ in range(100):
+            if (await client.get(url, headers=pipeline.headers("alice"))).status_code == 404:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get(url, headers=pipeline.headers("alice"))).status_code == 404
+        again = await client.delete(url, headers=pipeline.headers("alice"))
+        assert again.status_code == 404
+        listed = await client.get(f"{pipeline.api}/v1/documents", headers=pipeline.headers("alice"))
+        assert document_id not in [item["id"] for item in listed.json()["items"]]
+        text = await client.get(f"{url}/text", headers=pipeline.headers("alice"))
+        assert text.status_code == 404
+    assert not folder.exists()  # the files went with it
+    assert await _latest_per_key(pipeline, document_id, wait_for=lambda v: v is None) is None
+    messages, close_code = await pipeline.watch(document_id, "alice", timeout_s=10)
+    assert close_code == 4404
+    assert messages[-1] == {"type": "error", "reason": "not_found"}
+
+
+async def test_rebuild_refolds_the_same_read_model_and_switches_to_it(pipeline: Pipeline) -> None:
+    from pymongo import AsyncMongoClient
+
+    from services.status.rebuild import rebuild
+    from services.status.settings import StatusSettings
+    from shared.readmodel import read_pointer
+
+    ids = []
+    for i in range(4):
+        response = await pipeline.upload(
+            None,
+            "rita",
+            data=f"Rebuild me, number {i}.\n".encode(),
+            filename=f"r{i}.txt",
+            fields={"analyze": "false"},
+        )
+        ids.append(response.json()["id"])
+    for document_id in ids:
+        await pipeline.wait_for_status(document_id, "rita", {"completed"})
+    cfg = pipeline.cfg
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cfg.mongo_url, tz_aware=True)
+    settings = StatusSettings(
+        auth_secret=cfg.ensure_secret(),
+        kafka_bootstrap_servers=cfg.bootstrap,
+        mongo_url=cfg.mongo_url,
+        mongo_database=cfg.mongo_database,
+        topic_prefix=cfg.topic_prefix,
+    )
+    try:
+        live_db = (await read_pointer(client, cfg.mongo_database)).database
+        # The live service keeps folding while the rebuild runs.
+        report = await rebuild(settings, hold_timeout_s=60)
+        assert report.switched and report.previous == live_db
+        assert report.documents >= len(ids)
+        live = {d["_id"]: d async for d in client[live_db]["documents"].find({})}
+        rebuilt = {d["_id"]: d async for d in client[report.database]["documents"].find({})}
+        assert set(rebuilt) == set(live)
+        for document_id, doc in live.items():
+            assert rebuilt[document_id] == doc, document_id
+        pointer = await read_pointer(client, cfg.mongo_database)
+        assert pointer.database == report.database and pointer.ready
+        # The services follow: a new document lands in the rebuilt database and is served.
+        await asyncio.sleep(3)  # the readers' refresh period
+        response = await pipeline.upload(
+            None,
+            "rita",
+            data=b"After the switch.\n",
+            filename="after.txt",
+            fields={"analyze": "false"},
+        )
+        after = response.json()["id"]
+        await pipeline.wait_for_status(after, "rita", {"completed"})
+        assert await client[report.database]["documents"].find_one({"_id": after}) is not None
+        listed = await _list_ids(pipeline, "rita")
+        assert set(listed) == {*ids, after}
+    finally:
+        await client.close()
+
+
+async def _list_ids(pipeline: Pipeline, owner: str) -> list[str]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{pipeline.api}/v1/documents", headers=pipeline.headers(owner))
+    return [item["id"] for item in response.json()["items"]]

@@ -1,0 +1,65 @@
+"""Retention on the real FerretDB: old logs and failed documents' files go, once; the rest stays."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from services.status.housekeeping import Housekeeping, record_finished
+from services.status.settings import StatusSettings
+from shared.blobs import LocalBlobStore, document_blob_key
+
+TODAY = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(mongo_url: str) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    database = client[f"house_{uuid.uuid4().hex[:8]}"]
+    try:
+        yield database
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
+
+
+async def _finished(
+    db: Any, blobs: LocalBlobStore, doc_id: str, status: str, days_ago: int
+) -> None:
+    doc = {
+        "_id": doc_id,
+        "owner": "alice",
+        "status": status,
+        "generation": 1,
+        "position": {"partition": 0, "offset": 1},
+        "_log": [{"type": "document.accepted"}],
+    }
+    await db.documents.insert_one(doc)
+    await blobs.write_bytes(document_blob_key(doc_id, "original"), b"bytes")
+    await record_finished(db, doc, TODAY - timedelta(days=days_ago))
+    await record_finished(db, doc, TODAY - timedelta(days=days_ago))  # a replay adds nothing
+
+
+async def test_retention_drops_old_logs_and_failed_files_once(db: Any, tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path)
+    await _finished(db, blobs, "old-failed", "failed", 40)
+    await _finished(db, blobs, "old-done", "completed", 40)
+    await _finished(db, blobs, "recent-failed", "failed", 3)
+    settings = StatusSettings(auth_secret="x" * 32, retain_logs_days=30, retain_failed_files_days=7)
+    changed: list[str] = []
+    house = Housekeeping(settings, blobs, lambda: db, changed=changed.append, today=TODAY.date)
+    assert await house.sweep({0}) == 3  # two logs, one failed document's files
+    docs = {d["_id"]: d async for d in db.documents.find({})}
+    assert "_log" not in docs["old-failed"] and "_log" not in docs["old-done"]
+    assert docs["recent-failed"]["_log"]
+    assert not await blobs.exists(document_blob_key("old-failed", "original"))
+    assert await blobs.exists(document_blob_key("old-done", "original"))  # completed: kept
+    assert await blobs.exists(document_blob_key("recent-failed", "original"))  # too recent
+    assert sorted(changed) == ["old-done", "old-failed"]
+    assert await house.sweep({0}) == 0  # the cursor moved on: nothing twice
