@@ -113,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     # The readiness probes expect refused connections while Kafka starts; don't print them.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="python -m deploy.launcher")
-    parser.add_argument(
-        "command", choices=["run", "infra", "install", "token", "watch", "rebuild"]
-    )
+    parser.add_argument("command", choices=["run", "infra", "install", "token", "watch", "rebuild"])
     parser.add_argument("document", nargs="?", help="for 'watch': the document id")
     parser.add_argument("--owner", default="dev", help="for 'token' and 'watch': whose token")
     args = parser.parse_args(argv)
