@@ -139,7 +139,14 @@ async def test_rebuild_refolds_the_same_read_model_and_switches_to_it(pipeline: 
         rebuilt = {d["_id"]: d async for d in client[report.database]["documents"].find({})}
         assert set(rebuilt) == set(live)
         for document_id, doc in live.items():
-            assert rebuilt[document_id] == doc, document_id
+            # Where a summary sits in its bucket depends on which documents shared a batch
+            # (the live fold and the rebuild batch differently); everything else is equal.
+            mine = {k: v for k, v in rebuilt[document_id].items() if k != "_listing"}
+            assert mine == {k: v for k, v in doc.items() if k != "_listing"}, document_id
+        for owner in {d["owner"] for d in live.values()}:
+            assert await _listed(client[report.database], owner) == await _listed(
+                client[live_db], owner
+            )
         pointer = await read_pointer(client, cfg.mongo_database)
         assert pointer.database == report.database and pointer.ready
         # The services follow: a new document lands in the rebuilt database and is served.
@@ -164,3 +171,12 @@ async def _list_ids(pipeline: Pipeline, owner: str) -> list[str]:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(f"{pipeline.api}/v1/documents", headers=pipeline.headers(owner))
     return [item["id"] for item in response.json()["items"]]
+
+
+async def _listed(db: Any, owner: str) -> dict[str, Any]:
+    """Every summary of ``owner`` in the listings, by document id."""
+    found: dict[str, Any] = {}
+    async for bucket in db["listings"].find({"owner": owner, "entries": {"$exists": True}}):
+        for entry in bucket["entries"]:
+            found[entry["id"]] = entry
+    return found
