@@ -37,9 +37,40 @@ def configure(service: str, *, level: str = "INFO", json_format: bool = True) ->
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(message)s"))
+    handler.addFilter(RepeatLimiter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Client libraries are chatty at INFO about every (re)connection.
     for noisy in ("aiokafka", "kafka", "pymongo", "faust", "mode", "httpx", "google_genai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class RepeatLimiter(logging.Filter):
+    """The same message from the same logger at most once per ``every_s``; the next one that
+    passes says how many were held back. While Kafka is down, aiokafka logs the same error
+    every 100 ms in every service (about 2,000 lines each in a 15 s outage)."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.CRITICAL or not record.name.startswith(_LIMITED):
+            return True
+        key = (record.name, str(record.msg))
+        seen = self._last.get(key)
+        if seen is not None and record.created - seen[0] < self.every_s:
+            self._last[key] = (seen[0], seen[1] + 1)
+            return False
+        if seen is not None and seen[1]:
+            record.repeated = seen[1]  # how many were held back since the last one shown
+        self._last[key] = (record.created, 0)
+        if len(self._last) > 1000:
+            self._last.clear()
+        return True
+
+
+#: Libraries that repeat one error in a tight retry loop.
+_LIMITED = ("aiokafka", "kafka", "pymongo")
