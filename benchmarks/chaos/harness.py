@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +78,10 @@ def own_config(options: Options) -> StackConfig:
 
 def shared_infra_config(infra: Stack, options: Options) -> StackConfig:
     """Services of our own (prefix, database, folders) on an already running Kafka/FerretDB."""
-    run = uuid.uuid4().hex[:8]
-    ports = replace(
-        Ports.free(),
-        kafka=infra.cfg.ports.kafka,
-        kafka_controller=infra.cfg.ports.kafka_controller,
-        mongo=infra.cfg.ports.mongo,
-    )
-    return StackConfig(
-        data_dir=infra.cfg.data_dir / f"chaos-{run}",
-        ports=ports,
-        topic_prefix=f"c{run}.",
+    return StackConfig.beside(
+        infra.cfg,
+        "chaos",
         topic_partitions=4,
-        mongo_database=f"chaos_{run}",
-        auth_secret=infra.cfg.auth_secret or uuid.uuid4().hex * 2,
         log_level="INFO",
         extra_env=_service_env(),
         replicas=dict.fromkeys(AGENTS, options.replicas),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from shared.topics import Topics
 
@@ -80,6 +82,26 @@ class StackConfig:
     #: Instances per service (default 1); only the services in REPLICABLE may have more.
     replicas: dict[str, int] = field(default_factory=dict)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+
+    @classmethod
+    def beside(cls, infra: StackConfig, name: str, **fields: Any) -> StackConfig:
+        """Services of their own (topic prefix, database, folders, ports) on the Kafka and
+        FerretDB of ``infra``: how tests and fault runs share one infrastructure."""
+        run = uuid.uuid4().hex[:8]
+        ports = replace(
+            Ports.free(),
+            kafka=infra.ports.kafka,
+            kafka_controller=infra.ports.kafka_controller,
+            mongo=infra.ports.mongo,
+        )
+        defaults: dict[str, Any] = {
+            "data_dir": infra.data_dir / f"{name}-{run}",
+            "ports": ports,
+            "topic_prefix": f"{name[0]}{run}.",
+            "mongo_database": f"{name}_{run}",
+            "auth_secret": infra.auth_secret or uuid.uuid4().hex * 2,
+        }
+        return cls(**{**defaults, **fields})
 
     def replicas_of(self, service: str) -> int:
         count = int(self.replicas.get(service, 1))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from deploy.launcher import StackConfig
 from shared.auth import issue_token
@@ -99,3 +101,30 @@ class Pipeline:
             except websockets.ConnectionClosed:
                 pass
             return messages, ws.close_code
+
+
+async def read_topic(
+    cfg: StackConfig,
+    topic: str,
+    done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    *,
+    timeout_s: float = 15,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """A topic's records from the beginning, as a downstream consumer reads them, until
+    ``done(records so far)`` holds (or the time is up: the caller asserts on what it got)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=cfg.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline and not done(records):
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records

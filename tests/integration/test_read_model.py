@@ -9,39 +9,28 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from shared.blobs import document_blob_prefix
-from tests.integration.client import Pipeline
+from tests.integration.client import Pipeline, read_topic
 
 pytestmark = pytest.mark.integration
 
 
-async def _latest_per_key(
-    pipeline: Pipeline, key: str, *, wait_for: Any, timeout_s: float = 15
-) -> Any:
+async def _latest_per_key(pipeline: Pipeline, key: str, *, wait_for: Any) -> Any:
     """The latest record of ``key`` on documents.status once ``wait_for(value)`` holds."""
-    consumer = AIOKafkaConsumer(
-        pipeline.cfg.topics.status,
-        bootstrap_servers=pipeline.cfg.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+
+    def latest(records: list[Any]) -> Any:
+        values = [r.value for r in records if r.key == key.encode()]
+        if not values:
+            return "missing"
+        return None if values[-1] is None else json.loads(values[-1])
+
+    records = await read_topic(
+        pipeline.cfg, pipeline.cfg.topics.status, lambda rs: bool(wait_for(latest(rs)))
     )
-    await consumer.start()
-    latest: Any = "missing"
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    if record.key == key.encode():
-                        latest = None if record.value is None else json.loads(record.value)
-            if wait_for(latest):
-                return latest
-    finally:
-        await consumer.stop()
-    raise AssertionError(f"documents.status never showed what was expected; last {latest!r}")
+    value = latest(records)
+    assert wait_for(value), f"documents.status never showed what was expected; last {value!r}"
+    return value
 
 
 async def test_the_status_topic_carries_each_documents_latest_state(pipeline: Pipeline) -> None:

@@ -11,14 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from deploy.launcher import Stack
 from shared.blobs import LocalBlobStore, document_blob_key
 from shared.events import AcceptedData, DocumentAccepted, UploadOptions
 from shared.ids import new_document_id
 from shared.kafka import EventProducer
-from tests.integration.client import Pipeline
+from tests.integration.client import Pipeline, read_topic
 from tests.integration.conftest import _start, pipeline_config
 
 pytestmark = pytest.mark.integration
@@ -84,29 +83,17 @@ async def test_a_document_whose_work_record_was_lost_is_redriven_and_completes(
 
 
 async def _generation_events(pipeline: Pipeline, document_id: str, until: float) -> list[Any]:
-    consumer = AIOKafkaConsumer(
+    def mine(records: list[Any]) -> list[Any]:
+        events = [json.loads(r.value or b"{}") for r in records]
+        return [e for e in events if e.get("subject") == document_id]
+
+    records = await read_topic(
+        pipeline.cfg,
         pipeline.cfg.topics.events,
-        bootstrap_servers=pipeline.cfg.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        lambda rs: any(e["type"] == "document.cancelled" for e in mine(rs)),
+        timeout_s=until,
     )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + until
-        while loop.time() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    event = json.loads(record.value or b"{}")
-                    if event.get("subject") == document_id:
-                        found.append(event)
-            if any(e["type"] == "document.cancelled" for e in found):
-                break
-    finally:
-        await consumer.stop()
-    return found
+    return mine(records)
 
 
 async def test_reprocess_stops_the_generation_it_replaces_and_keeps_the_options(

@@ -5,34 +5,22 @@ nothing is left running after a stop."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from deploy.launcher import Stack, StackConfig
-from deploy.launcher.config import Ports, RestartPolicy
+from deploy.launcher.config import RestartPolicy
 from deploy.launcher.supervisor import CrashLoopError
 
 pytestmark = pytest.mark.integration
 
 
 def _config(infra: Stack, **overrides: object) -> StackConfig:
-    run = uuid.uuid4().hex[:8]
-    ports = replace(
-        Ports.free(),
-        kafka=infra.cfg.ports.kafka,
-        kafka_controller=infra.cfg.ports.kafka_controller,
-        mongo=infra.cfg.ports.mongo,
-    )
-    cfg = StackConfig(
-        data_dir=infra.cfg.data_dir / f"sup-{run}",
-        ports=ports,
-        topic_prefix=f"s{run}.",
+    cfg = StackConfig.beside(
+        infra.cfg,
+        "sup",
         topic_partitions=2,
-        mongo_database=f"sup_{run}",
-        auth_secret=infra.cfg.auth_secret,
         log_level="WARNING",
         extra_env={"DOCSTREAM_EXTRACTOR_WORKERS": "1"},
     )
