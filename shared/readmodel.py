@@ -41,7 +41,9 @@ LISTINGS = "listings"
 INFLIGHT = "inflight"
 LOGS = "logs"
 
-BUCKET_SIZE = 100
+# Small: FerretDB decodes a whole document per read (a 100-summary bucket took 5.8 ms to read,
+# a 25-summary one about 1.7), and a list's first page reads one bucket per partition.
+BUCKET_SIZE = 25
 LOG_CHUNK = 100
 
 Doc = dict[str, Any]

@@ -169,8 +169,9 @@ class Listings:
             if pointer and pointer.get("partition", partition) == partition:
                 bucket = int(pointer["bucket"])
                 entries = await self._entries(owner, partition, bucket)
-                index = int(pointer["index"])
-                if index < len(entries) and entries[index].get("id") == entry["id"]:
+                # By id, not by the stored index: a later insertion may have shifted it.
+                index = _index_of(entries, entry["id"])
+                if index is not None:
                     if entries[index] != entry:
                         entries[index] = entry
                         await self._save(owner, partition, bucket, entries)
@@ -194,7 +195,12 @@ class Listings:
                 break
         if len(entries) >= BUCKET_SIZE:
             bucket, entries = bucket + 1, []
-        entries.append(entry)
+        # In creation order: documents of one fold batch are placed concurrently, so one
+        # created a moment later may arrive here first.
+        index = len(entries)
+        while index > 0 and _order(entries[index - 1]) > _order(entry):
+            index -= 1
+        entries.insert(index, entry)
         await self._save(owner, partition, bucket, entries)
         if head is None or int(head["bucket"]) != bucket:
             await self.collection.replace_one(
@@ -202,7 +208,7 @@ class Listings:
                 {"owner": owner, "partition": partition, "bucket": bucket},
                 upsert=True,
             )
-        return {"partition": partition, "bucket": bucket, "index": len(entries) - 1}
+        return {"partition": partition, "bucket": bucket, "index": index}
 
     async def _entries(self, owner: str, partition: int, bucket: int) -> list[Doc]:
         found = await self.collection.find_one({"_id": listing_id(owner, partition, bucket)})
@@ -214,6 +220,15 @@ class Listings:
             {"owner": owner, "partition": partition, "bucket": bucket, "entries": entries},
             upsert=True,
         )
+
+
+def _index_of(entries: list[Doc], document_id: Any) -> int | None:
+    return next((i for i, e in enumerate(entries) if e.get("id") == document_id), None)
+
+
+def _order(entry: Doc) -> tuple[str, str]:
+    created = entry.get("created_at")
+    return (created.isoformat() if isinstance(created, datetime) else "", str(entry.get("id")))
 
 
 async def _mark_in_flight(db: Any, doc: Doc) -> None:

@@ -52,3 +52,38 @@ async def test_a_stale_replica_refolds_instead_of_overwriting(mongo_url: str) ->
     finally:
         await client.drop_database(collection.database.name)
         await client.close()
+
+
+async def test_listing_keeps_creation_order_and_one_entry_per_document(mongo_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+    try:
+        store = ReadModelStore(db, guarded=False)
+        t0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+        ids = [f"{i:032x}" for i in range(3)]
+
+        def accepted(doc_id: str, seconds: int) -> Any:
+            return DocumentAccepted(
+                source="/t",
+                subject=doc_id,
+                owner="olga",
+                generation=1,
+                time=t0 + timedelta(seconds=seconds),
+                data=AcceptedData(filename=doc_id[-4:], size=1, sha256="s"),
+            )
+
+        # Folded out of creation order, as concurrent documents of one batch can be.
+        await store.apply(ids[2], [(accepted(ids[2], 2), Position(0, 2))])
+        await store.apply(ids[0], [(accepted(ids[0], 0), Position(0, 0))])
+        await store.apply(ids[1], [(accepted(ids[1], 1), Position(0, 1))])
+        started = ExtractionStarted(source="/t", subject=ids[2], owner="olga", generation=1)
+        await store.apply(ids[2], [(started, Position(0, 3))])  # its index moved meanwhile
+        bucket = await db["listings"].find_one({"_id": "olga|0|000000"})
+        assert bucket is not None
+        assert [e["id"] for e in bucket["entries"]] == ids
+        assert bucket["entries"][2]["status"] == "extracting"
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
