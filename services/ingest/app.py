@@ -9,18 +9,24 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.ingest import deletion, queries
+from services.ingest import deletion, queries, uploads
+from services.ingest.admissions import Admissions
 from services.ingest.errors import (
     ApiError,
+    Problem,
     api_error_handler,
+    http_error_handler,
     read_model_unavailable_handler,
     validation_error_handler,
 )
 from services.ingest.publishing import Publisher
 from services.ingest.routes import router
+from services.ingest.schemas import upload_request_body
 from services.ingest.settings import IngestSettings
 from shared import mongo
 from shared.blobs import LocalBlobStore
@@ -44,6 +50,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
         # The base database holds what is not derived from events (admissions); the read
         # model's database follows the pointer a rebuild moves.
         app.state.db = client[settings.mongo_database]
+        # The one collection ingest writes (see admissions.py for why).
+        app.state.admissions = Admissions(
+            app.state.db,
+            key_ttl_s=settings.idempotency_ttl_s,
+            wait_s=settings.idempotency_wait_s,
+        )
         followed = FollowedDatabase(client, settings.mongo_database)
         await followed.refresh()
         app.state.read_model = ReadModel(
@@ -72,8 +84,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.state.settings = settings
     app.state.blobs = LocalBlobStore(settings.blob_dir)
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(PyMongoError, read_model_unavailable_handler)
+    app.include_router(uploads.router)
     app.include_router(router)
     app.include_router(queries.router)
     app.include_router(deletion.router)
@@ -81,6 +95,25 @@ def create_app(settings: IngestSettings) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "ingest"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            # The upload's body says how many files this deployment takes.
+            upload = schema["paths"]["/v1/documents"]["post"]
+            upload["requestBody"] = upload_request_body(settings.max_files_per_upload)
+            schema["components"]["schemas"]["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False

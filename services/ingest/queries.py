@@ -6,21 +6,31 @@ of documents stored. Someone else's document answers exactly like a missing one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from services.ingest.errors import ApiError
+from services.ingest.errors import ApiError, problem_responses
+from services.ingest.read_schemas import DocumentPage, DocumentView, LogPage, Stats
 from services.ingest.security import PrincipalDep
 from shared.ids import is_document_id
 from shared.mongo import public_view
-from shared.readmodel import Cursor, CursorError, ListFilter, ReadModel
+from shared.readmodel import (
+    LISTINGS,
+    Cursor,
+    CursorError,
+    ListFilter,
+    Order,
+    ReadModel,
+    listing_head_id,
+)
 
 router = APIRouter(prefix="/v1")
 
-STATUSES = (
+Status = Literal[
     "queued",
     "extracting",
     "extracted",
@@ -29,7 +39,55 @@ STATUSES = (
     "completed",
     "failed",
     "cancelled",
-)
+]
+TEXT = "text/plain; charset=utf-8"
+
+#: A cursor: per partition of documents.events, ``partition.bucket.index`` (index + 1, so
+#: never negative) or ``partition.x`` once that partition is exhausted, joined by ``_``.
+#: Readable on purpose: every string the pattern allows is a position to go on from, so a
+#: cursor is refused by its shape (422) or used, never half-understood.
+CURSOR_PATTERN = r"^\d{1,4}\.(\d{1,6}\.\d{1,6}|x)(_\d{1,4}\.(\d{1,6}\.\d{1,6}|x))*$"
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    parts = []
+    for partition, position in sorted(cursor.positions.items()):
+        if position is None:
+            parts.append(f"{partition}.x")
+        else:
+            parts.append(f"{partition}.{position[0]}.{position[1] + 1}")
+    return "_".join(parts)
+
+
+async def _bounded(request: Request, owner: str, cursor: Cursor) -> Cursor:
+    """A cursor's buckets held to the owner's newest: a made-up bucket number far beyond it
+    would otherwise be walked down one empty read at a time (found by the API fuzzer).
+    One read per partition named, by ``_id``."""
+    model = read_model(request)
+    positions: dict[int, tuple[int, int] | None] = {}
+    for partition, position in cursor.positions.items():
+        if partition >= model.partitions:
+            continue  # no such partition: nothing to walk
+        if position is not None:
+            head = await model.db[LISTINGS].find_one({"_id": listing_head_id(owner, partition)})
+            newest = int(head["bucket"]) if head else 0
+            position = (min(position[0], newest), position[1])
+        positions[partition] = position
+    return Cursor(cursor.order, positions)
+
+
+def decode_cursor(text: str, order: Order) -> Cursor:
+    if not re.fullmatch(CURSOR_PATTERN, text):
+        raise CursorError("not a cursor from this API")
+    positions: dict[int, tuple[int, int] | None] = {}
+    for part in text.split("_"):
+        partition, _, rest = part.partition(".")
+        if rest == "x":
+            positions[int(partition)] = None
+        else:
+            bucket, _, index = rest.partition(".")
+            positions[int(partition)] = (int(bucket), int(index) - 1)
+    return Cursor(order, positions)
 
 
 def read_model(request: Request) -> ReadModel:
@@ -46,34 +104,73 @@ async def owned(request: Request, document_id: str, owner: str) -> dict[str, Any
     return doc
 
 
-@router.get("/documents/{document_id}")
+async def _with_original(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
+    """A linked duplicate shows its original's results (merged here, at read time, so the
+    fold never copies them): the original read by ``_id``, and only if it is the same
+    owner's and still there."""
+    original_id = doc.get("duplicate_of")
+    if not original_id or not is_document_id(str(original_id)):
+        return doc
+    original = await read_model(request).get(str(original_id))
+    if original is None or original.get("owner") != doc.get("owner") or original.get("deleted"):
+        return doc
+    merged = dict(doc)
+    for key in _LINKED:
+        if key in original:
+            merged[key] = original[key]
+    return merged
+
+
+#: What a linked duplicate shows of its original.
+_LINKED = ("extraction", "analysis", "text_blob")
+
+
+@router.get(
+    "/documents/{document_id}",
+    responses={200: {"model": DocumentView}, **problem_responses(404, 503)},
+)
 async def get_document(request: Request, document_id: str, who: PrincipalDep) -> Any:
-    """One document: status, progress, extraction metadata and per-page info, analysis."""
-    return public_view(await owned(request, document_id, who.owner))
+    """One document: status, progress, extraction metadata and per-page info, analysis.
+
+    A document linked to an earlier copy (``duplicate_of``) shows that copy's results."""
+    doc = await owned(request, document_id, who.owner)
+    return public_view(await _with_original(request, doc))
 
 
-@router.get("/documents")
+@router.get(
+    "/documents",
+    responses={200: {"model": DocumentPage}, **problem_responses(503)},
+)
 async def list_documents(
     request: Request,
     who: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next` of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="`next` of the previous page (it goes on in the `order` asked)",
+            pattern=CURSOR_PATTERN,
+            max_length=4096,
+        ),
+    ] = None,
     order: Annotated[Literal["newest", "oldest"], Query(description="by creation")] = "newest",
-    status: Annotated[list[str] | None, Query(description="any of these statuses")] = None,
+    status: Annotated[list[Status] | None, Query(description="any of these statuses")] = None,
     detected_type: Annotated[str | None, Query(max_length=32)] = None,
-    created_from: Annotated[datetime | None, Query(description="created at or after")] = None,
-    created_to: Annotated[datetime | None, Query(description="created before")] = None,
+    created_from: Annotated[
+        str | None,
+        Query(description="created at or after (RFC 3339)", json_schema_extra=_DATE_TIME),
+    ] = None,
+    created_to: Annotated[
+        str | None, Query(description="created before (RFC 3339)", json_schema_extra=_DATE_TIME)
+    ] = None,
     filename: Annotated[
         str | None, Query(max_length=200, description="filename contains (any case)")
     ] = None,
 ) -> Any:
     """The caller's documents as summaries, a page at a time; `next` is the cursor of the
     following page (null on the last one)."""
-    unknown = sorted(set(status or ()) - set(STATUSES))
-    if unknown:
-        raise ApiError(422, "invalid_status", f"unknown status {unknown[0]!r}", allowed=STATUSES)
     try:
-        start = Cursor.decode(cursor) if cursor else None
+        start = await _bounded(request, who.owner, decode_cursor(cursor, order)) if cursor else None
         items, following = await read_model(request).page(
             who.owner,
             limit=limit,
@@ -82,8 +179,8 @@ async def list_documents(
             where=ListFilter(
                 statuses=frozenset(status or ()),
                 detected_type=detected_type,
-                created_from=_aware(created_from),
-                created_to=_aware(created_to),
+                created_from=_instant("created_from", created_from),
+                created_to=_instant("created_to", created_to),
                 filename_contains=filename,
             ),
         )
@@ -91,11 +188,14 @@ async def list_documents(
         raise ApiError(422, "invalid_cursor", str(exc)) from exc
     return {
         "items": [public_view({**item, "_id": item["id"]}) for item in items],
-        "next": following.encode() if following else None,
+        "next": encode_cursor(following) if following else None,
     }
 
 
-@router.get("/documents/{document_id}/log")
+@router.get(
+    "/documents/{document_id}/log",
+    responses={200: {"model": LogPage}, **problem_responses(404, 503)},
+)
 async def document_log(
     request: Request,
     document_id: str,
@@ -117,11 +217,23 @@ async def document_log(
 @router.get(
     "/documents/{document_id}/text",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "the extracted text"}},
+    responses={
+        200: {
+            "content": {TEXT: {"schema": {"type": "string"}, "example": "Quarterly report\n..."}},
+            "description": "the extracted text",
+        },
+        206: {
+            "content": {TEXT: {"schema": {"type": "string"}, "example": "Quarterly"}},
+            "description": "the part asked for with `Range: bytes=first-last`",
+        },
+        **problem_responses(404, 409, 410, 416, 503, s409="no_text"),
+    },
 )
 async def document_text(request: Request, document_id: str, who: PrincipalDep) -> Response:
-    """The extracted text as UTF-8 plain text (``Range: bytes=a-b`` for a part of it)."""
-    doc = await owned(request, document_id, who.owner)
+    """The extracted text as UTF-8 plain text (``Range: bytes=a-b`` for a part of it).
+
+    A document linked to an earlier copy (``duplicate_of``) serves that copy's text."""
+    doc = await _with_original(request, await owned(request, document_id, who.owner))
     blob = doc.get("text_blob")
     if not blob:
         raise ApiError(
@@ -134,7 +246,7 @@ async def document_text(request: Request, document_id: str, who: PrincipalDep) -
     return _ranged(request, data)
 
 
-@router.get("/stats")
+@router.get("/stats", responses={200: {"model": Stats}, **problem_responses(503)})
 async def stats(request: Request, who: PrincipalDep) -> Any:
     """The caller's totals: documents by status, pages, characters, tokens, estimated cost."""
     entries = await read_model(request).entries(who.owner)
@@ -154,7 +266,7 @@ async def stats(request: Request, who: PrincipalDep) -> Any:
 
 
 def _ranged(request: Request, data: bytes) -> Response:
-    media = "text/plain; charset=utf-8"
+    media = TEXT
     header = request.headers.get("range")
     if not header or not header.startswith("bytes="):
         return Response(data, media_type=media, headers={"Accept-Ranges": "bytes"})
@@ -168,9 +280,12 @@ def _ranged(request: Request, data: bytes) -> Response:
     except ValueError:
         start, end = 1, 0  # unparseable: unsatisfiable below
     if start > end or start >= len(data):
-        return Response(
-            status_code=416,
+        raise ApiError(
+            416,
+            "range_not_satisfiable",
+            f"the text has {len(data)} bytes",
             headers={"Content-Range": f"bytes */{len(data)}", "Accept-Ranges": "bytes"},
+            size=len(data),
         )
     return Response(
         data[start : end + 1],
@@ -180,7 +295,40 @@ def _ranged(request: Request, data: bytes) -> Response:
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+_DATE_TIME: dict[str, Any] = {"format": "date-time", "examples": ["2026-01-05T10:00:00Z"]}
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _instant(name: str, text: str | None) -> datetime | None:
+    """An RFC 3339 date-time, as the schema says, and nothing else (a bare number is not a
+    time here, though pydantic would take it for a Unix timestamp)."""
+    if text is None:
+        return None
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ApiError(422, "invalid_field", f"{name} must be an RFC 3339 date-time")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, offset = match.group(7) or "", match.group(8).upper()
+    try:
+        zone = (
+            UTC
+            if offset == "Z"
+            else timezone(
+                (1 if offset[0] == "+" else -1)
+                * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
+            )
+        )
+        return datetime(
+            max(year, 1),  # RFC 3339 allows year 0; Python's calendar starts at 1
+            month,
+            day,
+            hour,
+            minute,
+            min(second, 59),  # a leap second is the last second of its minute here
+            int((fraction[1:] + "000000")[:6]) if fraction else 0,
+            tzinfo=zone,
+        )
+    except ValueError as exc:
+        raise ApiError(422, "invalid_field", f"{name}: {exc}") from exc

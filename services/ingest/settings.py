@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -17,3 +19,12 @@ class IngestSettings(ServiceSettings):
     public_ws_url: str = "ws://127.0.0.1:8001"
     #: How long a publish may take before the upload answers 503.
     publish_timeout_s: float = 10.0
+    #: Most ``file`` parts in one upload request (a batch).
+    max_files_per_upload: int = Field(20, ge=1, le=1000)
+    #: A file the user uploaded before (same bytes): link to the earlier document's results,
+    #: reject it (409), or process it again. An upload's ``duplicates`` field overrides it.
+    duplicates: Literal["link", "reject", "process"] = "link"
+    #: How long an Idempotency-Key is remembered.
+    idempotency_ttl_s: float = Field(24 * 3600.0, gt=0)
+    #: How long a retry waits for the first request with its key to answer (then 409).
+    idempotency_wait_s: float = Field(15.0, ge=0)

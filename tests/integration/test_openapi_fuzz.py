@@ -1,0 +1,81 @@
+"""schemathesis against the running ingest: every check it has, a bounded number of examples
+per operation, no failure and no 5xx allowed.
+
+Two things the schema cannot say are told to the generator here, without loosening a check:
+- what a document is: the schema's ``format: binary`` lets schemathesis send its image
+  samples, which ingest refuses with a documented 415 (the description lists what is read);
+  files are drawn from the formats the description names instead;
+- that an Idempotency-Key is a promise about one request: a key the generator happens to reuse
+  for a different request is answered 422 ``idempotency_key_reused``, as it must be, so each
+  valid key gets a suffix that makes it unique to its request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.transport.serialization import Binary
+
+from services.ingest.app import create_app
+from services.ingest.idempotency import KEY_PATTERN
+from services.ingest.settings import IngestSettings
+from tests.integration.client import Pipeline
+
+pytestmark = pytest.mark.integration
+
+MAX_EXAMPLES = 30
+
+_documents = st.one_of(
+    st.text(min_size=1, max_size=400).map(lambda t: t.encode("utf-8")),
+    st.sampled_from(
+        [
+            b"# Title\n\nSome *markdown* text.\n",
+            b"<html><body><p>Hello</p></body></html>",
+            b"name,amount\nwidget,3\n",
+        ]
+    ),
+).filter(lambda b: b.strip() != b"")
+schemathesis.openapi.format("binary", _documents.map(Binary))
+
+
+@pytest.fixture(scope="module")
+def fuzz_auth(pipeline: Pipeline) -> dict[str, str]:
+    return pipeline.headers("fuzzer")
+
+
+# The schema is taken from the application itself at collection time (schemathesis' lazy
+# fixture loader does not run on pytest 9); the first test checks that the running ingest
+# serves exactly this schema, so the fuzzing is of the real thing.
+OPENAPI = create_app(IngestSettings(auth_secret="x" * 32)).openapi()
+schema = schemathesis.openapi.from_dict(OPENAPI)
+
+
+async def test_the_running_ingest_serves_the_fuzzed_schema(pipeline: Pipeline) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        served = (await client.get(f"{pipeline.api}/openapi.json")).json()
+    assert served == json.loads(json.dumps(OPENAPI))
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=False,
+)
+def test_api_conforms_to_its_openapi(
+    case: Any, pipeline: Pipeline, fuzz_auth: dict[str, str]
+) -> None:
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key) and len(key) <= 200:
+        case.headers["Idempotency-Key"] = f"{key}-{uuid.uuid4().hex}"
+    response = case.call_and_validate(base_url=pipeline.api, headers=fuzz_auth, timeout=30)
+    assert response.status_code < 500, response.text
