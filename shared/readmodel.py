@@ -22,10 +22,7 @@ The same code runs on MongoDB, where these reads are indexed lookups too.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import heapq
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +37,8 @@ DOCUMENTS = "documents"
 LISTINGS = "listings"
 INFLIGHT = "inflight"
 LOGS = "logs"
+#: Written by ingest (see services/ingest/admissions.py), in the base database.
+ADMISSIONS = "admissions"
 
 # Small: FerretDB decodes a whole document per read (a 100-summary bucket took 5.8 ms to read,
 # a 25-summary one about 1.7), and a list's first page reads one bucket per partition.
@@ -56,6 +55,11 @@ def listing_id(owner: str, partition: int, bucket: int) -> str:
 
 def listing_head_id(owner: str, partition: int) -> str:
     return f"{owner}|{partition}|head"
+
+
+def content_pointer_id(owner: str, sha256: str) -> str:
+    """The admission that names an owner's first document with these bytes."""
+    return f"sha|{owner}|{sha256}"
 
 
 def log_id(document_id: str, generation: int, chunk: int) -> str:
@@ -121,36 +125,10 @@ class CursorError(ValueError):
 @dataclass
 class Cursor:
     """Where each partition's walk stopped: (bucket, index) of the next entry to look at, or
-    None once that partition is exhausted. Opaque to clients (URL-safe base64 JSON)."""
+    None once that partition is exhausted (the API writes it as text: ingest/queries.py)."""
 
     order: Order
     positions: dict[int, tuple[int, int] | None] = field(default_factory=dict)
-
-    def encode(self) -> str:
-        body = {"o": self.order, "p": {str(k): v for k, v in self.positions.items()}}
-        raw = json.dumps(body, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            body = json.loads(raw)
-            order = body["o"]
-            if order not in ("newest", "oldest"):
-                raise ValueError(order)
-            positions: dict[int, tuple[int, int] | None] = {}
-            for key, value in body["p"].items():
-                if value is None:
-                    positions[int(key)] = None
-                else:
-                    bucket, index = (int(v) for v in value)
-                    if bucket < 0 or index < -1:
-                        raise ValueError(value)
-                    positions[int(key)] = (bucket, index)
-            return cls(order, positions)
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
-            raise CursorError("not a cursor from this API") from exc
 
 
 class ReadModel:

@@ -29,17 +29,13 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.ingest.errors import ApiError
+from shared.readmodel import ADMISSIONS, content_pointer_id
 
 log = logging.getLogger(__name__)
-ADMISSIONS = "admissions"
 
 
 def idem_id(owner: str, key: str) -> str:
     return f"idem|{owner}|{key}"
-
-
-def sha_id(owner: str, sha256: str) -> str:
-    return f"sha|{owner}|{sha256}"
 
 
 def fingerprint(route: str, *parts: str) -> str:
@@ -123,7 +119,7 @@ class Admissions:
     # --- first copies by content hash ---
 
     async def first_copy(self, owner: str, sha256: str) -> str | None:
-        found = await self.collection.find_one({"_id": sha_id(owner, sha256)})
+        found = await self.collection.find_one({"_id": content_pointer_id(owner, sha256)})
         return str(found["document_id"]) if found else None
 
     async def remember(self, owner: str, sha256: str, document_id: str) -> None:
@@ -134,7 +130,7 @@ class Admissions:
         try:
             await self.collection.insert_one(
                 {
-                    "_id": sha_id(owner, sha256),
+                    "_id": content_pointer_id(owner, sha256),
                     "document_id": document_id,
                     "created_at": datetime.now(UTC),
                 }
@@ -148,7 +144,7 @@ class Admissions:
         """The first copy was deleted: this document is the first now."""
         try:
             await self.collection.replace_one(
-                {"_id": sha_id(owner, sha256)},
+                {"_id": content_pointer_id(owner, sha256)},
                 {"document_id": document_id, "created_at": datetime.now(UTC)},
                 upsert=True,
             )

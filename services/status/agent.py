@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from shared.blobs import BlobStore, LocalBlobStore, document_blob_prefix
 from shared.events import DocumentUpdated, StateData, decode
 from shared.kafka import EventProducer
 from shared.mongo import public_view
+from shared.readmodel import ADMISSIONS, content_pointer_id
 from shared.stream_app import create_app, raw_topic
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,12 @@ def build(settings: StatusSettings) -> Any:
         if guarded is None:
             base = client[settings.mongo_database]
             guarded = not await _until_done(lambda: store.is_ferretdb(base), "asking the server")
-        effects = OutsideEffects(settings, producer, LocalBlobStore(settings.blob_dir))
+        effects = OutsideEffects(
+            settings,
+            producer,
+            LocalBlobStore(settings.blob_dir),
+            lambda: client[settings.mongo_database][ADMISSIONS],
+        )
 
         def use(db: Any) -> None:
             state["store"] = store.ReadModelStore(
@@ -128,10 +135,17 @@ class OutsideEffects:
     compacted documents.status topic (a tombstone once deleted), and a deleted document's
     files removed."""
 
-    def __init__(self, settings: StatusSettings, producer: EventProducer, blobs: BlobStore):
+    def __init__(
+        self,
+        settings: StatusSettings,
+        producer: EventProducer,
+        blobs: BlobStore,
+        admissions: Callable[[], Any],
+    ):
         self.topic = settings.topics.status
         self.producer = producer
         self.blobs = blobs
+        self._admissions = admissions
 
     async def before_write(self, before: dict[str, Any] | None, doc: dict[str, Any]) -> None:
         document_id = str(doc["_id"])
@@ -142,6 +156,7 @@ class OutsideEffects:
                     "files of a deleted document removed",
                     extra={"document_id": document_id, "files": removed},
                 )
+            await self._forget_content(before, document_id)
             await self.producer.tombstone(self.topic, document_id)
             return
         update = DocumentUpdated(
@@ -152,6 +167,15 @@ class OutsideEffects:
             data=StateData(state=public_view(doc)),
         )
         await self.producer.send(self.topic, update)
+
+    async def _forget_content(self, before: dict[str, Any] | None, document_id: str) -> None:
+        """A later upload of the same bytes must not be linked to the deleted document."""
+        if not before or not before.get("sha256"):
+            return
+        key = {"_id": content_pointer_id(str(before["owner"]), str(before["sha256"]))}
+        pointer = await self._admissions().find_one(key)
+        if pointer is not None and pointer.get("document_id") == document_id:
+            await self._admissions().delete_one(key)
 
 
 class FoldProgress:

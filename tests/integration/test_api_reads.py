@@ -75,11 +75,6 @@ async def test_paging_both_orders_gives_every_document_once(
         assert set(ids) == set(documents)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a partition's listing is not kept in creation order, and the list's merge assumes "
-    "it is (reported to the status side); remove this mark once it is",
-)
 async def test_lists_are_sorted_by_creation(pipeline: Pipeline, documents: list[str]) -> None:
     for order in ("newest", "oldest"):
         pages = await _walk(pipeline, limit=7, order=order)

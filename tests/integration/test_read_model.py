@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from shared.blobs import document_blob_prefix
+from shared.readmodel import content_pointer_id
 from tests.integration.client import Pipeline, read_topic
 
 pytestmark = pytest.mark.integration
@@ -64,6 +66,11 @@ async def test_delete_removes_everything_and_the_id_is_gone_everywhere(pipeline:
     )
     document_id = response.json()["id"]
     await pipeline.wait_for_status(document_id, "alice", {"completed"})
+    pointer = {"_id": content_pointer_id("alice", response.json()["sha256"])}
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(pipeline.cfg.mongo_url)
+    admissions = mongo[pipeline.cfg.mongo_database]["admissions"]
+    found = await admissions.find_one(pointer)
+    assert found is not None and found["document_id"] == document_id
     folder = pipeline.cfg.blob_dir / document_blob_prefix(document_id)
     assert any(folder.iterdir())  # the upload and its text are stored
     async with httpx.AsyncClient(timeout=10) as client:
@@ -84,6 +91,8 @@ async def test_delete_removes_everything_and_the_id_is_gone_everywhere(pipeline:
         text = await client.get(f"{url}/text", headers=pipeline.headers("alice"))
         assert text.status_code == 404
     assert not folder.exists()  # the files went with it
+    assert await admissions.find_one(pointer) is None  # new copies are not linked to it
+    await mongo.close()
     assert await _latest_per_key(pipeline, document_id, wait_for=lambda v: v is None) is None
     messages, close_code = await pipeline.watch(document_id, "alice", timeout_s=10)
     assert close_code == 4404
