@@ -93,6 +93,9 @@ def _service_env() -> dict[str, str]:
         "DOCSTREAM_LOG_JSON": "true",
         # Two extractor replicas share two cores: one worker process each.
         "DOCSTREAM_EXTRACTOR_WORKERS": "1",
+        # The same corpus files again and again: every copy must go through the stages
+        # under fault, not be linked to the first copy's results.
+        "DOCSTREAM_INGEST_DUPLICATES": "process",
     }
 
 

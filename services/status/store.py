@@ -77,6 +77,7 @@ class ReadModelStore:
         self.listings = Listings(db[LISTINGS])
         self._cache: OrderedDict[str, Doc] = OrderedDict()
         self._capacity = cached_documents
+        self._finished_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def forget(self, document_id: str | None = None) -> None:
         """Partitions moved (or housekeeping changed a document): what was written meanwhile
@@ -103,7 +104,9 @@ class ReadModelStore:
             # before the write: a crash in between replays them, never skips them.
             await self.before_write(before, doc)
             if finished and not doc.get("deleted") and not _was_finished(before, doc):
-                await record_finished(self.db, doc, _when(doc))
+                # One partition's day bucket is read, changed and written: one at a time.
+                async with self._finished_locks[int(doc["position"]["partition"])]:
+                    await record_finished(self.db, doc, _when(doc))
             if await self._write(before, doc):
                 if finished:
                     await self.db[INFLIGHT].delete_one({"_id": document_id})

@@ -53,7 +53,10 @@ async def _start(stack: Stack) -> None:
 
 
 async def _run(pipeline: Pipeline, stub: GeminiStub, statuses: set[str]) -> dict:  # type: ignore[type-arg]
-    response = await pipeline.upload(None, "carol", data=TEXT, filename="minutes.txt")
+    # The same bytes each time: processed again, not linked to the first copy's results.
+    response = await pipeline.upload(
+        None, "carol", data=TEXT, filename="minutes.txt", fields={"duplicates": "process"}
+    )
     assert response.status_code == 202
     return await pipeline.wait_for_status(response.json()["id"], "carol", statuses)
 
