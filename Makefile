@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: rebuild help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
+.PHONY: rebuild screenshots browser-deps help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,7 +22,19 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import faust, aiokafka, pymongo, pypdfium2, fastapi' # fail here, not later
 	@touch $(STAMP)
 
-install: $(STAMP) ocr-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
+install: $(STAMP) ocr-deps browser-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
+
+# The web page's tests and screenshots drive Debian's Chromium through Playwright (which
+# downloads no browser of its own here).
+browser-deps: ## Debian's chromium for the browser tests, when missing
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "[docstream] apt-get not found: install chromium"; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "[docstream] Installing chromium (Debian package) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+screenshots: infra ## the web page's list and a document, saved in docs/screenshots/ (Chromium)
+	@$(PY) -m deploy.screenshots
 
 # OCR: the engine comes with the tesserocr wheel (pyproject.toml); its language data (English,
 # French, orientation) and the font the script tests draw with are Debian packages.
