@@ -7,6 +7,10 @@ one client. Events are produced straight to documents.events, round robin over t
 documents, each carrying the monotonic time it was handed to the producer (CLOCK_MONOTONIC
 is one clock for every process of the machine); a client process receives and measures.
 
+Beside them, the same events read straight from Kafka in the client process
+(``gateway.kafka_floor_latency_ms``): the latency the machine allows at that moment, since
+these two cores are shared with the broker, the generator and other work.
+
 Figures: ``gateway.deliveries_per_s``, ``gateway.delivery_latency_ms`` (p50/p99, produced to
 received), ``gateway.rss_mb_per_1k_clients`` (the gateway's resident memory grown by the
 connections), ``gateway.cpu_s_per_1k_deliveries`` (the gateway process's user+system CPU).
@@ -26,7 +30,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import websockets
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks.bench_pipeline import percentile
 from deploy.launcher import Stack
@@ -61,12 +65,44 @@ def _cpu_s(pid: int) -> float:
 # --- the clients (a process of their own, so receiving does not slow producing) ---
 
 
-def _clients_main(base: str, tokens: list[str], pipe: Connection) -> None:
+def _clients_main(
+    base: str, tokens: list[str], bootstrap: str, topic: str, pipe: Connection
+) -> None:
     _raise_open_file_limit(len(tokens) + 1_000)
-    asyncio.run(_clients(base, tokens, pipe))
+    asyncio.run(_clients(base, tokens, bootstrap, topic, pipe))
 
 
-async def _clients(base: str, tokens: list[str], pipe: Connection) -> None:
+async def _kafka_floor(bootstrap: str, topic: str, latencies: list[float]) -> None:
+    """The same events read straight from Kafka in the same process: the latency the gateway
+    could not beat on this machine at this moment (its own share is the difference)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=500)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        for _ in range(50):
+            if partitions:
+                break
+            await asyncio.sleep(0.1)
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        while True:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                now = time.monotonic()
+                for record in records:
+                    value = record.value or b""
+                    start = value.rfind(b'"sent_at":') + 10
+                    latencies.append((now - float(value[start : value.index(b"}", start)])) * 1000)
+    finally:
+        await consumer.stop()
+
+
+async def _clients(
+    base: str, tokens: list[str], bootstrap: str, topic: str, pipe: Connection
+) -> None:
+    floor: list[float] = []
+    floor_task = asyncio.create_task(_kafka_floor(bootstrap, topic, floor))
     latencies: list[float] = []
     received = 0
     duplicates = 0
@@ -107,10 +143,12 @@ async def _clients(base: str, tokens: list[str], pipe: Connection) -> None:
     loop.add_reader(pipe.fileno(), stop.set)
     await stop.wait()
     pipe.recv()
-    for task in tasks:
+    for task in [*tasks, floor_task]:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    pipe.send({"received": received, "duplicates": duplicates, "latencies": latencies})
+    await asyncio.gather(*tasks, floor_task, return_exceptions=True)
+    pipe.send(
+        {"received": received, "duplicates": duplicates, "latencies": latencies, "floor": floor}
+    )
 
 
 # --- the load ---
@@ -119,38 +157,49 @@ async def _clients(base: str, tokens: list[str], pipe: Connection) -> None:
 async def _produce(
     bootstrap: str, topic: str, owners: list[str], rate: int, duration_s: float
 ) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks=1)
+    """``rate`` events a second for ``duration_s``, sent as one batch per partition per tick:
+    the generator's own CPU must not be what the gateway is measured against (two cores)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, max_batch_size=262_144)
     await producer.start()
-    documents = [(owner, uuid.uuid4().hex) for owner in owners]
+    partitions = sorted(await producer.partitions_for(topic))
+    # A document's events stay on one partition, as the key would keep them.
+    documents = [
+        (owner, uuid.uuid4().hex, partitions[i % len(partitions)]) for i, owner in enumerate(owners)
+    ]
     sent = 0
     tick = 0.01
     per_tick = max(1, round(rate * tick))
     started = time.monotonic()
     try:
         while (elapsed := time.monotonic() - started) < duration_s:
-            behind = int(elapsed / tick) * per_tick - sent  # fixed rate, whatever a tick took
-            for _ in range(max(0, behind)):
-                owner, document_id = documents[sent % len(documents)]
-                event = {
-                    "specversion": "1.0",
-                    "id": uuid.uuid4().hex,
-                    "source": "/bench",
-                    "type": "extraction.progressed",
-                    "subject": document_id,
-                    "owner": owner,
-                    "generation": 1,
-                    "time": "2026-01-01T00:00:00Z",
-                    "datacontenttype": "application/json",
-                    "data": {
-                        "stage": "extraction",
-                        "done": sent,
-                        "unit": "page",
-                        "sent_at": time.monotonic(),
-                    },
-                }
-                await producer.send(topic, json.dumps(event).encode(), key=document_id.encode())
+            due = int(elapsed / tick + 1) * per_tick - sent  # a fixed rate, whatever a tick took
+            batches = {p: producer.create_batch() for p in partitions}
+            for _ in range(max(0, due)):
+                owner, document_id, partition = documents[sent % len(documents)]
+                # The event as our stages write it (compact JSON), stamped as late as possible.
+                value = (
+                    f'{{"specversion":"1.0","id":"b{sent}","source":"/bench",'
+                    f'"subject":"{document_id}","time":"2026-01-01T00:00:00Z",'
+                    f'"datacontenttype":"application/json","owner":"{owner}","generation":1,'
+                    f'"type":"extraction.progressed","data":{{"stage":"extraction",'
+                    f'"done":{sent},"unit":"page","sent_at":{time.monotonic()}}}}}'
+                )
+                appended = batches[partition].append(
+                    key=document_id.encode(), value=value.encode(), timestamp=None
+                )
+                if appended is None:  # a tick's share far beyond 256 KiB: the machine stalled
+                    raise RuntimeError("the benchmark's producer fell too far behind")
                 sent += 1
-            await asyncio.sleep(tick)
+            await asyncio.gather(
+                *[
+                    await producer.send_batch(batch, topic, partition=p)
+                    for p, batch in batches.items()
+                    if batch.record_count()
+                ]
+            )
+            await asyncio.sleep(
+                max(0.0, started + (int(elapsed / tick) + 1) * tick - time.monotonic())
+            )
         await producer.flush()
     finally:
         await producer.stop()
@@ -181,7 +230,13 @@ async def run_gateway(stack: Stack, *, quick: bool = False) -> dict[str, Any]:
         ours, theirs = multiprocessing.get_context("spawn").Pipe()
         process = multiprocessing.get_context("spawn").Process(
             target=_clients_main,
-            args=(f"ws://127.0.0.1:{gateway.port}", tokens, theirs),
+            args=(
+                f"ws://127.0.0.1:{gateway.port}",
+                tokens,
+                stack.cfg.bootstrap,
+                stack.cfg.topics.events,
+                theirs,
+            ),
             daemon=True,
         )
         process.start()
@@ -221,6 +276,9 @@ async def run_gateway(stack: Stack, *, quick: bool = False) -> dict[str, Any]:
         "gateway.delivery_latency_ms.samples": len(latencies),
         "gateway.delivery_latency_ms.p50": round(percentile(latencies, 50), 2),
         "gateway.delivery_latency_ms.p99": round(percentile(latencies, 99), 2),
+        "gateway.kafka_floor_latency_ms.p50": round(percentile(stats["floor"], 50), 2),
+        "gateway.kafka_floor_latency_ms.p99": round(percentile(stats["floor"], 99), 2),
+        "gateway.machine_load_1m": round(os.getloadavg()[0], 2),
         "gateway.rss_mb_idle": round(rss_before, 1),
         "gateway.rss_mb_per_1k_clients": round((rss_connected - rss_before) * 1000 / clients, 1),
         "gateway.rss_mb_loaded": round(rss_loaded, 1),

@@ -102,7 +102,10 @@ class Subscription:
         if not self._items and not self.overflowed:
             self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), wait_s)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every wait in a
+                # task of its own, a cost paid per delivery.
+                async with asyncio.timeout(wait_s):
+                    await self._ready.wait()
             except TimeoutError:
                 return None
         if self.overflowed or not self._items:

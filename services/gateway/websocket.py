@@ -42,7 +42,8 @@ class _Connection:
     async def send(self, text: str) -> None:
         async with self.lock:
             # A socket that stays full this long belongs to a client that cannot keep up.
-            await asyncio.wait_for(self.ws.send_text(text), self.settings.send_timeout_s)
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                await self.ws.send_text(text)
 
     async def close(self, closing: Closing) -> None:
         with contextlib.suppress(Exception):

@@ -12,7 +12,9 @@ def _item(offset: int, type_: str) -> LiveEvent:
     return LiveEvent("d", "alice", type_, 1, 0, offset, json.dumps({"type": type_}))
 
 
-def _record(offset: int, subject: str, owner: str, partition: int = 0) -> ConsumerRecord:  # type: ignore[type-arg]
+def _record(
+    offset: int, subject: str, owner: str, partition: int = 0
+) -> ConsumerRecord[bytes, bytes]:
     value = json.dumps({"subject": subject, "owner": owner, "type": "document.accepted"}).encode()
     key = subject.encode()
     return ConsumerRecord("t", partition, offset, 0, 0, key, value, None, len(key), len(value), [])
