@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from services.gateway import metrics
 from services.gateway.hub import LiveEvent, parse_record
@@ -90,36 +91,39 @@ class Backfill:
             return
         began = time.monotonic()
         tp = TopicPartition(self._topic, partition)
-        async with self._reader() as consumer:
-            consumer.assign([tp])
-            first = (await consumer.beginning_offsets([tp]))[tp]
-            if start < first:
-                raise CursorExpiredError(
-                    f"{self._topic}[{partition}] starts at {first}, not {start}"
-                )
-            consumer.seek(tp, start)
-            position = start
-            last_progress = time.monotonic()
-            while position < end:
-                target = _next_wanted(only, position)
-                if target is not None and target - position > _SEEK_GAP:
-                    consumer.seek(tp, target)
-                    position = target
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=500)
-                for record in batch.get(tp, ()):
-                    if record.offset >= end:
-                        break
-                    metrics.BACKFILL_RECORDS.inc()
-                    if (only is None or _wanted(only, record.offset)) and match(record):
-                        item = parse_record(record)
-                        if item is not None and accept(item):
-                            yield item
-                moved = await consumer.position(tp)
-                if moved > position:
-                    position = moved
-                    last_progress = time.monotonic()
-                elif time.monotonic() - last_progress > self._stall_s:
-                    raise BackfillError(f"{self._topic}[{partition}] stalled at {position}")
+        try:
+            async with self._reader() as consumer:
+                consumer.assign([tp])
+                first = (await consumer.beginning_offsets([tp]))[tp]
+                if start < first:
+                    raise CursorExpiredError(
+                        f"{self._topic}[{partition}] starts at {first}, not {start}"
+                    )
+                consumer.seek(tp, start)
+                position = start
+                last_progress = time.monotonic()
+                while position < end:
+                    target = _next_wanted(only, position)
+                    if target is not None and target - position > _SEEK_GAP:
+                        consumer.seek(tp, target)
+                        position = target
+                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=500)
+                    for record in batch.get(tp, ()):
+                        if record.offset >= end:
+                            break
+                        metrics.BACKFILL_RECORDS.inc()
+                        if (only is None or _wanted(only, record.offset)) and match(record):
+                            item = parse_record(record)
+                            if item is not None and accept(item):
+                                yield item
+                    moved = await consumer.position(tp)
+                    if moved > position:
+                        position = moved
+                        last_progress = time.monotonic()
+                    elif time.monotonic() - last_progress > self._stall_s:
+                        raise BackfillError(f"{self._topic}[{partition}] stalled at {position}")
+        except KafkaError as exc:  # the broker restarting: the client comes back later
+            raise BackfillError(f"{self._topic}[{partition}]: {exc!r}") from exc
         metrics.BACKFILL_SECONDS.observe(time.monotonic() - began)
 
 
