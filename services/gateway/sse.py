@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import ExitStack
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pymongo.errors import PyMongoError
+from starlette.types import Receive, Scope, Send
 
 from services.gateway import metrics
 from services.gateway.access import Admission, RefusedError, authenticate
@@ -75,11 +77,37 @@ async def stream(
         held.close()
         await feed.aclose()
         return _refusal(first.code, first.reason)
-    return StreamingResponse(
+    return _HeldStream(
         _frames(first, feed, held),
+        feed,
+        held,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class _HeldStream(StreamingResponse):
+    """Releases the connection's place and subscription however the response ends: a
+    client gone before the first byte means the body is never iterated, and its own
+    ``finally`` never runs."""
+
+    def __init__(
+        self,
+        body: AsyncIterator[str],
+        feed: AsyncGenerator[Item, None],
+        held: ExitStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(body, **kwargs)
+        self._feed = feed
+        self._held = held
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._feed.aclose()
+            self._held.close()  # a no-op when the body's own finally did it
 
 
 async def _frames(
