@@ -58,10 +58,16 @@ def save(flat: dict[str, Any], *, quick: bool, started: float, merge: bool) -> d
 
 
 async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
-    from benchmarks import bench_analysis, bench_extraction, bench_pipeline, bench_read_model
+    from benchmarks import (
+        bench_analysis,
+        bench_extraction,
+        bench_gateway,
+        bench_pipeline,
+        bench_read_model,
+    )
 
     flat: dict[str, Any] = {}
-    wanted = set(args.only or ["extraction", "pipeline", "analysis", "read_model"])
+    wanted = set(args.only or ["extraction", "pipeline", "analysis", "read_model", "gateway"])
     # With --only, other figures of an earlier run are kept; a full run starts afresh.
     merge = bool(args.only)
 
@@ -90,6 +96,9 @@ async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
         if "read_model" in wanted:
             print("[bench] read model at volume ...", flush=True)
             checkpoint(await bench_read_model.run_read_model(stack, CORPUS, quick=args.quick))
+        if "gateway" in wanted:
+            print("[bench] gateway: 1,000 WebSocket clients ...", flush=True)
+            checkpoint(await bench_gateway.run_gateway(stack, quick=args.quick))
         if "analysis" in wanted:
             print("[bench] analysis ...", flush=True)
             checkpoint(
@@ -109,7 +118,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", action="append", choices=["extraction", "analysis", "pipeline", "read_model"]
+        "--only",
+        action="append",
+        choices=["extraction", "analysis", "pipeline", "read_model", "gateway"],
     )
     args = parser.parse_args()
     results = asyncio.run(_run(args, time.time()))

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
-from shared import events
+from shared import events, gateway_protocol
 from shared.topics import Topics
 
 # topic property -> (event classes it carries, who writes, description)
@@ -80,19 +80,93 @@ def document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{prop}"},
             "summary": f"written by {writer}",
         }
+    _describe_gateway(channels, operations, messages, schemas)
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "docstream topics",
             "version": "1.0.0",
             "description": "CloudEvents 1.0 (structured mode) on Kafka, keyed by document id. "
-            "Every event carries owner and generation; fields are only ever added.",
+            "Every event carries owner and generation; fields are only ever added. "
+            "The gateway's WebSocket and SSE streams (channels ws_* and sse_*) carry the "
+            "same events to clients, each with a resume cursor.",
         },
         "defaultContentType": events.CONTENT_TYPE,
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+# channel -> (address, what it streams, whether clients may send messages on it)
+_GATEWAY_CHANNELS: dict[str, tuple[str, str, bool]] = {
+    "ws_document": (
+        "/ws/documents/{document_id}",
+        "WebSocket: one document; snapshot (or, with ?after=<cursor>, only the missed "
+        "events), then live events until its terminal event (close 1000).",
+        True,
+    ),
+    "ws_user": (
+        "/ws/documents",
+        "WebSocket: every event of every document of the caller; ready, then (with "
+        "?after=<cursor>) the missed events, then live.",
+        True,
+    ),
+    "sse_document": (
+        "/v1/documents/{document_id}/stream",
+        "Server-Sent Events twin of ws_document: each message is an SSE event named after "
+        "its type, id = its cursor; Last-Event-ID resumes; a last 'close' event gives the "
+        "close code.",
+        False,
+    ),
+    "sse_user": ("/v1/stream", "Server-Sent Events twin of ws_user.", False),
+}
+
+
+def _describe_gateway(
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+    messages: dict[str, Any],
+    schemas: dict[str, Any],
+) -> None:
+    def add(cls: type[BaseModel]) -> str:
+        name = cls.__name__
+        schema = cls.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+        messages[name] = {
+            "name": cls.model_fields["type"].default,
+            "title": name,
+            "summary": (cls.__doc__ or "").strip().split("\n\n")[0],
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+        }
+        return name
+
+    server = [add(cls) for cls in gateway_protocol.SERVER_MESSAGES]
+    client = [add(cls) for cls in gateway_protocol.CLIENT_MESSAGES]
+    codes = ", ".join(f"{int(c)} {c.name.lower()}" for c in gateway_protocol.CloseCode)
+    for prop, (address, description, two_way) in _GATEWAY_CHANNELS.items():
+        names = server + (client if two_way else [])
+        channels[prop] = {
+            "address": address,
+            "description": f"{description} Auth: Authorization: Bearer <token> or ?token=. "
+            f"Close codes: {codes}.",
+            "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in dict.fromkeys(names)},
+        }
+        operations[f"stream_{prop}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{prop}"},
+            "summary": "sent by the gateway",
+            "messages": [{"$ref": f"#/channels/{prop}/messages/{n}"} for n in server],
+        }
+        if two_way:
+            operations[f"command_{prop}"] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{prop}"},
+                "summary": "sent by clients: cancel, ping, pong",
+                "messages": [{"$ref": f"#/channels/{prop}/messages/{n}"} for n in client],
+            }
 
 
 def render() -> str:

@@ -36,6 +36,8 @@ class BroadcastConsumer:
         self._task: asyncio.Task[None] | None = None
         self._catch_up_to: dict[TopicPartition, int] = {}
         self._caught_up = asyncio.Event()
+        #: Per partition, the offset reading started from (known once start() returned).
+        self.start_offsets: dict[int, int] = {}
 
     async def start(self) -> None:
         consumer = self._consumer = AIOKafkaConsumer(
@@ -70,7 +72,7 @@ class BroadcastConsumer:
             await consumer.seek_to_end(*tps)
             # Resolve the end offsets now, so "ready" means "nothing after this is missed".
             for tp in tps:
-                await consumer.position(tp)
+                self.start_offsets[tp.partition] = await consumer.position(tp)
         self._task = asyncio.create_task(self._run(), name=f"broadcast:{self.topic}")
         if self._catch_up_to:
             await self._caught_up.wait()

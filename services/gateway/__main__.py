@@ -1,5 +1,7 @@
 """Run the gateway: ``python -m services.gateway``."""
 
+import resource
+
 import uvicorn
 
 from services.gateway.app import create_app
@@ -7,8 +9,18 @@ from services.gateway.settings import GatewaySettings
 from shared import logs
 
 
+def _raise_open_file_limit() -> None:
+    # Every client is a socket: a gateway holding thousands needs more than the usual soft
+    # limit of 1,024 descriptors. The hard limit is the ceiling the system allows us.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = 65_536 if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+
+
 def main() -> None:
     settings = GatewaySettings()  # values come from the environment
+    _raise_open_file_limit()
     logs.configure("gateway", level=settings.log_level, json_format=settings.log_json)
     uvicorn.run(
         create_app(settings),

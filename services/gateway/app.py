@@ -1,4 +1,9 @@
-"""The gateway application: one broadcast consumer of documents.events, many WebSockets."""
+"""The gateway application: one broadcast consumer of documents.events, many clients.
+
+Routes: ``/ws/documents/{id}`` and ``/ws/documents`` (WebSocket), their SSE twins
+``/v1/documents/{id}/stream`` and ``/v1/stream``. Every instance reads all of
+documents.events, and cursors are Kafka positions: any instance serves any client.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from services.gateway import sse, websocket
+from services.gateway.access import Admission
+from services.gateway.backfill import Backfill
+from services.gateway.commands import Commands
+from services.gateway.cursor import Cursor
+from services.gateway.deps import FeedDeps
+from services.gateway.document_feed import document_feed
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
-from services.gateway.stream import watch_document
+from services.gateway.user_feed import user_feed
+from services.gateway.websocket import Feed, FeedOpener
 from shared import mongo
 from shared.broadcast import BroadcastConsumer
-from shared.kafka import ensure_topics
+from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import FollowedDatabase, follow
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
     hub = Hub(settings.recent_documents)
+    admission = Admission(settings)
+    backfill = Backfill(
+        settings.kafka_bootstrap_servers,
+        settings.topics.events,
+        readers=settings.backfill_readers,
+        stall_s=settings.backfill_stall_s,
+    )
+    producer = EventProducer(settings.kafka_bootstrap_servers, client_id="docstream-gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,14 +53,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             settings.kafka_bootstrap_servers, settings.topics.events, hub.on_record
         )
         await consumer.start()
+        hub.start_at(consumer.start_offsets)
         app.state.consumer = consumer
+        await producer.start()
         client = mongo.connect(settings.mongo_url, app_name="docstream-gateway")
         followed = FollowedDatabase(client, settings.mongo_database)
         await followed.refresh()
         app.state.db = followed.db
 
         def switched(db: Any) -> None:
-            app.state.db = db  # new watches read the rebuilt read model
+            app.state.db = db  # new streams read the rebuilt read model
 
         follower = asyncio.create_task(follow(followed, switched))
         try:
@@ -47,13 +70,45 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             follower.cancel()
             await consumer.stop()
+            await backfill.close()
+            await producer.stop()
             await client.close()
 
-    app = FastAPI(title="docstream gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="docstream gateway", version="0.2.0", lifespan=lifespan)
+    app.state.settings = settings
+    deps = FeedDeps(hub, backfill, lambda: app.state.db, settings)
+    commands = Commands(producer, settings.topics, lambda: app.state.db)
+
+    def one_document(document_id: str, generation: str | None) -> FeedOpener:
+        min_generation = _generation(generation)
+
+        def open_feed(owner: str, after: Cursor | None) -> Feed:
+            return document_feed(
+                deps, owner, document_id, after=after, min_generation=min_generation
+            )
+
+        return open_feed
+
+    def every_document(owner: str, after: Cursor | None) -> Feed:
+        return user_feed(deps, owner, after=after)
 
     @app.websocket("/ws/documents/{document_id}")
-    async def document_stream(ws: WebSocket, document_id: str) -> None:
-        await watch_document(ws, document_id, hub, app.state.db, settings)
+    async def document_socket(ws: WebSocket, document_id: str) -> None:
+        opener = one_document(document_id, ws.query_params.get("generation"))
+        await websocket.serve(ws, settings, admission, commands, "document", document_id, opener)
+
+    @app.websocket("/ws/documents")
+    async def user_socket(ws: WebSocket) -> None:
+        await websocket.serve(ws, settings, admission, commands, "user", None, every_document)
+
+    @app.get("/v1/documents/{document_id}/stream", summary="One document's events (SSE)")
+    async def document_events(request: Request, document_id: str) -> Response:
+        opener = one_document(document_id, request.query_params.get("generation"))
+        return await sse.stream(request, admission, "document", opener)
+
+    @app.get("/v1/stream", summary="Every event of the caller's documents (SSE)")
+    async def user_events(request: Request) -> Response:
+        return await sse.stream(request, admission, "user", every_document)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -67,3 +122,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app, include_in_schema=False
     )
     return app
+
+
+def _generation(raw: str | None) -> int:
+    # After a reprocess the client names the generation it waits for; an earlier
+    # generation's terminal state must not end its watch.
+    try:
+        return max(1, int(raw)) if raw else 1
+    except ValueError:
+        return 1

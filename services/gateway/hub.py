@@ -1,8 +1,10 @@
-"""Fan-out of documents.events to the connections watching each document.
+"""Fan-out of documents.events to the connections of this gateway.
 
-The hub also remembers the recent events of recently active documents, so a client that
-connects between an event and its fold into the read model still gets it (snapshot position
-plus the remembered events after it leave no gap).
+One broadcast consumer reads every partition; each record goes to the subscriptions of its
+document and of its owner. The hub also knows, per partition, the offset of the next record
+it will hand out (:attr:`Hub.positions`): a subscription taken at that moment receives every
+record from there on, so a backfill read from Kafka up to those offsets joins the live stream
+with no gap and no duplicate.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from shared.events import TERMINAL_TYPES
 _RECENT_PER_DOCUMENT = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveEvent:
     document_id: str
     owner: str
@@ -29,7 +31,8 @@ class LiveEvent:
     generation: int
     partition: int
     offset: int
-    event: dict[str, Any]
+    #: The record's value as it came from Kafka: sent on without encoding it again.
+    raw: str
 
     @property
     def terminal(self) -> bool:
@@ -39,63 +42,115 @@ class LiveEvent:
     def is_progress(self) -> bool:
         return self.type.endswith(".progressed")
 
-    def message(self) -> dict[str, Any]:
-        return {
-            "type": "event",
-            "position": {"partition": self.partition, "offset": self.offset},
-            "event": self.event,
-        }
+    def event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.raw)
+        return parsed
+
+
+def parse_record(record: ConsumerRecord[bytes, bytes]) -> LiveEvent | None:
+    """The event in a record of documents.events; None for anything that is not ours."""
+    try:
+        raw = (record.value or b"").decode()
+        event = json.loads(raw)
+        return LiveEvent(
+            document_id=str(event["subject"]),
+            owner=str(event["owner"]),
+            type=str(event["type"]),
+            generation=int(event.get("generation", 1)),
+            partition=record.partition,
+            offset=record.offset,
+            raw=raw,
+        )
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None  # status counts those
 
 
 class Subscription:
-    """A bounded queue that coalesces progress but never drops lifecycle events."""
+    """A bounded queue that coalesces progress but never drops lifecycle events.
 
-    def __init__(self, document_id: str, owner: str, maxsize: int) -> None:
+    When it is full of lifecycle events the client cannot keep up at all: the queue marks
+    itself overflowed (the connection is then closed) rather than grow or lose one.
+    """
+
+    def __init__(self, maxsize: int, *, document_id: str | None, owner: str) -> None:
         self.document_id = document_id
         self.owner = owner
+        self.overflowed = False
         self._items: deque[LiveEvent] = deque()
         self._maxsize = maxsize
         self._ready = asyncio.Event()
 
     def put(self, item: LiveEvent) -> None:
+        if self.overflowed:
+            return
         if len(self._items) >= self._maxsize:
             for i, queued in enumerate(self._items):
                 if queued.is_progress:
                     del self._items[i]
                     metrics.COALESCED.inc()
                     break
+            else:
+                self.overflowed = True
+                self._items.clear()
+                self._ready.set()
+                return
         self._items.append(item)
         self._ready.set()
 
     async def get(self, wait_s: float) -> LiveEvent | None:
-        if not self._items:
+        """The next event; None after ``wait_s`` without one, or once overflowed."""
+        if not self._items and not self.overflowed:
             self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), wait_s)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every wait in a
+                # task of its own, a cost paid per delivery.
+                async with asyncio.timeout(wait_s):
+                    await self._ready.wait()
             except TimeoutError:
                 return None
+        if self.overflowed or not self._items:
+            return None
         return self._items.popleft()
 
 
 class Hub:
     def __init__(self, recent_documents: int) -> None:
-        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._by_document: dict[str, set[Subscription]] = defaultdict(set)
+        self._by_owner: dict[str, set[Subscription]] = defaultdict(set)
         self._recent: OrderedDict[str, deque[LiveEvent]] = OrderedDict()
         self._recent_max = recent_documents
         # Per document nobody has heard of yet: its arrival, and how many watchers wait for it.
         self._first_sight: dict[str, tuple[asyncio.Event, int]] = {}
+        #: Per partition, the offset of the next record the hub will hand out.
+        self.positions: dict[int, int] = {}
 
-    def subscribe(self, document_id: str, owner: str, maxsize: int) -> Subscription:
-        sub = Subscription(document_id, owner, maxsize)
-        self._subs[document_id].add(sub)
-        return sub
+    def start_at(self, positions: dict[int, int]) -> None:
+        self.positions = dict(positions)
+
+    def subscribe_document(
+        self, document_id: str, owner: str, maxsize: int
+    ) -> tuple[Subscription, dict[int, int]]:
+        """A subscription and the positions it starts at (taken in the same instant)."""
+        sub = Subscription(maxsize, document_id=document_id, owner=owner)
+        self._by_document[document_id].add(sub)
+        return sub, dict(self.positions)
+
+    def subscribe_owner(self, owner: str, maxsize: int) -> tuple[Subscription, dict[int, int]]:
+        sub = Subscription(maxsize, document_id=None, owner=owner)
+        self._by_owner[owner].add(sub)
+        return sub, dict(self.positions)
 
     def unsubscribe(self, sub: Subscription) -> None:
-        subs = self._subs.get(sub.document_id)
+        index, key = (
+            (self._by_document, sub.document_id)
+            if sub.document_id is not None
+            else (self._by_owner, sub.owner)
+        )
+        subs = index.get(key)
         if subs is not None:
             subs.discard(sub)
             if not subs:
-                del self._subs[sub.document_id]
+                del index[key]
 
     def recent(self, document_id: str) -> list[LiveEvent]:
         return list(self._recent.get(document_id, ()))
@@ -130,19 +185,10 @@ class Hub:
 
     async def on_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         metrics.EVENTS_SEEN.inc()
-        try:
-            event = json.loads(record.value or b"")
-            item = LiveEvent(
-                document_id=str(event["subject"]),
-                owner=str(event["owner"]),
-                type=str(event["type"]),
-                generation=int(event.get("generation", 1)),
-                partition=record.partition,
-                offset=record.offset,
-                event=event,
-            )
-        except (ValueError, KeyError, TypeError):
-            return  # not ours; status counts those
+        self.positions[record.partition] = record.offset + 1
+        item = parse_record(record)
+        if item is None:
+            return
         recent = self._recent.get(item.document_id)
         if recent is None:
             recent = self._recent[item.document_id] = deque(maxlen=_RECENT_PER_DOCUMENT)
@@ -154,6 +200,8 @@ class Hub:
         waiting = self._first_sight.pop(item.document_id, None)
         if waiting is not None:
             waiting[0].set()
-        for sub in self._subs.get(item.document_id, ()):
+        for sub in self._by_document.get(item.document_id, ()):
             if sub.owner == item.owner:
                 sub.put(item)
+        for sub in self._by_owner.get(item.owner, ()):
+            sub.put(item)

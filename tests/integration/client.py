@@ -128,3 +128,39 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+StopWhen = Callable[[dict[str, Any]], bool]
+
+
+async def stream(
+    url: str,
+    *,
+    stop: StopWhen | None = None,
+    timeout_s: float = 60,
+    send: list[dict[str, Any]] | None = None,
+    answer_pings: bool = True,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The messages of one WebSocket session (pings answered and not kept, unless
+    ``answer_pings`` is off) and its close code;
+    ``stop`` hangs up after the first message it accepts, as a client going away does."""
+    messages: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout_s), websockets.connect(url) as ws:
+        for message in send or ():
+            await ws.send(json.dumps(message))
+        try:
+            async for raw in ws:
+                message = json.loads(raw)
+                if message["type"] == "ping" and answer_pings:
+                    await ws.send('{"type":"pong"}')
+                    continue
+                messages.append(message)
+                if stop is not None and stop(message):
+                    break
+        except websockets.ConnectionClosed:
+            pass
+    return messages, ws.close_code
+
+
+def events_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m["event"] for m in messages if m["type"] == "event"]

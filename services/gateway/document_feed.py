@@ -1,0 +1,179 @@
+"""``/ws/documents/{id}`` (and its SSE twin): one document, snapshot or resume, then live,
+until its terminal event.
+
+Fresh: the read model's state with its position, then the events after that position (from
+the hub's memory of recent events when it reaches back that far, otherwise read from Kafka),
+then live. Resumed (``after``): the events after the cursor. Which offsets those are, the
+document's processing log in the read model says (each entry has its position), so only
+those records are read, however long ago the cursor was minted; past the logged position,
+the partition is read up to the live hub's position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from services.gateway.cursor import Cursor
+from services.gateway.deps import FeedDeps
+from services.gateway.feed import Closing, Frame, Item, ends_watch, event_frame, live
+from services.gateway.hub import LiveEvent
+from shared.events import TERMINAL_STATUSES_READ_MODEL
+from shared.gateway_protocol import CloseCode, SnapshotMessage
+from shared.ids import is_document_id
+from shared.mongo import public_view
+from shared.readmodel import DOCUMENTS
+
+
+async def document_feed(
+    deps: FeedDeps,
+    owner: str,
+    document_id: str,
+    *,
+    after: Cursor | None,
+    min_generation: int,
+) -> AsyncGenerator[Item, None]:
+    started = time.monotonic()
+    if not is_document_id(document_id):
+        yield await _not_found(deps, started)
+        return
+    sub, ends = deps.hub.subscribe_document(document_id, owner, deps.settings.client_queue_size)
+    try:
+        found = await deps.db()[DOCUMENTS].find_one({"_id": document_id})
+        doc: dict[str, Any] | None = dict(found) if found is not None else None
+        if doc is None:
+            doc_owner = await deps.hub.wait_for_owner(
+                document_id, deps.settings.unknown_document_wait_s
+            )
+        else:
+            doc_owner = None if doc.get("deleted") else doc.get("owner")
+        if doc_owner != owner:  # someone else's, deleted and missing all look the same
+            yield await _not_found(deps, started)
+            return
+        cursor = after.copy() if after is not None else Cursor()
+        if doc is None:
+            catch_up = _not_folded_yet(deps, document_id, owner, cursor, after, min_generation)
+        else:
+            catch_up = _from_read_model(deps, doc, cursor, after, ends, min_generation)
+        async for item in catch_up:
+            yield item
+            if isinstance(item, Closing):
+                return
+        deadline = started + deps.settings.max_connection_s
+        async for item in live(
+            sub,
+            cursor,
+            deadline=deadline,
+            idle_s=deps.settings.ping_interval_s,
+            min_generation=min_generation,
+        ):
+            yield item
+    finally:
+        deps.hub.unsubscribe(sub)
+
+
+async def _not_found(deps: FeedDeps, started: float) -> Closing:
+    # An unknown id waits for its first event; answer every "not yours" after the same wait,
+    # so the time taken does not tell whether a document exists.
+    await asyncio.sleep(
+        max(0.0, started + deps.settings.unknown_document_wait_s - time.monotonic())
+    )
+    return Closing(CloseCode.NOT_FOUND, "not_found")
+
+
+async def _not_folded_yet(
+    deps: FeedDeps,
+    document_id: str,
+    owner: str,
+    cursor: Cursor,
+    after: Cursor | None,
+    min_generation: int,
+) -> AsyncGenerator[Item, None]:
+    # Its first event has just arrived: the hub holds all it has seen of the document.
+    if after is None:
+        yield Frame("snapshot", SnapshotMessage(document=None).model_dump_json())
+    for item in deps.hub.recent(document_id):
+        if item.owner == owner and not cursor.seen(item.partition, item.offset):
+            yield event_frame(item, cursor)
+            if ends_watch(item, min_generation):
+                yield Closing(CloseCode.DONE, "done")
+                return
+
+
+async def _from_read_model(
+    deps: FeedDeps,
+    doc: dict[str, Any],
+    cursor: Cursor,
+    after: Cursor | None,
+    ends: dict[int, int],
+    min_generation: int,
+) -> AsyncGenerator[Item, None]:
+    position = doc.get("position") or {}
+    partition, folded = int(position.get("partition", 0)), int(position.get("offset", -1))
+    finished = (
+        doc.get("status") in TERMINAL_STATUSES_READ_MODEL
+        and int(doc.get("generation", 1)) >= min_generation
+    )
+    only: list[int] | None = None
+    if after is None:
+        cursor.advance(partition, folded)
+        snapshot = SnapshotMessage(document=public_view(doc), cursor=cursor.encode())
+        yield Frame("snapshot", snapshot.model_dump_json(), snapshot.cursor)
+        if finished:
+            yield Closing(CloseCode.DONE, "done")
+            return
+        start = folded + 1
+    else:
+        if partition not in after.offsets:
+            yield Closing(CloseCode.BAD_REQUEST, "bad_cursor")
+            return
+        start = after.offsets[partition] + 1
+        if finished and start > folded:
+            yield Closing(CloseCode.DONE, "done")  # the client has had the terminal event
+            return
+        if "_log" in doc:
+            only = sorted(
+                int(e["position"]["offset"])
+                for e in doc["_log"]
+                if int(e["position"]["partition"]) == partition
+                and int(e["position"]["offset"]) >= start
+            )
+            if not only:
+                start = max(start, folded + 1)
+    document_id = str(doc["_id"])
+    owner = str(doc["owner"])
+    remembered = _recent_from(deps, document_id, partition, start)
+    for item in remembered or ():
+        if item.owner == owner and not cursor.seen(item.partition, item.offset):
+            yield event_frame(item, cursor)
+            if ends_watch(item, min_generation):
+                yield Closing(CloseCode.DONE, "done")
+                return
+    if remembered is None:
+        key = document_id.encode()
+        async for item in deps.backfill.read(
+            partition,
+            max(start, cursor.offsets.get(partition, -1) + 1),
+            ends.get(partition, 0),
+            lambda record: record.key == key,
+            lambda event: event.owner == owner and event.document_id == document_id,
+            only=only,
+        ):
+            yield event_frame(item, cursor)
+            if ends_watch(item, min_generation):
+                yield Closing(CloseCode.DONE, "done")
+                return
+
+
+def _recent_from(
+    deps: FeedDeps, document_id: str, partition: int, start: int
+) -> list[LiveEvent] | None:
+    """The hub's recent events of the document from ``start`` on, when its memory reaches
+    back that far (it is a contiguous tail of the document's events); None when it does
+    not, and Kafka must be read."""
+    recent = [e for e in deps.hub.recent(document_id) if e.partition == partition]
+    if recent and recent[0].offset < start:
+        return [e for e in recent if e.offset >= start]
+    return None

@@ -1,0 +1,153 @@
+"""A feed over a WebSocket: frames out, client commands in, pings while idle, close codes.
+
+Two tasks per connection: the writer drains the feed (a slow socket only slows its own
+writer; the hub never waits on it), the reader answers client messages. The reader's
+answers go out through the writer's lock so frames never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Callable
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pymongo.errors import PyMongoError
+
+from services.gateway import metrics
+from services.gateway.access import Admission, RefusedError, authenticate
+from services.gateway.backfill import BackfillError, CursorExpiredError
+from services.gateway.commands import Commands
+from services.gateway.cursor import Cursor, CursorError
+from services.gateway.feed import Closing, Frame, Idle, Item, error_frame
+from services.gateway.settings import GatewaySettings
+from shared.gateway_protocol import CloseCode
+
+PING = '{"type":"ping"}'
+
+Feed = AsyncGenerator[Item, None]
+#: Opens the feed of a connection, given its owner and the cursor it resumes after.
+FeedOpener = Callable[[str, Cursor | None], Feed]
+
+
+class _Connection:
+    def __init__(self, ws: WebSocket, settings: GatewaySettings) -> None:
+        self.ws = ws
+        self.settings = settings
+        self.lock = asyncio.Lock()
+        self.heard_at = time.monotonic()
+        self.pinged_at: float | None = None
+
+    async def send(self, text: str) -> None:
+        async with self.lock:
+            # A socket that stays full this long belongs to a client that cannot keep up.
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                await self.ws.send_text(text)
+
+    async def close(self, closing: Closing) -> None:
+        with contextlib.suppress(Exception):
+            if closing.tells_error:
+                await self.send(error_frame(closing.reason).text)
+            await self.ws.close(int(closing.code), closing.reason)
+
+
+def read_cursor(raw: str | None) -> Cursor | None:
+    if not raw:
+        return None
+    try:
+        return Cursor.decode(raw)
+    except CursorError as exc:
+        raise RefusedError(CloseCode.BAD_REQUEST, "bad_cursor") from exc
+
+
+async def serve(
+    ws: WebSocket,
+    settings: GatewaySettings,
+    admission: Admission,
+    commands: Commands,
+    stream: str,
+    document_id: str | None,
+    open_feed: FeedOpener,
+) -> None:
+    conn = _Connection(ws, settings)
+    outcome = "error"
+    try:
+        owner = authenticate(
+            settings,
+            ws.headers.get("authorization"),
+            ws.headers.get("x-api-key"),
+            ws.query_params.get("token"),
+        )
+        after = read_cursor(ws.query_params.get("after"))
+        with admission.admit(owner, stream):
+            await ws.accept()
+            feed = open_feed(owner, after)
+            writer = asyncio.create_task(_write(conn, feed))
+            reader = asyncio.create_task(_read(conn, commands, owner, document_id))
+            try:
+                await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (writer, reader):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await feed.aclose()
+            # The reader ends first only when the client went away.
+            outcome = writer.result() if not writer.cancelled() else "client_closed"
+    except RefusedError as refused:
+        outcome = refused.reason
+        await ws.accept()
+        await conn.close(Closing(refused.code, refused.reason))
+    finally:
+        metrics.CONNECTIONS_TOTAL.labels("websocket", outcome).inc()
+
+
+async def _write(conn: _Connection, feed: Feed) -> str:
+    interval = conn.settings.ping_interval_s
+    try:
+        async for item in feed:
+            if isinstance(item, Frame):
+                await conn.send(item.text)
+                metrics.MESSAGES.labels(item.type).inc()
+            elif isinstance(item, Idle):
+                now = time.monotonic()
+                if conn.pinged_at is not None and conn.heard_at < conn.pinged_at:
+                    if now - conn.pinged_at >= interval:
+                        await conn.close(Closing(CloseCode.PING_TIMEOUT, "ping_timeout"))
+                        return "ping_timeout"
+                elif now - conn.heard_at >= interval:
+                    conn.pinged_at = now
+                    await conn.send(PING)
+            else:
+                await conn.close(item)
+                return item.reason
+        return "done"
+    except (WebSocketDisconnect, RuntimeError):
+        return "client_closed"  # RuntimeError: starlette's "send after close"
+    except TimeoutError:
+        await conn.close(Closing(CloseCode.TOO_SLOW, "too_slow"))
+        return "too_slow"
+    except PyMongoError:
+        # The read model is restarting: tell the client to come back rather than dropping
+        # the connection with an internal error.
+        await conn.close(Closing(CloseCode.TRY_AGAIN, "store_unavailable"))
+        return "store_unavailable"
+    except BackfillError:
+        await conn.close(Closing(CloseCode.TRY_AGAIN, "backfill_unavailable"))
+        return "backfill_unavailable"
+    except CursorExpiredError:
+        await conn.close(Closing(CloseCode.CURSOR_EXPIRED, "cursor_expired"))
+        return "cursor_expired"
+
+
+async def _read(conn: _Connection, commands: Commands, owner: str, document_id: str | None) -> None:
+    # KeyError: a binary frame (receive_text finds no text in it); treated as a hang-up.
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, KeyError):
+        while True:
+            text = await conn.ws.receive_text()
+            conn.heard_at = time.monotonic()
+            answer = await commands.answer(text, owner, document_id)
+            if answer is not None:
+                with contextlib.suppress(TimeoutError):
+                    await conn.send(answer)
