@@ -4,12 +4,13 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared import logs
+from shared import logs, tracing
 
 
 def main() -> None:
     settings = GatewaySettings()  # values come from the environment
     logs.configure("gateway", level=settings.log_level, json_format=settings.log_json)
+    tracing.configure("gateway", settings.otlp_endpoint)
     uvicorn.run(
         create_app(settings),
         host=settings.bind_host,
