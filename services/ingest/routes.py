@@ -130,6 +130,8 @@ async def upload_document(request: Request, response: Response, who: PrincipalDe
 
     metrics.UPLOADS.labels("accepted").inc()
     metrics.UPLOAD_BYTES.inc(upload.blob.size)
+    metrics.UPLOAD_SIZE.observe(upload.blob.size)
+    log.info("upload accepted", extra={"document_id": document_id, "size": upload.blob.size})
     location = f"/v1/documents/{document_id}"
     response.headers["Location"] = location
     return {
