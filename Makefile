@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: rebuild help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
+.PHONY: rebuild help install ocr-deps prometheus-deps dashboards infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import faust, aiokafka, pymongo, pypdfium2, fastapi' # fail here, not later
 	@touch $(STAMP)
 
-install: $(STAMP) ocr-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
+install: $(STAMP) ocr-deps prometheus-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
 
 # OCR: the engine comes with the tesserocr wheel (pyproject.toml); its language data (English,
 # French, orientation) and the font the script tests draw with are Debian packages.
@@ -38,6 +38,20 @@ ocr-deps: ## Debian packages OCR needs (apt-get, as root or through sudo), when 
 	  echo "[docstream] Installing" $$missing "(Debian packages) ..."; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# Prometheus and promtool: the tests check the rules, every service's /metrics and the
+# dashboards' queries with the real tools (Debian's prometheus package).
+prometheus-deps: ## Debian's prometheus package (promtool, prometheus), when missing
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "[docstream] apt-get not found: install Prometheus 2.x (prometheus, promtool)"; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "[docstream] Installing prometheus (Debian package) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  $$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; \
+	}
+
+dashboards: install ## regenerate deploy/grafana/dashboards/*.json from deploy/grafana/dashboards.py
+	@$(PY) -m deploy.grafana.dashboards
 
 infra: install ## fetch Kafka jars (Maven) and build FerretDB (go install), once, into ~/.cache/docstream
 	@$(PY) -m deploy.launcher install
