@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from mode import Service
 
-from shared import logs, tracing
+from shared import faust_sensor, logs, tracing
 from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
 from shared.settings import ServiceSettings
 
@@ -114,7 +113,7 @@ def create_app(
     resources = Resources()
     resources.add(producer.start, producer.stop)
     app.service(resources)  # type: ignore[arg-type]  # faust accepts instances too
-    setup_prometheus_sensors(app, name_prefix=f"docstream_{service}_faust")
+    faust_sensor.setup(app, f"docstream_{service}_faust")
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from docstream.cli.commands import Subparsers
 from docstream.cli.config import CliConfig
 from docstream.cli.output import Output
+from docstream.cli.records import partitions
 
 
 def register(sub: Subparsers) -> None:
@@ -37,17 +38,15 @@ async def run(args: argparse.Namespace, cfg: CliConfig, out: Output) -> int:
         if answer.strip() != topic:
             out.message("Nothing deleted.", topic=topic, deleted=0)
             return 1
+    tps = await partitions(cfg.kafka_bootstrap_servers, topic)
+    if not tps:
+        print(f"docstream: no topic {topic}", file=sys.stderr)
+        return 2
     consumer = AIOKafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap_servers)
     admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap_servers)
     await consumer.start()
     await admin.start()
     try:
-        await consumer.topics()  # loads every topic's metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            print(f"docstream: no topic {topic}", file=sys.stderr)
-            return 2
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
         await admin.delete_records({tp: RecordsToDelete(ends[tp]) for tp in tps})
