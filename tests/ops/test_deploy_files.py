@@ -72,10 +72,13 @@ def compose_config(**env: str) -> str:
 
 
 def test_compose_accepts_the_file_with_its_secrets() -> None:
-    assert compose_config(
-        DOCSTREAM_AUTH_SECRET="a-long-random-secret-for-tests",
-        DOCSTREAM_S3_SECRET_ACCESS_KEY="s3-secret",
-    ) == ""
+    assert (
+        compose_config(
+            DOCSTREAM_AUTH_SECRET="a-long-random-secret-for-tests",
+            DOCSTREAM_S3_SECRET_ACCESS_KEY="s3-secret",
+        )
+        == ""
+    )
 
 
 def test_compose_refuses_the_file_without_the_auth_secret() -> None:
