@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: rebuild screenshots browser-deps help install ocr-deps infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
+.PHONY: rebuild screenshots browser-deps help install ocr-deps prometheus-deps dashboards infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -c 'import faust, aiokafka, pymongo, pypdfium2, fastapi' # fail here, not later
 	@touch $(STAMP)
 
-install: $(STAMP) ocr-deps browser-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
+install: $(STAMP) ocr-deps browser-deps prometheus-deps ## virtualenv + Python packages (once; again when pyproject.toml changes)
 
 # The web page's tests and screenshots drive Debian's Chromium through Playwright (which
 # downloads no browser of its own here).
@@ -51,6 +51,20 @@ ocr-deps: ## Debian packages OCR needs (apt-get, as root or through sudo), when 
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# Prometheus and promtool: the tests check the rules, every service's /metrics and the
+# dashboards' queries with the real tools (Debian's prometheus package).
+prometheus-deps: ## Debian's prometheus package (promtool, prometheus), when missing
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "[docstream] apt-get not found: install Prometheus 2.x (prometheus, promtool)"; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "[docstream] Installing prometheus (Debian package) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  $$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; \
+	}
+
+dashboards: install ## regenerate deploy/grafana/dashboards/*.json from deploy/grafana/dashboards.py
+	@$(PY) -m deploy.grafana.dashboards
+
 infra: install ## fetch Kafka jars (Maven) and build FerretDB (go install), once, into ~/.cache/docstream
 	@$(PY) -m deploy.launcher install
 
@@ -73,12 +87,12 @@ test-unit: install ## only the tests that need no broker
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: install ## ruff (lint + format check)
-	@$(VENV)/bin/ruff check shared services deploy tests benchmarks
-	@$(VENV)/bin/ruff format --check shared services deploy tests benchmarks
+	@$(VENV)/bin/ruff check shared services deploy docstream tests benchmarks
+	@$(VENV)/bin/ruff format --check shared services deploy docstream tests benchmarks
 
 format: install ## apply ruff's formatting and safe fixes
-	@$(VENV)/bin/ruff check --fix shared services deploy tests benchmarks
-	@$(VENV)/bin/ruff format shared services deploy tests benchmarks
+	@$(VENV)/bin/ruff check --fix shared services deploy docstream tests benchmarks
+	@$(VENV)/bin/ruff format shared services deploy docstream tests benchmarks
 
 typecheck: install ## mypy --strict
 	@$(VENV)/bin/mypy

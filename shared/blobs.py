@@ -1,4 +1,5 @@
-"""Blob storage behind a small interface: a local directory now, S3-compatible later."""
+"""Blob storage behind a small interface: a local directory, or an S3-compatible object store
+(:mod:`shared.s3blobs`) for deployments whose services run on different machines."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.events import BlobRef
+
+if TYPE_CHECKING:
+    from shared.settings import ServiceSettings
 
 
 class BlobTooLargeError(Exception):
@@ -37,9 +42,12 @@ class BlobStore(Protocol):
         """Delete every blob whose key starts with ``prefix`` (a folder); how many went."""
         ...
 
-    def local_path(self, key: str) -> Path:
-        """A path a worker process can open; remote stores download to a cache first."""
+    def local_copy(self, key: str) -> AbstractAsyncContextManager[Path]:
+        """A path a worker process can open while the context lasts; remote stores download
+        to a cache first and remove the copy afterwards."""
         ...
+
+    async def close(self) -> None: ...
 
 
 class LocalBlobStore:
@@ -92,6 +100,16 @@ class LocalBlobStore:
     async def exists(self, key: str) -> bool:
         return self.local_path(key).is_file()
 
+    @asynccontextmanager
+    async def _local_copy(self, key: str) -> AsyncIterator[Path]:
+        yield self.local_path(key)  # the file itself: nothing to copy or clean up
+
+    def local_copy(self, key: str) -> AbstractAsyncContextManager[Path]:
+        return self._local_copy(key)
+
+    async def close(self) -> None:
+        return None
+
     async def delete_prefix(self, prefix: str) -> int:
         folder = self.local_path(prefix)
         if folder == self.root or not folder.is_dir():
@@ -109,3 +127,12 @@ def document_blob_prefix(document_id: str) -> str:
     """The folder of everything stored for one document (its upload, texts, extras)."""
     # Two-character fan-out keeps directories small with millions of documents.
     return f"documents/{document_id[:2]}/{document_id}"
+
+
+def open_blob_store(settings: ServiceSettings) -> BlobStore:
+    """The store the settings pick (``DOCSTREAM_BLOB_STORE``: ``local`` or ``s3``)."""
+    if settings.blob_store == "s3":
+        from shared.s3blobs import S3BlobStore, S3Config  # botocore only where it is used
+
+        return S3BlobStore(S3Config.from_settings(settings), cache_dir=settings.state_dir / "blobs")
+    return LocalBlobStore(settings.blob_dir)

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from shared import tracing
+
 log = logging.getLogger(__name__)
 
 RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
@@ -109,7 +111,9 @@ class BroadcastConsumer:
             for records in batches.values():
                 for record in records:
                     try:
-                        await self._handler(record)
+                        # In the record's trace, so what the handler logs carries its trace id.
+                        with tracing.consuming(f"fan-out {record.topic}", record.headers):
+                            await self._handler(record)
                     except Exception:  # one bad record must not stop the fan-out
                         log.exception(
                             "broadcast handler failed",

@@ -20,6 +20,7 @@ from aiokafka.errors import (
 
 from shared.events import CONTENT_TYPE, Envelope, encode
 from shared.topics import Topics
+from shared.tracing import kafka_headers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,6 +29,11 @@ _PERMANENT = (MessageSizeTooLargeError, RecordTooLargeError)
 
 #: Headers per the CloudEvents Kafka binding, structured mode.
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
+
+
+def _headers() -> list[tuple[str, bytes]]:
+    """Ours plus the current trace context (``traceparent``), built anew for every record."""
+    return [*_HEADERS, *kafka_headers()]
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ class EventProducer:
     async def _send_once(self, records: Sequence[tuple[str, Envelope]]) -> list[Delivered]:
         futures = [
             await self._producer.send(
-                topic, encode(event), key=event.subject.encode(), headers=_HEADERS
+                topic, encode(event), key=event.subject.encode(), headers=_headers()
             )
             for topic, event in records
         ]
@@ -121,7 +127,7 @@ class EventProducer:
         """A null value for ``key``: compaction removes the key's earlier records."""
 
         async def once() -> None:
-            await (await self._producer.send(topic, None, key=key.encode()))
+            await (await self._producer.send(topic, None, key=key.encode(), headers=_headers()))
 
         await self._retrying(once, key)
 
@@ -130,7 +136,7 @@ class EventProducer:
         the request timeout). None when the producer refused it at once."""
         try:
             future: asyncio.Future[Any] = await self._producer.send(
-                topic, encode(event), key=event.subject.encode(), headers=_HEADERS
+                topic, encode(event), key=event.subject.encode(), headers=_headers()
             )
         except KafkaError:
             return None
@@ -159,6 +165,7 @@ class EventProducer:
             ("docstream-source-topic", source.encode()),
             ("docstream-source-partition", str(partition).encode()),
             ("docstream-source-offset", str(offset).encode()),
+            *kafka_headers(),
         ]
 
         async def once() -> None:

@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, with the document id when there is one."""
+"""Structured logging: one JSON object per line, with the document id when there is one and
+the trace id of the active span (grep one document's journey across services by it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from shared.tracing import current_ids
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
@@ -26,6 +29,9 @@ class JsonFormatter(logging.Formatter):
         }
         # Anything passed as extra={...} (document_id, topic, partition, offset) rides along.
         entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        ids = current_ids()
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -8,6 +8,7 @@ service's ``__main__`` reads the environment; library code takes settings object
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,7 +33,17 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, validation_alias=_common("topic_partitions"))
     mongo_url: str = Field("mongodb://127.0.0.1:27017/", validation_alias=_common("mongo_url"))
     mongo_database: str = Field("docstream", validation_alias=_common("mongo_database"))
+    #: ``local`` (a folder every service can read: one machine) or ``s3`` (an S3-compatible
+    #: object store: services on several machines share uploads and texts).
+    blob_store: Literal["local", "s3"] = Field("local", validation_alias=_common("blob_store"))
     blob_dir: Path = Field(Path(".data/blobs"), validation_alias=_common("blob_dir"))
+    s3_endpoint_url: str | None = Field(None, validation_alias=_common("s3_endpoint_url"))
+    s3_bucket: str = Field("docstream", validation_alias=_common("s3_bucket"))
+    s3_region: str = Field("us-east-1", validation_alias=_common("s3_region"))
+    s3_access_key_id: str | None = Field(None, validation_alias=_common("s3_access_key_id"))
+    s3_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_common("s3_secret_access_key")
+    )
     #: Local working state of the stream processors (faust's data directory).
     state_dir: Path = Field(Path(".data/state"), validation_alias=_common("state_dir"))
     # Required: no default, so a deployment cannot forget it.
@@ -41,6 +52,11 @@ class ServiceSettings(BaseSettings):
     bind_host: str = Field("127.0.0.1", validation_alias=_common("bind_host"))
     log_level: str = Field("INFO", validation_alias=_common("log_level"))
     log_json: bool = Field(True, validation_alias=_common("log_json"))
+    #: OTLP/HTTP collector (``http://collector:4318``); spans are exported only when set.
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DOCSTREAM_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
     #: A stable name for this replica (e.g. ``extractor-0``), unique within its service. When
     #: set, the stream services join their consumer group as static members: a restarted
     #: replica gets its partitions back at once instead of after the session timeout.

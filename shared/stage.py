@@ -152,6 +152,7 @@ class Stage(Generic[W]):
                 if self.is_cancelled(work.subject, work.generation):
                     raise StageCancelled()
                 await self.handler(work, attempt)
+                log.info(f"{self.stage} done", extra={"document_id": work.subject})
                 return
             except StageCancelled:
                 await attempt.confirm()

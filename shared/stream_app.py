@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from mode import Service
 
-from shared import logs
+from shared import faust_sensor, logs, tracing
 from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
 from shared.settings import ServiceSettings
 
@@ -114,7 +113,7 @@ def create_app(
     resources = Resources()
     resources.add(producer.start, producer.stop)
     app.service(resources)  # type: ignore[arg-type]  # faust accepts instances too
-    setup_prometheus_sensors(app, name_prefix=f"docstream_{service}_faust")
+    faust_sensor.setup(app, f"docstream_{service}_faust")
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
@@ -166,7 +165,15 @@ async def feed(stream: Any, resources: Resources, handle: RecordHandler) -> None
         while True:
             try:
                 await resources.ensure_started()
-                await handle(event.key, event.value, message.partition, message.offset)
+                # Within the upload's trace: the record's traceparent is this span's parent,
+                # so the logs and the records this handler produces carry the same trace id.
+                with tracing.consuming(
+                    f"process {message.topic}",
+                    event.headers,
+                    partition=message.partition,
+                    offset=message.offset,
+                ):
+                    await handle(event.key, event.value, message.partition, message.offset)
                 break
             except Exception:
                 log.exception(
@@ -185,6 +192,7 @@ async def feed(stream: Any, resources: Resources, handle: RecordHandler) -> None
 
 def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:
     logs.configure(service, level=settings.log_level, json_format=settings.log_json)
+    tracing.configure(service, settings.otlp_endpoint)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(_prepare(settings))

@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.25.2"
 FERRETDB_VERSION = "v1.24.2"
+#: The S3-compatible server the object-store tests run (Maven Central: org.gaul:s3proxy).
+S3PROXY_VERSION = "2.6.0"
 
 
 def cache_dir() -> Path:

@@ -18,6 +18,7 @@ from deploy.launcher.config import (
     KAFKA_VERSION,
     LOG4J_VERSION,
     REPO,
+    S3PROXY_VERSION,
     cache_dir,
 )
 
@@ -33,6 +34,18 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
       <version>{log4j}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
       <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+
+_S3PROXY_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.docstream</groupId><artifactId>s3proxy-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.gaul</groupId><artifactId>s3proxy</artifactId>
+      <version>{version}</version></dependency>
   </dependencies>
 </project>
 """
@@ -99,6 +112,44 @@ def install_kafka() -> Path:
     return libs
 
 
+def s3proxy_libs() -> Path:
+    return cache_dir() / f"s3proxy-{S3PROXY_VERSION}" / "libs"
+
+
+def install_s3proxy() -> Path:
+    """s3proxy's jars (an S3-compatible server on a local folder), for the object-store tests.
+
+    SeaweedFS was the first choice, but its module cannot be built with ``go install`` (its
+    go.mod has replace directives); s3proxy comes from Maven Central like Kafka.
+    """
+    libs = s3proxy_libs()
+    done = libs.parent / ".complete"
+    if done.exists():
+        return libs
+    mvn = _require("mvn", "install Maven (Debian: apt-get install maven)")
+    say(f"Fetching s3proxy {S3PROXY_VERSION} jars from Maven Central (once) into {libs} ...")
+    work = libs.parent
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pom.xml").write_text(_S3PROXY_POM.format(version=S3PROXY_VERSION))
+    tmp = work / "libs.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [
+        mvn,
+        "-B",
+        "-Dstyle.color=never",
+        "-f",
+        str(work / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+        "-DincludeScope=runtime",
+    ]
+    _run_with_progress(cmd, "maven")
+    shutil.rmtree(libs, ignore_errors=True)
+    tmp.rename(libs)
+    done.write_text(S3PROXY_VERSION)
+    return libs
+
+
 def install_ferretdb() -> Path:
     binary = ferretdb_binary()
     if binary.exists():
@@ -151,6 +202,7 @@ def _run_with_progress(
 def install_all() -> None:
     install_kafka()
     install_ferretdb()
+    install_s3proxy()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from services.analyzer.analysis import (
 )
 from services.analyzer.settings import AnalyzerSettings
 from shared import mongo
-from shared.blobs import LocalBlobStore
+from shared.blobs import open_blob_store
 from shared.cancellation import CancelRegistry
 from shared.events import (
     AnalysisCompleted,
@@ -86,7 +86,7 @@ class _Handler:
         self.topics = settings.topics
         self.producer = producer
         self.cancels = cancels
-        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.blobs = open_blob_store(settings)
         self.provider: AnalyzerProvider | None = None
         self._mongo: Any = None
 

@@ -24,3 +24,13 @@ RETRIES = Counter(
     "Analyses run again after a transient error (broker, database, blob storage), by error.",
     ["error"],
 )
+RATE_LIMIT_WAIT = Histogram(
+    "docstream_analyzer_rate_limit_wait_seconds",
+    "Time a model call waited for its slot under DOCSTREAM_ANALYZER_RATE_LIMIT_PER_MINUTE.",
+    buckets=(0, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+MODEL_RETRIES = Counter(
+    "docstream_analyzer_model_retries_total",
+    "Model calls retried in place (429, 5xx, timeouts), by reason.",
+    ["reason"],
+)

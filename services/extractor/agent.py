@@ -26,7 +26,7 @@ from services.extractor.extraction import (
 )
 from services.extractor.progress import ProgressReporter
 from services.extractor.settings import ExtractorSettings
-from shared.blobs import LocalBlobStore, document_blob_key
+from shared.blobs import BlobStore, document_blob_key, open_blob_store
 from shared.cancellation import CancelRegistry
 from shared.events import (
     DocumentCompleted,
@@ -77,7 +77,7 @@ def build(settings: ExtractorSettings) -> Any:
         tables=settings.tables,
         ocr=settings.ocr_options(),
     )
-    blobs = LocalBlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)
 
     async def cancel_in_flight(document_id: str, generation: int) -> None:
         await pool.cancel(_job_id(document_id, generation))
@@ -98,6 +98,7 @@ def build(settings: ExtractorSettings) -> Any:
         is_cancelled=cancels.is_cancelled,
     )
     resources.add(pool.start, pool.close)
+    resources.add(_nothing, blobs.close)
     # Before any record: a cancel sent while this replica was down must be known first.
     resources.add(cancels.start, cancels.stop)
     resources.add_health("cancels", lambda: cancels.running)
@@ -112,6 +113,10 @@ def build(settings: ExtractorSettings) -> Any:
     return app
 
 
+async def _nothing() -> None:
+    return None
+
+
 def _job_id(document_id: str, generation: int) -> str:
     # Per generation: cancelling the generation a reprocess replaced must not stop the new one.
     return f"{document_id}/g{generation}"
@@ -123,7 +128,7 @@ class _Handler:
         settings: ExtractorSettings,
         producer: EventProducer,
         pool: ExtractorPool,
-        blobs: LocalBlobStore,
+        blobs: BlobStore,
         is_cancelled: Callable[[str, int], bool],
     ) -> None:
         self.settings = settings
@@ -159,13 +164,15 @@ class _Handler:
         reporter = ProgressReporter(emit_progress, interval_s=self.settings.progress_interval_s)
         started = time.perf_counter()
         try:
-            result = await self.pool.extract(
-                _job_id(work.subject, work.generation),
-                self.blobs.local_path(work.data.blob.key),
-                password=work.data.options.password,
-                ocr_languages=work.data.options.ocr_languages,
-                on_progress=reporter.update,
-            )
+            # The worker opens a file: an object store's blob is downloaded for it first.
+            async with self.blobs.local_copy(work.data.blob.key) as path:
+                result = await self.pool.extract(
+                    _job_id(work.subject, work.generation),
+                    path,
+                    password=work.data.options.password,
+                    ocr_languages=work.data.options.ocr_languages,
+                    on_progress=reporter.update,
+                )
         except ExtractionCancelled as exc:
             if self.is_cancelled(work.subject, work.generation):
                 raise StageCancelled() from exc
@@ -176,7 +183,10 @@ class _Handler:
             raise StageFailure(exc.reason, exc.message) from exc
         finally:
             await reporter.stop()
-        metrics.DURATION.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.DURATION.observe(elapsed)
+        if result.pages and elapsed > 0:
+            metrics.PAGE_RATE.observe(len(result.pages) / elapsed)
         await attempt.confirm()
         pages = len(result.pages)
         final = [] if reporter.already_sent(pages, pages) else [_progress(work, pages, pages)]

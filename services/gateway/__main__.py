@@ -6,7 +6,7 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared import logs
+from shared import logs, tracing
 
 
 def _raise_open_file_limit() -> None:
@@ -22,6 +22,7 @@ def main() -> None:
     settings = GatewaySettings()  # values come from the environment
     _raise_open_file_limit()
     logs.configure("gateway", level=settings.log_level, json_format=settings.log_json)
+    tracing.configure("gateway", settings.otlp_endpoint)
     uvicorn.run(
         create_app(settings),
         host=settings.bind_host,

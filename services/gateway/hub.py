@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from services.gateway import metrics
 from shared.events import TERMINAL_TYPES
 
 _RECENT_PER_DOCUMENT = 64
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +202,17 @@ class Hub:
         waiting = self._first_sight.pop(item.document_id, None)
         if waiting is not None:
             waiting[0].set()
+        watchers = 0
         for sub in self._by_document.get(item.document_id, ()):
             if sub.owner == item.owner:
                 sub.put(item)
+                watchers += 1
         for sub in self._by_owner.get(item.owner, ()):
             sub.put(item)
+            watchers += 1
+        if item.terminal:
+            # Logged in the record's trace (shared.broadcast): the journey's last hop.
+            log.info(
+                "document finished; watchers told",
+                extra={"document_id": item.document_id, "type": item.type, "watchers": watchers},
+            )

@@ -4,12 +4,13 @@ import uvicorn
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from shared import logs
+from shared import logs, tracing
 
 
 def main() -> None:
     settings = IngestSettings()  # values come from the environment
     logs.configure("ingest", level=settings.log_level, json_format=settings.log_json)
+    tracing.configure("ingest", settings.otlp_endpoint)
     uvicorn.run(
         create_app(settings),
         host=settings.bind_host,

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,7 +30,7 @@ from services.ingest.routes import router
 from services.ingest.schemas import upload_request_body
 from services.ingest.settings import IngestSettings
 from shared import mongo
-from shared.blobs import LocalBlobStore
+from shared.blobs import open_blob_store
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import FollowedDatabase, ReadModel, follow
 
@@ -82,7 +83,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.blobs = LocalBlobStore(settings.blob_dir)
+    app.state.blobs = open_blob_store(settings)
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
@@ -119,4 +120,6 @@ def create_app(settings: IngestSettings) -> FastAPI:
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False
     )
+    # The request span is the root of the document's trace (or joins a client's traceparent).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/metrics,/healthz")
     return app

@@ -1,6 +1,6 @@
 """ingest's own metrics; HTTP request metrics come from prometheus-fastapi-instrumentator."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 UPLOADS = Counter(
     "docstream_ingest_uploads_total",
@@ -12,4 +12,9 @@ COMMANDS = Counter("docstream_ingest_commands_total", "Commands published, by ty
 PUBLISH_FAILURES = Counter(
     "docstream_ingest_publish_failures_total",
     "Commands answered 503 because the queue did not take all their records in time.",
+)
+UPLOAD_SIZE = Histogram(
+    "docstream_ingest_upload_size_bytes",
+    "Sizes of accepted uploads.",
+    buckets=(1e3, 1e4, 1e5, 5e5, 1e6, 5e6, 1e7, 5e7, 1e8, 2e8),
 )

@@ -288,6 +288,8 @@ async def _admit(context: _Request, received: ReceivedFile, document_id: str) ->
         await admissions.remember(context.owner, blob.sha256, document_id)
     metrics.UPLOADS.labels("accepted").inc()
     metrics.UPLOAD_BYTES.inc(blob.size)
+    metrics.UPLOAD_SIZE.observe(blob.size)
+    log.info("upload accepted", extra={"document_id": document_id, "size": blob.size})
     return _accepted(state, received, document_id)
 
 

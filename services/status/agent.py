@@ -20,12 +20,13 @@ from pymongo.errors import PyMongoError
 from services.status import metrics, store
 from services.status.fold import Position
 from services.status.housekeeping import Housekeeping
+from services.status.lag import export_lag
 from services.status.settings import StatusSettings
 from services.status.switch import ReadModelSwitch
 from services.status.watchdog import Watchdog
-from shared import mongo
-from shared.blobs import BlobStore, LocalBlobStore, document_blob_prefix
-from shared.events import DocumentUpdated, StateData, decode
+from shared import mongo, tracing
+from shared.blobs import BlobStore, document_blob_prefix, open_blob_store
+from shared.events import TERMINAL_TYPES, DocumentUpdated, StateData, decode
 from shared.kafka import EventProducer
 from shared.mongo import public_view
 from shared.readmodel import ADMISSIONS, content_pointer_id
@@ -39,6 +40,7 @@ def build(settings: StatusSettings) -> Any:
     app, producer, resources = create_app("status", settings, web_port=settings.web_port)
     events_topic = raw_topic(app, settings.topics.events)
     state: dict[str, Any] = {}
+    blobs = open_blob_store(settings)
 
     async def connect_mongo() -> None:
         client = mongo.connect(settings.mongo_url, app_name="docstream-status")
@@ -47,10 +49,7 @@ def build(settings: StatusSettings) -> Any:
             base = client[settings.mongo_database]
             guarded = not await _until_done(lambda: store.is_ferretdb(base), "asking the server")
         effects = OutsideEffects(
-            settings,
-            producer,
-            LocalBlobStore(settings.blob_dir),
-            lambda: client[settings.mongo_database][ADMISSIONS],
+            settings, producer, blobs, lambda: client[settings.mongo_database][ADMISSIONS]
         )
 
         def use(db: Any) -> None:
@@ -78,7 +77,7 @@ def build(settings: StatusSettings) -> Any:
     watchdog = Watchdog(settings, producer, lambda: state["switch"].db)
     housekeeping = Housekeeping(
         settings,
-        LocalBlobStore(settings.blob_dir),
+        blobs,
         lambda: state["switch"].db,
         changed=lambda document_id: state["store"].forget(document_id),
     )
@@ -100,6 +99,10 @@ def build(settings: StatusSettings) -> Any:
                 await stream.ack(event)
                 progress.folded(event.message.partition, event.message.offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.timer(settings.lag_interval_s)  # type: ignore[untyped-decorator]
+    async def read_lag() -> None:
+        await export_lag(settings)
 
     @app.timer(settings.switch_poll_s)  # type: ignore[untyped-decorator]
     async def follow_the_pointer() -> None:
@@ -236,6 +239,15 @@ class BatchWriter:
             raw[event.subject].append(ev)
         writes = [self._write_document(d, evs, raw[d]) for d, evs in per_document.items()]
         await asyncio.gather(*writes)
+        for document_id, folded in per_document.items():
+            for (event, _), ev in zip(folded, raw[document_id], strict=True):
+                if event.type in TERMINAL_TYPES:
+                    # In the document's trace: its journey ends here in the read model.
+                    with tracing.consuming("fold documents.events", ev.headers):
+                        log.info(
+                            "document finished",
+                            extra={"document_id": document_id, "type": event.type},
+                        )
 
     async def _write_document(
         self, document_id: str, events: list[store.Folded], raw: list[Any]

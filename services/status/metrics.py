@@ -1,6 +1,6 @@
 """status's own metrics; consumer metrics come from faust's Prometheus sensor."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_FOLDED = Counter(
     "docstream_status_events_total",
@@ -44,4 +44,19 @@ HOUSEKEPT = Counter(
     "docstream_status_housekept_total",
     "Finished documents tidied by retention, by what went (log, failed_files).",
     ["what"],
+)
+END_TO_END = Histogram(
+    "docstream_document_duration_seconds",
+    "From document.accepted to the terminal event (event times), by terminal status.",
+    ["status"],
+    buckets=(0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+CONSUMER_LAG = Gauge(
+    "docstream_consumer_lag",
+    "Records not yet committed by a docstream consumer group, per topic and partition "
+    "(from Kafka's admin API; every status replica exports the same figures: use max).",
+    ["group", "topic", "partition"],
+)
+LAG_SCRAPE_ERRORS = Counter(
+    "docstream_consumer_lag_errors_total", "Lag readings that failed (broker unreachable)."
 )

@@ -45,3 +45,5 @@ class StatusSettings(ServiceSettings):
     retain_logs_days: float | None = Field(30.0, gt=0)
     retain_failed_files_days: float | None = Field(7.0, gt=0)
     housekeeping_interval_s: float = Field(3600.0, gt=0)
+    #: How often the consumer groups' lag is read from Kafka for ``docstream_consumer_lag``.
+    lag_interval_s: float = Field(10.0, gt=0)

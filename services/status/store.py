@@ -260,6 +260,10 @@ def _when(doc: Doc) -> datetime:
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
+def _aware(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
 def _count_finished(before: Doc | None, doc: Doc) -> None:
     status = doc.get("status")
     was = before.get("status") if before else None
@@ -267,3 +271,7 @@ def _count_finished(before: Doc | None, doc: Doc) -> None:
     if status in TERMINAL and not (same_generation and was in TERMINAL):
         reason = (doc.get("error") or {}).get("reason", "")
         metrics.DOCUMENTS_FINISHED.labels(status, reason).inc()
+        created, ended = doc.get("created_at"), doc.get("updated_at")
+        if isinstance(created, datetime) and isinstance(ended, datetime):
+            elapsed = (_aware(ended) - _aware(created)).total_seconds()
+            metrics.END_TO_END.labels(status).observe(max(elapsed, 0.0))

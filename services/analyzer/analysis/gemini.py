@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from google import genai
 from google.genai import types
 
+from services.analyzer import metrics
 from shared.events import AnalysisResult, Sentiment, Usage
 from shared.reasons import ReasonCode
 from shared.text import detect_language
@@ -329,6 +330,7 @@ class GeminiProvider:
                         retryable=True,
                         retry_after_s=delay,
                     ) from exc
+                metrics.MODEL_RETRIES.labels(error.reason.value).inc()
                 log.warning(
                     "model call failed (%s), attempt %d of %d, retrying in %.2f s",
                     error.message,

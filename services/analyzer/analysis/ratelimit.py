@@ -37,6 +37,8 @@ from typing import Any, Protocol, runtime_checkable
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from services.analyzer import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -92,6 +94,7 @@ class LocalRateLimiter:
 
     async def acquire(self) -> None:
         delay = self.reserve() - self._clock()
+        metrics.RATE_LIMIT_WAIT.observe(max(delay, 0.0))
         if delay > 0:
             await self._sleep(delay)
 
@@ -183,5 +186,6 @@ class MongoRateLimiter:
     async def acquire(self) -> None:
         start = await self._reserve_when_store_is_up()
         delay = start - self._clock()
+        metrics.RATE_LIMIT_WAIT.observe(max(delay, 0.0))
         if delay > 0:
             await self._sleep(delay)

@@ -1,0 +1,1 @@
+"""Grafana provisioning: the data source, and dashboards built as code (:mod:`.dashboards`)."""

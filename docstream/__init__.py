@@ -1,0 +1,1 @@
+"""docstream's command-line tools (the ``docstream`` console script)."""

@@ -1,0 +1,65 @@
+"""Consumer lag of docstream's consumer groups, per topic and partition, from Kafka itself.
+
+One reading serves both the status service's ``docstream_consumer_lag`` gauge and the
+``docstream lag`` command: the admin API gives each group's committed offsets, a throwaway
+consumer (no group) the partitions' end offsets. No JVM exporter needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.committed, 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lag": self.lag}
+
+
+def group_prefix(topic_prefix: str) -> str:
+    """faust names each stream service's group ``<topic prefix>docstream-<service>``."""
+    return f"{topic_prefix}docstream-"
+
+
+async def consumer_lag(
+    bootstrap_servers: str, topic_prefix: str = "", *, timeout_s: float = 10.0
+) -> list[PartitionLag]:
+    """Every partition a docstream group has committed on, sorted by group, topic, partition."""
+    prefix = group_prefix(topic_prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        await asyncio.wait_for(consumer.start(), timeout_s)
+        groups = [str(g[0]) for g in await admin.list_consumer_groups()]
+        committed: dict[tuple[str, TopicPartition], int] = {}
+        for group in sorted(g for g in groups if g.startswith(prefix)):
+            offsets = await admin.list_consumer_group_offsets(group)
+            for tp, meta in offsets.items():
+                if meta.offset >= 0:  # -1: nothing committed there yet
+                    committed[(group, tp)] = meta.offset
+        partitions = {tp for _, tp in committed}
+        ends = await consumer.end_offsets(list(partitions)) if partitions else {}
+        rows = [
+            PartitionLag(group, tp.topic, tp.partition, offset, int(ends.get(tp, offset)))
+            for (group, tp), offset in committed.items()
+        ]
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))

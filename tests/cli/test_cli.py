@@ -1,0 +1,73 @@
+"""The docstream command without a running system: configuration, token, output."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from docstream.cli import main, parser
+from docstream.cli.config import CliConfig, ConfigError
+from docstream.cli.output import Output
+from shared.auth import verify_token
+
+SECRET = "a-secret-that-is-long-enough"
+
+
+def test_environment_wins_over_the_config_file(tmp_path: Path) -> None:
+    file = tmp_path / "config.toml"
+    file.write_text('url = "http://api:8000"\nkafka_bootstrap_servers = "k1:9092"\n')
+    cfg = CliConfig.load(str(file), env={"DOCSTREAM_KAFKA_BOOTSTRAP_SERVERS": "k2:9092"})
+    assert cfg.url == "http://api:8000"
+    assert cfg.kafka_bootstrap_servers == "k2:9092"
+    assert cfg.metrics_endpoints()["ingest"] == "http://api:8000"
+
+
+def test_unknown_config_keys_are_refused(tmp_path: Path) -> None:
+    file = tmp_path / "config.toml"
+    file.write_text('urll = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown keys"):
+        CliConfig.load(str(file), env={})
+
+
+def test_metrics_urls_are_parsed() -> None:
+    cfg = CliConfig(metrics_urls="ingest=http://a:1/, status=http://b:2")
+    assert cfg.metrics_endpoints() == {"ingest": "http://a:1", "status": "http://b:2"}
+
+
+def test_token_mints_a_credential_the_api_accepts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    assert main(["--json", "token", "--owner", "alice", "--ttl", "60"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+    assert verify_token(SECRET, token).owner == "alice"
+
+
+def test_token_without_the_secret_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DOCSTREAM_AUTH_SECRET", raising=False)
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    assert main(["token", "--owner", "alice"]) == 2
+    assert "DOCSTREAM_AUTH_SECRET" in capsys.readouterr().err
+
+
+def test_every_command_is_registered() -> None:
+    help_text = parser().format_help()
+    for command in ("lag", "active", "stats", "dlq", "purge", "token"):
+        assert command in help_text
+
+
+def test_tables_align_columns() -> None:
+    stream = io.StringIO()
+    Output(as_json=False, stream=stream).rows(
+        [{"group": "g", "lag": 3}, {"group": "longer-group", "lag": None}], ["group", "lag"]
+    )
+    lines = stream.getvalue().splitlines()
+    assert lines[0].split() == ["GROUP", "LAG"]
+    assert lines[1].index("3") == lines[0].index("LAG")
+    assert lines[2].endswith("-")
