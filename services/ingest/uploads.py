@@ -296,9 +296,10 @@ async def _admit(context: _Request, received: ReceivedFile, document_id: str) ->
 async def _refuse_unsupported(state: State, received: ReceivedFile) -> None:
     """415 when the bytes already show a type the extractor would refuse (the same
     detection it uses, so nothing it can read is refused here)."""
-    path = state.blobs.local_path(received.key)
     try:
-        detected = await asyncio.to_thread(detect, path, received.head)
+        # On an object store this fetches the file: a DOCX is told from any ZIP by its parts.
+        async with state.blobs.local_copy(received.key) as path:
+            detected = await asyncio.to_thread(detect, path, received.head)
     except FileTypeError as exc:
         raise ApiError(422, exc.reason.value, exc.message) from exc
     if detected.kind is Kind.UNSUPPORTED:
