@@ -14,7 +14,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.ingest import deletion, queries, uploads
+from services.ingest import deletion, queries, uploads, webhooks
 from services.ingest.admissions import Admissions
 from services.ingest.errors import (
     ApiError,
@@ -91,6 +91,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(queries.router)
     app.include_router(deletion.router)
+    app.include_router(webhooks.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -13,3 +13,8 @@ PUBLISH_FAILURES = Counter(
     "docstream_ingest_publish_failures_total",
     "Commands answered 503 because the queue did not take all their records in time.",
 )
+WEBHOOK_REGISTRATIONS = Counter(
+    "docstream_ingest_webhook_registrations_total",
+    "Webhook registrations by outcome (registered, or the reason they were refused).",
+    ["outcome"],
+)
