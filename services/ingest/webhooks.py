@@ -95,10 +95,13 @@ async def get_webhook(request: Request, webhook_id: str, who: PrincipalDep) -> A
 @router.delete("/{webhook_id}", status_code=204, responses=problem_responses(404, 503))
 async def delete_webhook(request: Request, webhook_id: str, who: PrincipalDep) -> Response:
     """Stop delivering to the endpoint; deliveries already under way may still arrive."""
+    endpoint = await _owned(request, webhook_id, who.owner)
+    # $pull of the whole element as stored: FerretDB 1.24 pulls by equal value only, not by
+    # a condition; an atomic pull leaves registrations made meanwhile in place.
     result = await request.app.state.db[WEBHOOKS].update_one(
-        {"_id": hooks_id(who.owner)}, {"$pull": {"endpoints": {"id": webhook_id}}}
+        {"_id": hooks_id(who.owner)}, {"$pull": {"endpoints": endpoint}}
     )
-    if result.modified_count == 0:
+    if result.modified_count == 0:  # deleted by a concurrent request
         raise ApiError(404, "not_found", "no such webhook")
     return Response(status_code=204)
 
