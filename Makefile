@@ -61,12 +61,12 @@ test-unit: install ## only the tests that need no broker
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: install ## ruff (lint + format check)
-	@$(VENV)/bin/ruff check shared services deploy tests benchmarks
-	@$(VENV)/bin/ruff format --check shared services deploy tests benchmarks
+	@$(VENV)/bin/ruff check shared services deploy tests benchmarks docstream
+	@$(VENV)/bin/ruff format --check shared services deploy tests benchmarks docstream
 
 format: install ## apply ruff's formatting and safe fixes
-	@$(VENV)/bin/ruff check --fix shared services deploy tests benchmarks
-	@$(VENV)/bin/ruff format shared services deploy tests benchmarks
+	@$(VENV)/bin/ruff check --fix shared services deploy tests benchmarks docstream
+	@$(VENV)/bin/ruff format shared services deploy tests benchmarks docstream
 
 typecheck: install ## mypy --strict
 	@$(VENV)/bin/mypy

@@ -1,0 +1,1 @@
+"""docstream for its users: the Python client (``docstream.client``)."""
