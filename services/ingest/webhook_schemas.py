@@ -26,7 +26,12 @@ class WebhookCreate(BaseModel):
         },
     )
 
-    url: str = Field(min_length=1, max_length=2048, description="http(s) URL to POST events to")
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="http(s) URL to POST events to; its host must resolve to public addresses",
+    )
     events: list[HookEvent] = Field(min_length=1, max_length=3, description="events of interest")
     description: str | None = Field(None, max_length=500)
 

@@ -43,7 +43,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
     "",
     status_code=201,
     response_model=WebhookCreated,
-    responses=problem_responses(503, s422="private_address"),
+    responses=problem_responses(409, 503, s409="too_many_webhooks", s422="private_address"),
 )
 async def register_webhook(request: Request, body: WebhookCreate, who: PrincipalDep) -> Any:
     """Register an endpoint; the answer carries its signing secret, shown only this once.
@@ -61,8 +61,9 @@ async def register_webhook(request: Request, body: WebhookCreate, who: Principal
     # Checked before the write, so two registrations at once may pass one over: a soft cap.
     if held and len(held.get("endpoints", [])) >= settings.webhooks_max_per_owner:
         metrics.WEBHOOK_REGISTRATIONS.labels("too_many_webhooks").inc()
+        # A limit of what is stored, not a fault of the request: a conflict with the state.
         raise ApiError(
-            422, "too_many_webhooks", f"at most {settings.webhooks_max_per_owner} endpoints"
+            409, "too_many_webhooks", f"at most {settings.webhooks_max_per_owner} endpoints"
         )
     endpoint = {
         "id": new_endpoint_id(),
