@@ -183,7 +183,15 @@ async def test_bad_registrations_are_422(hooks_pipeline: Pipeline) -> None:
         "hooks-bob",
         json={"url": "file:///etc/passwd", "events": ["document.failed"]},
     )
-    assert bad_scheme.json()["reason"] == "invalid_url"
+    assert (bad_scheme.status_code, bad_scheme.json()["reason"]) == (422, "invalid_request")
+    with_credentials = await _call(
+        hooks_pipeline,
+        "POST",
+        "/v1/webhooks",
+        "hooks-bob",
+        json={"url": "http://user:pw@127.0.0.1:9/x", "events": ["document.failed"]},
+    )
+    assert with_credentials.json()["reason"] == "invalid_url"
 
 
 async def test_another_users_webhook_is_404_and_deleting_ends_it(
