@@ -1,1 +1,2 @@
-"""docstream's command-line tools (the ``docstream`` console script)."""
+"""docstream for its users and operators: the Python client (``docstream.client``) and the
+``docstream`` command (``docstream.cli``)."""

@@ -42,6 +42,11 @@ class Topics:
         """Compacted: the latest state of each document (a tombstone once it is deleted)."""
         return self._name("documents.status")
 
+    @property
+    def webhooks_dead_letter(self) -> str:
+        """Webhook deliveries whose attempts ran out: the message, its endpoint, the error."""
+        return self._name("webhooks.dlt")
+
     def dead_letter(self, topic: str) -> str:
         return f"{topic}.dlt"
 
@@ -58,6 +63,7 @@ class Topics:
             self.commands,
             self.status,
             *(self.dead_letter(t) for t in parked),
+            self.webhooks_dead_letter,
         ]
 
     def compacted(self) -> set[str]:

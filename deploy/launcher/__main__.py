@@ -54,6 +54,7 @@ docstream is running. Ctrl-C stops everything.
   WebSocket     ws://127.0.0.1:{p.gateway}/ws/documents/<id>?token=$TOKEN
   Metrics       http://127.0.0.1:{p.ingest}/metrics (ingest)  :{p.gateway} (gateway)
                 :{p.extractor} (extractor)  :{p.analyzer} (analyzer)  :{p.status} (status)
+                :{p.webhooks} (webhooks)
   Kafka         {cfg.bootstrap}      MongoDB (FerretDB)  {cfg.mongo_url}
   Logs          {cfg.data_dir / "logs"}
 

@@ -44,14 +44,15 @@ class Ports:
     extractor: int = 8002
     status: int = 8003
     analyzer: int = 8004
+    webhooks: int = 8005
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(8)))
+        return cls(*(free_port() for _ in cls.__dataclass_fields__))
 
 
 #: Services that may run as several instances; ingest has one public port and no balancer.
-REPLICABLE = ("status", "extractor", "analyzer", "gateway")
+REPLICABLE = ("status", "extractor", "analyzer", "gateway", "webhooks")
 
 
 @dataclass
@@ -158,5 +159,6 @@ class StackConfig:
             "DOCSTREAM_EXTRACTOR_WEB_PORT": str(p.extractor),
             "DOCSTREAM_STATUS_WEB_PORT": str(p.status),
             "DOCSTREAM_ANALYZER_WEB_PORT": str(p.analyzer),
+            "DOCSTREAM_WEBHOOKS_WEB_PORT": str(p.webhooks),
             **self.extra_env,
         }

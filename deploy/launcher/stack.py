@@ -23,8 +23,8 @@ from deploy.launcher.supervisor import Probe, Supervisor, Unit
 from shared.kafka import ensure_topics, wait_for_kafka
 from shared.mongo import wait_for_mongo
 
-SERVICES = ("status", "extractor", "analyzer", "gateway", "ingest")
-AGENTS = ("extractor", "analyzer", "status")
+SERVICES = ("status", "extractor", "analyzer", "webhooks", "gateway", "ingest")
+AGENTS = ("extractor", "analyzer", "status", "webhooks")
 #: The variable that sets each service's (web) port; see services/*/settings.py.
 PORT_ENV = {
     "ingest": "DOCSTREAM_INGEST_PORT",
@@ -32,6 +32,7 @@ PORT_ENV = {
     "extractor": "DOCSTREAM_EXTRACTOR_WEB_PORT",
     "status": "DOCSTREAM_STATUS_WEB_PORT",
     "analyzer": "DOCSTREAM_ANALYZER_WEB_PORT",
+    "webhooks": "DOCSTREAM_WEBHOOKS_WEB_PORT",
 }
 
 

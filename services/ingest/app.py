@@ -15,7 +15,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.ingest import deletion, queries, uploads, web
+from services.ingest import deletion, queries, uploads, web, webhooks
 from services.ingest.admissions import Admissions
 from services.ingest.errors import (
     ApiError,
@@ -92,6 +92,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(queries.router)
     app.include_router(deletion.router)
+    app.include_router(webhooks.router)
     web.mount(app)  # after the API: /web/config.json must not be taken by the static files
 
     @app.get("/healthz", include_in_schema=False)

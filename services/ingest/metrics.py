@@ -18,3 +18,8 @@ UPLOAD_SIZE = Histogram(
     "Sizes of accepted uploads.",
     buckets=(1e3, 1e4, 1e5, 5e5, 1e6, 5e6, 1e7, 5e7, 1e8, 2e8),
 )
+WEBHOOK_REGISTRATIONS = Counter(
+    "docstream_ingest_webhook_registrations_total",
+    "Webhook registrations by outcome (registered, or the reason they were refused).",
+    ["outcome"],
+)

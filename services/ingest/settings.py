@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -28,3 +28,14 @@ class IngestSettings(ServiceSettings):
     idempotency_ttl_s: float = Field(24 * 3600.0, gt=0)
     #: How long a retry waits for the first request with its key to answer (then 409).
     idempotency_wait_s: float = Field(15.0, ge=0)
+    #: Networks webhook endpoints may point into besides public addresses, comma-separated
+    #: CIDRs (``127.0.0.0/8`` for local use). The same variable the webhooks service reads,
+    #: so registration and delivery judge an address alike.
+    webhooks_allowed_networks: str = Field(
+        "",
+        validation_alias=AliasChoices(
+            "DOCSTREAM_WEBHOOKS_ALLOWED_NETWORKS", "webhooks_allowed_networks"
+        ),
+    )
+    #: Most endpoints one user may register.
+    webhooks_max_per_owner: int = Field(20, ge=1)

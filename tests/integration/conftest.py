@@ -32,6 +32,8 @@ def pipeline(infra: Stack) -> Iterator[Pipeline]:
             # lets a test make the extractor's worker sleep (a document stuck in C code)
             DOCSTREAM_EXTRACTOR_TEST_HOOKS="1",
             DOCSTREAM_INGEST_MAX_UPLOAD_BYTES=str(8 * 2**20),
+            # webhooks the tests register point at 127.0.0.1 (never further)
+            DOCSTREAM_WEBHOOKS_ALLOWED_NETWORKS="127.0.0.0/8",
         )
     )
     try:

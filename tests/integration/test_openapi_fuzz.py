@@ -5,6 +5,9 @@ Two things the schema cannot say are told to the generator here, without looseni
 - what a document is: the schema's ``format: binary`` lets schemathesis send its image
   samples, which ingest refuses with a documented 415 (the description lists what is read);
   files are drawn from the formats the description names instead;
+- that a webhook URL is valid only where its host resolves to an allowed address: a valid
+  one (http(s)://...) is pointed at 127.0.0.1 (allowed in the test stack), port 9 where
+  nothing listens, so a delivery to it is refused at once and never leaves the machine;
 - that an Idempotency-Key is a promise about one request: a key the generator happens to reuse
   for a different request is answered 422 ``idempotency_key_reused``, as it must be, so each
   valid key gets a suffix that makes it unique to its request.
@@ -77,5 +80,10 @@ def test_api_conforms_to_its_openapi(
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key) and len(key) <= 200:
         case.headers["Idempotency-Key"] = f"{key}-{uuid.uuid4().hex}"
+    body = case.body
+    if case.path == "/v1/webhooks" and isinstance(body, dict):
+        url = body.get("url")
+        if isinstance(url, str) and re.match(r"https?://", url):
+            body["url"] = f"http://127.0.0.1:9/{uuid.uuid4().hex}"
     response = case.call_and_validate(base_url=pipeline.api, headers=fuzz_auth, timeout=30)
     assert response.status_code < 500, response.text

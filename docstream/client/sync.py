@@ -1,0 +1,173 @@
+"""The blocking client: httpx for the API, websockets' sync client for the gateway."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from types import TracebackType
+from typing import Any
+
+import httpx
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from docstream.client import protocol
+from docstream.client.config import ClientConfig
+from docstream.client.errors import ApiError, WaitTimeoutError
+from services.ingest.read_schemas import DocumentPage, DocumentSummary, DocumentView
+from services.ingest.schemas import CancelAccepted, UploadAccepted
+from shared.events import Event
+
+
+class Client:
+    """``Client()`` reads ``DOCSTREAM_URL``, ``DOCSTREAM_TOKEN`` and ``DOCSTREAM_WS_URL``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        ws_url: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.config = ClientConfig.resolve(url, token, ws_url, timeout_s)
+        self._http = httpx.Client(
+            base_url=self.config.url, headers=self.config.headers, timeout=timeout_s
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def upload(
+        self,
+        file: protocol.FileInput,
+        *,
+        filename: str | None = None,
+        idempotency_key: str | None = None,
+        analyze: bool | None = None,
+        duplicates: str | None = None,
+        password: str | None = None,
+        language: str | None = None,
+        ocr_languages: str | None = None,
+    ) -> UploadAccepted:
+        """Upload one file (a path, streamed, or bytes); answers once it is queued."""
+        options = {
+            "analyze": analyze,
+            "duplicates": duplicates,
+            "password": password,
+            "language": language,
+            "ocr_languages": ocr_languages,
+        }
+        files, fields = protocol.upload_form(file, filename, options)
+        try:
+            response = self._http.post(
+                "/v1/documents",
+                files=files,
+                data=fields,
+                headers=protocol.headers_for(idempotency_key),
+            )
+        finally:
+            protocol.close_files(files)
+        return UploadAccepted.model_validate(protocol.checked(response).json())
+
+    def get(self, document_id: str) -> DocumentView:
+        response = self._http.get(f"/v1/documents/{document_id}")
+        return DocumentView.model_validate(protocol.checked(response).json())
+
+    def list(
+        self, *, page_size: int = 50, order: str = "newest", **filters: str
+    ) -> Iterator[DocumentSummary]:
+        """Every document of yours (filters: ``status``, ``filename``, ``detected_type``,
+        ``created_from``, ``created_to``), fetched a page at a time by following ``next``."""
+        params: dict[str, Any] = {"limit": page_size, "order": order, **filters}
+        while True:
+            response = self._http.get("/v1/documents", params=params)
+            page = DocumentPage.model_validate(protocol.checked(response).json())
+            yield from page.items
+            if not page.next:
+                return
+            params["cursor"] = page.next
+
+    def text(self, document_id: str) -> str:
+        return protocol.checked(self._http.get(f"/v1/documents/{document_id}/text")).text
+
+    def cancel(self, document_id: str, *, idempotency_key: str | None = None) -> CancelAccepted:
+        response = self._http.post(
+            f"/v1/documents/{document_id}/cancel", headers=protocol.headers_for(idempotency_key)
+        )
+        return CancelAccepted.model_validate(protocol.checked(response).json())
+
+    def watch(
+        self, document: str | UploadAccepted, *, generation: int | None = None
+    ) -> Iterator[Event]:
+        """The document's events as they happen, in order, until a terminal one (none when
+        it had finished already). Reconnects when the gateway asks to, skipping repeats."""
+        yield from self._watch(document, generation, deadline=None)
+
+    def wait(
+        self, document: str | UploadAccepted, *, timeout_s: float = 600.0, generation: int = 1
+    ) -> DocumentView:
+        """The finished document; :class:`DocumentFailedError` (with the reason) when it
+        failed, :class:`DocumentCancelledError`, or :class:`WaitTimeoutError`."""
+        document_id = document if isinstance(document, str) else document.id
+        deadline = time.monotonic() + timeout_s
+        try:
+            with closing(self._watch(document, generation, deadline=deadline)) as events:
+                for event in events:
+                    if protocol.is_terminal(event) and event.generation >= generation:
+                        protocol.raise_for_event(event)
+                        break
+        except TimeoutError:
+            raise WaitTimeoutError(document_id, timeout_s, None) from None
+        # The read model may trail the terminal event by a moment.
+        while True:
+            doc = self._folded(document_id, deadline)
+            if doc is not None and protocol.finished(doc, generation):
+                return protocol.outcome(doc)
+            if time.monotonic() > deadline:
+                raise WaitTimeoutError(document_id, timeout_s, doc.status if doc else None)
+            time.sleep(0.1)
+
+    def _watch(
+        self, document: str | UploadAccepted, generation: int | None, *, deadline: float | None
+    ) -> Generator[Event, None, None]:
+        document_id, url = protocol.target(self.config, document, generation)
+        seen: set[str] = set()
+        while True:
+            with connect(
+                url, additional_headers=self.config.headers, open_timeout=self.config.timeout_s
+            ) as ws:
+                try:
+                    while True:
+                        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                        event = protocol.event_of(ws.recv(timeout=left))
+                        if event is not None and event.id not in seen:
+                            seen.add(event.id)
+                            yield event
+                except ConnectionClosed:
+                    pass
+                code, reason = ws.close_code, ws.close_reason or ""
+            error = protocol.closed_error(document_id, code, reason)
+            if error is not None:
+                raise error
+            if code not in protocol.RECONNECT_CODES:
+                return
+
+    def _folded(self, document_id: str, deadline: float) -> DocumentView | None:
+        """The document, or None while the read model has not folded it yet (a 404 right
+        after the upload); a 404 that lasts past the deadline is the answer."""
+        try:
+            return self.get(document_id)
+        except ApiError as exc:
+            if exc.status != 404 or time.monotonic() > deadline:
+                raise
+            return None

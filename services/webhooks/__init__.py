@@ -1,0 +1,1 @@
+"""webhooks: POSTs signed notices of finished documents to the endpoints their owners registered."""

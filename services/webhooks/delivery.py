@@ -1,0 +1,204 @@
+"""Deliveries: a finished document's notice to each endpoint of its owner that wants it.
+
+Each endpoint's delivery runs on its own (one slow or failing receiver holds up no other):
+up to ``attempts`` POSTs with exponential backoff and full jitter between them, each attempt
+recorded (``webhook_attempts``, by endpoint and day), then a dead letter on
+``webhooks.dlt`` when none succeeded. The ``webhook-id`` is the same for every attempt and for
+a redelivery after a crash (at-least-once), so receivers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+from services.webhooks import metrics
+from services.webhooks.sender import Result, Sender
+from services.webhooks.settings import WebhooksSettings
+from shared.events import DocumentCancelled, DocumentCompleted, DocumentFailed, decode
+from shared.kafka import EventProducer
+from shared.webhooks import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOKS,
+    attempts_id,
+    hooks_id,
+    message_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What every endpoint of the owner gets for one outcome of one generation."""
+
+    event_type: str
+    document_id: str
+    generation: int
+    owner: str
+    msg_id: str
+    body: bytes
+
+
+def notice_of(raw: bytes) -> Notice | None:
+    """The notice for a record of documents.events, or None when it is not one we send."""
+    try:
+        event = decode(raw)
+    except ValueError:  # pydantic's ValidationError included: not ours, status parks it
+        return None
+    if not isinstance(event, DocumentCompleted | DocumentFailed | DocumentCancelled):
+        return None
+    return Notice(
+        event.type,
+        event.subject,
+        event.generation,
+        event.owner,
+        message_id(event.subject, event.generation, event.type),
+        _body(event),
+    )
+
+
+def _body(event: DocumentCompleted | DocumentFailed | DocumentCancelled) -> bytes:
+    data: dict[str, Any] = {
+        "document_id": event.subject,
+        "generation": event.generation,
+        "status": event.type.removeprefix("document."),
+    }
+    if isinstance(event, DocumentFailed):
+        data.update(
+            reason=event.data.reason.value, message=event.data.message, stage=event.data.stage
+        )
+    payload = {"type": event.type, "timestamp": event.time.isoformat(), "data": data}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class Deliverer:
+    def __init__(
+        self,
+        settings: WebhooksSettings,
+        db: Callable[[], Any],
+        sender: Sender,
+        producer: EventProducer,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.sender = sender
+        self.producer = producer
+
+    async def deliver(self, notice: Notice, partition: int, offset: int) -> None:
+        """Returns once every interested endpoint got the notice or had it dead-lettered."""
+        endpoints = [
+            e for e in await self._endpoints(notice.owner) if notice.event_type in e["events"]
+        ]
+        await asyncio.gather(*(self._to(e, notice, partition, offset) for e in endpoints))
+
+    async def _endpoints(self, owner: str) -> list[dict[str, Any]]:
+        delay = 0.5
+        while True:
+            try:
+                held = await self.db()[WEBHOOKS].find_one({"_id": hooks_id(owner)})
+                return list(held.get("endpoints", [])) if held else []
+            except PyMongoError as exc:
+                # Without the registrations nothing can be sent: wait the database out.
+                log.warning("webhook registrations unreadable", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _to(
+        self, endpoint: dict[str, Any], notice: Notice, partition: int, offset: int
+    ) -> None:
+        metrics.IN_FLIGHT.inc()
+        try:
+            for number in range(1, self.settings.attempts + 1):
+                if number > 1:
+                    await asyncio.sleep(self._backoff(number - 1))
+                    current = await self._current(notice.owner, endpoint["id"])
+                    if current is None:
+                        metrics.DELIVERIES.labels("endpoint_gone").inc()
+                        return
+                    endpoint = current
+                result = await self.sender.post(
+                    endpoint["url"], endpoint["secret"], notice.msg_id, notice.body
+                )
+                metrics.ATTEMPTS.labels(result.label).inc()
+                metrics.ATTEMPT_SECONDS.observe(result.duration_s)
+                last = number == self.settings.attempts
+                outcome = "delivered" if result.ok else ("dead_lettered" if last else "retrying")
+                await self._record(endpoint["id"], notice, number, outcome, result)
+                if result.ok:
+                    metrics.DELIVERIES.labels("delivered").inc()
+                    return
+            await self._dead_letter(endpoint["id"], notice, result, partition, offset)
+        finally:
+            metrics.IN_FLIGHT.dec()
+
+    def _backoff(self, retry: int) -> float:
+        cap = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (retry - 1))
+        return random.uniform(0, cap)
+
+    async def _current(self, owner: str, endpoint_id: str) -> dict[str, Any] | None:
+        """The endpoint as registered now: deleted ones get no more attempts."""
+        for endpoint in await self._endpoints(owner):
+            if endpoint["id"] == endpoint_id:
+                return endpoint
+        return None
+
+    async def _record(
+        self, endpoint_id: str, notice: Notice, number: int, outcome: str, result: Result
+    ) -> None:
+        now = datetime.now(UTC)
+        attempt = {
+            "webhook_id": notice.msg_id,
+            "document_id": notice.document_id,
+            "generation": notice.generation,
+            "event_type": notice.event_type,
+            "attempt": number,
+            "at": now,
+            "outcome": outcome,
+            "status_code": result.status_code,
+            "error": result.error,
+            "duration_ms": round(result.duration_s * 1000, 1),
+        }
+        try:
+            await self.db()[WEBHOOK_ATTEMPTS].update_one(
+                {"_id": attempts_id(endpoint_id, now.date())},
+                {"$push": {"attempts": attempt}},
+                upsert=True,
+            )
+        except PyMongoError as exc:
+            # The record is for people to look at; the delivery itself goes on.
+            metrics.RECORD_FAILURES.inc()
+            log.warning("webhook attempt not recorded", extra={"error": repr(exc)})
+
+    async def _dead_letter(
+        self, endpoint_id: str, notice: Notice, result: Result, partition: int, offset: int
+    ) -> None:
+        metrics.DELIVERIES.labels("dead_lettered").inc()
+        log.warning(
+            "webhook delivery dead-lettered",
+            extra={"document_id": notice.document_id, "endpoint": endpoint_id},
+        )
+        value = {
+            "endpoint_id": endpoint_id,
+            "owner": notice.owner,
+            "webhook_id": notice.msg_id,
+            "attempts": self.settings.attempts,
+            "body": json.loads(notice.body),
+        }
+        await self.producer.dead_letter(
+            self.settings.topics.webhooks_dead_letter,
+            notice.document_id.encode(),
+            json.dumps(value).encode(),
+            error=result.error or "failed",
+            source=self.settings.topics.events,
+            partition=partition,
+            offset=offset,
+        )

@@ -1,0 +1,91 @@
+"""One attempt: resolve the endpoint, refuse what it must not reach, sign, POST.
+
+The address is checked after DNS resolution on every attempt, and the connection goes to the
+address that was checked (the URL's host kept in ``Host`` and in TLS's server name): a name
+that resolved to a public address at registration and to 127.0.0.1 now (DNS rebinding) is
+refused, not called.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from shared.webhooks import EndpointRefusedError, IPNetwork, Target, resolve_endpoint, sign
+
+USER_AGENT = "docstream-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    #: bounded, for metrics: 2xx, 3xx, 4xx, 5xx, timeout, error, refused
+    label: str
+    status_code: int | None
+    error: str | None
+    duration_s: float
+
+
+class Sender:
+    def __init__(self, http: httpx.AsyncClient, allowed: tuple[IPNetwork, ...]) -> None:
+        self.http = http
+        self.allowed = allowed
+
+    async def post(self, url: str, secret: str, msg_id: str, body: bytes) -> Result:
+        started = time.perf_counter()
+        try:
+            target = await resolve_endpoint(url, self.allowed)
+        except EndpointRefusedError as exc:
+            return Result(False, "refused", None, f"{exc.reason}: {exc.message}", 0.0)
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, msg_id, timestamp, body),
+        }
+        request = _pinned_request(url, target, headers, body)
+        try:
+            response = await self.http.send(request, stream=True)
+            # The endpoint's body is not ours to read: only its status counts.
+            await response.aclose()
+        except httpx.TimeoutException:
+            return Result(False, "timeout", None, "timed out", time.perf_counter() - started)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            return Result(False, "error", None, error, time.perf_counter() - started)
+        status = response.status_code
+        took = time.perf_counter() - started
+        label = f"{status // 100}xx" if 200 <= status < 600 else "error"
+        if 200 <= status < 300:
+            return Result(True, label, status, None, took)
+        # Redirects are not followed: the new location would escape the address check.
+        return Result(False, label, status, f"HTTP {status}", took)
+
+
+def _pinned_request(
+    url: str, target: Target, headers: dict[str, str], body: bytes
+) -> httpx.Request:
+    parts = urlsplit(url)
+    address = target.addresses[0]
+    host = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
+    pinned = urlunsplit((parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, ""))
+    default_port = {"http": 80, "https": 443}[target.scheme]
+    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    if ":" in target.host:  # an IPv6 literal in the URL
+        host_header = f"[{target.host}]" + (
+            "" if target.port == default_port else f":{target.port}"
+        )
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return httpx.Request(
+        "POST",
+        pinned,
+        headers={**headers, "host": host_header},
+        content=body,
+        extensions=extensions,
+    )
