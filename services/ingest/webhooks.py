@@ -43,7 +43,9 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
     "",
     status_code=201,
     response_model=WebhookCreated,
-    responses=problem_responses(409, 503, s409="too_many_webhooks", s422="private_address"),
+    responses=problem_responses(
+        400, 409, 503, s400="malformed_body", s409="too_many_webhooks", s422="private_address"
+    ),
 )
 async def register_webhook(request: Request, body: WebhookCreate, who: PrincipalDep) -> Any:
     """Register an endpoint; the answer carries its signing secret, shown only this once.

@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks.chaos import harness, report
 from deploy.launcher import Stack
+from deploy.launcher.stack import SERVICES
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,8 @@ async def test_every_document_ends_right_despite_agent_kills(infra: Stack, corpu
     assert f["watcher_missed"] == 0, problems
     assert f["accepted"] + f["refused"] == 12
     # nothing of the run's own stack is left running, restarted incarnations included
-    assert len(result.pids) == 8 + 3  # 2 x 3 agents + ingest + gateway, and 3 restarts
+    # every service once, the fault run's agents twice, and the 3 restarted instances
+    instances = len(SERVICES) + len(harness.AGENTS) * (options.replicas - 1)
+    assert len(result.pids) == instances + 3
     assert not [pid for pid in result.pids if _running(pid)]
     assert not _group_members(set(result.pids))
