@@ -1,5 +1,8 @@
 """The ``docstream`` command: one parser, one module per command group.
 
+User commands (``upload``, ``watch``, ``get``, ``ls``, ``text``, ``cancel``) speak the REST API
+and the gateway with a token; operator commands read Kafka, the read model and ``/metrics``.
+
 Each module in :data:`COMMANDS` adds its subcommand(s) with ``register(subparsers)`` and sets
 ``run`` (an ``async`` function of the parsed arguments, the configuration and the output) as
 the parser's default. A new command (issue 13's user commands) is one more module in the list.
@@ -12,15 +15,30 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from docstream.cli.commands import active, dlq, lag, purge, stats, token
+from docstream.cli import exits
+from docstream.cli.commands import active, dlq, documents, lag, purge, stats, token, upload, watch
 from docstream.cli.config import CliConfig, ConfigError
 from docstream.cli.output import Output
 
-COMMANDS = (lag, active, stats, dlq, purge, token)
+#: In ``--help``'s order: what users do first, then what operators do.
+USER_COMMANDS = (upload, watch, documents)
+OPERATOR_COMMANDS = (lag, active, stats, dlq, purge, token)
+COMMANDS = USER_COMMANDS + OPERATOR_COMMANDS
+
+DESCRIPTION = """\
+Use and operate a docstream system.
+
+user commands (upload .. cancel) need DOCSTREAM_URL and DOCSTREAM_TOKEN (or `url` and `token`
+in the config file); operator commands (lag .. token) read Kafka, the read model and /metrics."""
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="docstream", description="Operate a docstream system.")
+    root = argparse.ArgumentParser(
+        prog="docstream",
+        description=DESCRIPTION,
+        epilog=exits.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     root.add_argument("--json", action="store_true", help="JSON instead of tables (scripts)")
     root.add_argument("--config", help="config file (default ~/.config/docstream/config.toml)")
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -37,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = asyncio.run(args.run(args, cfg, out))
     except ConfigError as exc:
         print(f"docstream: {exc}", file=sys.stderr)
-        return 2
+        return exits.USAGE
     except KeyboardInterrupt:
-        return 130
+        return exits.INTERRUPTED
     return code

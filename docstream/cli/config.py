@@ -17,6 +17,7 @@ class ConfigError(Exception):
 _ENV = {
     "url": "DOCSTREAM_URL",
     "token": "DOCSTREAM_TOKEN",
+    "ws_url": "DOCSTREAM_WS_URL",
     "kafka_bootstrap_servers": "DOCSTREAM_KAFKA_BOOTSTRAP_SERVERS",
     "topic_prefix": "DOCSTREAM_TOPIC_PREFIX",
     "mongo_url": "DOCSTREAM_MONGO_URL",
@@ -30,8 +31,11 @@ _ENV = {
 class CliConfig:
     #: The ingest API (its /metrics too).
     url: str = "http://127.0.0.1:8000"
-    #: A credential for the API (the user commands of a later issue use it).
+    #: A credential for the API, for the user commands (``upload``, ``get``...).
     token: str | None = None
+    #: The gateway, for ``watch ID`` (an upload's answer names it itself); None: the client's
+    #: default, the gateway of ``make run``.
+    ws_url: str | None = None
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = ""
     #: The read model, for ``active`` (its ``inflight`` collection is small: scanned whole).

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from docstream.cli import main, parser
+from docstream.cli import exits, main, parser
 from docstream.cli.config import CliConfig, ConfigError
 from docstream.cli.output import Output
+from docstream.cli.progress import Display, step
 from shared.auth import verify_token
+from shared.events import (
+    DocumentCompleted,
+    DocumentCompletedData,
+    ExtractionProgressed,
+    ProgressData,
+)
 
 SECRET = "a-secret-that-is-long-enough"
 
@@ -60,6 +67,61 @@ def test_every_command_is_registered() -> None:
     help_text = parser().format_help()
     for command in ("lag", "active", "stats", "dlq", "purge", "token"):
         assert command in help_text
+    for command in ("upload", "watch", "get", "ls", "text", "cancel"):
+        assert f"\n    {command} " in help_text
+
+
+def test_help_documents_every_exit_code() -> None:
+    help_text = parser().format_help()
+    codes = [v for k, v in vars(exits).items() if k.isupper() and isinstance(v, int)]
+    for code in codes:
+        if code != exits.INTERRUPTED:
+            assert f"\n  {code} " in help_text
+
+
+def test_user_commands_without_a_token_exit_with_the_auth_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DOCSTREAM_TOKEN", raising=False)
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    assert main(["ls"]) == exits.AUTH
+    assert "DOCSTREAM_TOKEN" in capsys.readouterr().err
+
+
+def test_an_unreachable_system_has_its_own_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_TOKEN", "any")
+    monkeypatch.setenv("DOCSTREAM_URL", "http://127.0.0.1:9")  # discard: nothing listens
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    assert main(["get", "0" * 32]) == exits.UNREACHABLE
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_a_missing_file_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_TOKEN", "any")
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    assert main(["upload", "/nonexistent/report.pdf"]) == exits.USAGE
+    assert "/nonexistent/report.pdf" in capsys.readouterr().err
+
+
+def test_progress_moves_with_the_pages_and_prints_stage_changes_once() -> None:
+    common = {"source": "/test", "subject": "d1", "owner": "o", "generation": 1}
+    page = ExtractionProgressed(**common, data=ProgressData(stage="extraction", done=2, total=4))
+    done = DocumentCompleted(**common, data=DocumentCompletedData())
+    assert step(page) == (42.5, "extracting page 2 of 4")
+    assert step(done) == (100.0, "completed")
+    stream = io.StringIO()  # not a terminal: plain lines
+    with Display.open(stream) as display:
+        tracker = display.track("report.pdf d1")
+        for event in (page, page, done):
+            tracker.update(event)
+    assert stream.getvalue().splitlines() == [
+        "report.pdf d1: extracting page 2 of 4",
+        "report.pdf d1: completed",
+    ]
 
 
 def test_tables_align_columns() -> None:
