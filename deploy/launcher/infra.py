@@ -57,6 +57,15 @@ log.retention.hours=168
 """
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64. One that starts with '-' is
+    drawn again: StorageTool would read it as an option (1 start in 64 failed that way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def kafka_process(cfg: StackConfig) -> ManagedProcess:
     home = cfg.data_dir / "kafka"
     log_dir = home / "data"
@@ -69,7 +78,7 @@ def kafka_process(cfg: StackConfig) -> ManagedProcess:
     classpath = f"{kafka_libs()}/*"
     common = [java, f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     if not (log_dir / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         subprocess.run(
             [
                 *common,

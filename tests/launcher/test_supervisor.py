@@ -165,3 +165,11 @@ def test_stale_pid_file_from_a_killed_launcher_is_cleaned(tmp_path: Path) -> Non
         again.stop()
         proc.stop()
     assert os.path.exists(again.pid_file) is False
+
+
+def test_a_kafka_cluster_id_never_reads_as_an_option() -> None:
+    from deploy.launcher.infra import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]  # about 31 would start with '-' unguarded
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids)
