@@ -141,7 +141,8 @@ async def test_resume_mid_document_and_after_it_finished_gives_exactly_the_rest(
         stop=lambda m: m["type"] == "event" and m["event"]["type"] != "document.accepted",
     )
     cursor = before[-1]["cursor"]
-    rest, close_code = await stream(_url(second, path, token=token, after=cursor))
+    # Until the document ends: a 15-page PDF with its analysis, on a busy machine
+    rest, close_code = await stream(_url(second, path, token=token, after=cursor), timeout_s=180)
     assert close_code == 1000
     truth = await _topic_events(pipeline, document_id)
     snapshot = before[0]["document"]
@@ -155,11 +156,11 @@ async def test_resume_mid_document_and_after_it_finished_gives_exactly_the_rest(
     # says which records; Kafka gives them.
     await stack.stop_process("gateway-2")
     await stack.start_process("gateway-2")
-    later, close_code = await stream(_url(second, path, token=token, after=cursor))
+    later, close_code = await stream(_url(second, path, token=token, after=cursor), timeout_s=60)
     assert close_code == 1000
     assert _ids(events_of(later)) == _ids(events_of(rest))
     done, close_code = await stream(
-        _url(second, path, token=token, after=later[-1]["cursor"]), timeout_s=10
+        _url(second, path, token=token, after=later[-1]["cursor"]), timeout_s=30
     )
     assert (done, close_code) == ([], 1000)  # nothing missed: closed at once
 

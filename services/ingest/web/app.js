@@ -23,6 +23,17 @@ async function api(path, options = {}) {
   return body;
 }
 
+// Right after an upload the gateway already streams a document that the read model (folded
+// a moment later) does not know yet: a 404 then means "not yet", so ask again briefly.
+async function soon(call, tries = 10) {
+  for (let i = 1; ; i++) {
+    try { return await call(); } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404 || i >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+}
+
 function showError(message) {
   const p = document.createElement("p");
   p.textContent = message;
@@ -192,7 +203,7 @@ async function openDocument(id) {
   state.open = id;
   $("#detail").hidden = false;
   try {
-    const doc = await api(`/v1/documents/${id}`);
+    const doc = await soon(() => api(`/v1/documents/${id}`));
     renderDetail(doc);
     $("#detail-title").focus();
     $("#text").textContent = "";
@@ -206,7 +217,7 @@ async function openDocument(id) {
 async function command(path, body) {
   $("#errors").replaceChildren();
   try {
-    await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
+    await soon(() => api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) }));
     watch(state.open);
   } catch (error) { showError(error.message); }
 }
