@@ -58,10 +58,16 @@ def save(flat: dict[str, Any], *, quick: bool, started: float, merge: bool) -> d
 
 
 async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
-    from benchmarks import bench_analysis, bench_extraction, bench_pipeline, bench_read_model
+    from benchmarks import (
+        bench_analysis,
+        bench_extraction,
+        bench_peer,
+        bench_pipeline,
+        bench_read_model,
+    )
 
     flat: dict[str, Any] = {}
-    wanted = set(args.only or ["extraction", "pipeline", "analysis", "read_model"])
+    wanted = set(args.only or ["extraction", "peer", "analysis", "read_model"])
     # With --only, other figures of an earlier run are kept; a full run starts afresh.
     merge = bool(args.only)
 
@@ -76,7 +82,11 @@ async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
     stack = Stack(StackConfig(data_dir=data_dir, ports=Ports.free(), log_level="WARNING"))
     try:
         await stack.start_infra()
-        if "pipeline" in wanted:
+        if "peer" in wanted:
+            # docstream's pipeline figures and the Celery + Redis peer's, same run, same harness.
+            print("[bench] pipeline and the Celery + Redis peer, side by side ...", flush=True)
+            checkpoint(await bench_peer.run_side_by_side(stack, CORPUS, quick=args.quick))
+        elif "pipeline" in wanted:
             print("[bench] pipeline ...", flush=True)
             checkpoint(await bench_pipeline.run_pipeline(stack, CORPUS, quick=args.quick))
         if "read_model" in wanted:
@@ -101,7 +111,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument(
-        "--only", action="append", choices=["extraction", "analysis", "pipeline", "read_model"]
+        "--only",
+        action="append",
+        choices=["extraction", "analysis", "pipeline", "peer", "read_model"],
     )
     args = parser.parse_args()
     results = asyncio.run(_run(args, time.time()))

@@ -1,0 +1,213 @@
+"""docstream and the seed's architecture (Celery + Redis, benchmarks/peers/celery_redis) side
+by side in one run, through the same harness, on the same documents.
+
+Both sides get the same warm-up and samples: the one-page PDF one at a time (upload to
+completed on the WebSocket), the 65-page PDF on the idle system, then 200 x the 15-page PDF
+with 8 uploads in flight, during which the CPU of every process of the side is read from
+/proc. The bare one-process loop runs first, on the idle machine; its CPU per document is the
+work itself, and whatever a side spends beyond it is that side's overhead.
+
+docstream runs first; then its services stop and Kafka is stopped too while the peer runs (the
+peer has no use for it, and an idle broker still takes CPU), and started again after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import raw_loop
+from benchmarks.bench_pipeline import (
+    FIFTEEN_PAGES,
+    ONE_PAGE,
+    SIXTY_FIVE_PAGES,
+    EndWatcher,
+    KafkaEndWatcher,
+    Side,
+    docstream_side,
+    latency_samples,
+    measure_latency,
+    measure_throughput_on,
+    summary,
+    timeline,
+)
+from benchmarks.cpu import CpuMeter
+from deploy.launcher import Stack
+from shared.auth import issue_token
+
+
+@dataclass(frozen=True)
+class Plan:
+    warmup: int
+    samples: int
+    copies: int
+    long_warmup: int
+    long_samples: int
+    raw_copies: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Plan:
+        warmup, samples = latency_samples(quick)
+        if quick:
+            return cls(warmup, samples, copies=20, long_warmup=1, long_samples=2, raw_copies=10)
+        return cls(warmup, samples, copies=200, long_warmup=1, long_samples=5, raw_copies=30)
+
+
+class RedisEndWatcher(EndWatcher):
+    """The peer: terminal messages on the documents' pub/sub channels."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__()
+        self._redis_url = redis_url
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        from benchmarks.peers.celery_redis.settings import CHANNEL_PATTERN, TERMINAL
+
+        client = aioredis.Redis.from_url(self._redis_url)
+        pubsub = client.pubsub()
+        await pubsub.psubscribe(CHANNEL_PATTERN)
+
+        async def listen() -> None:
+            try:
+                async for message in pubsub.listen():
+                    if message["type"] != "pmessage":
+                        continue
+                    data = json.loads(message["data"])
+                    if data.get("status") in TERMINAL:
+                        document_id = message["channel"].decode().rsplit(":", 1)[1]
+                        self.record(document_id, data["status"])
+            finally:
+                await pubsub.aclose()
+                await client.aclose()
+
+        self._task = asyncio.create_task(listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def _measure_side(
+    prefix: str,
+    side: Side,
+    watcher: EndWatcher,
+    meter: CpuMeter,
+    corpus: Path,
+    plan: Plan,
+    raw: raw_loop.RawLoop,
+) -> dict[str, Any]:
+    print(f"[bench] {side.name}: latency ...", flush=True)
+    one = await measure_latency(
+        side, (corpus / ONE_PAGE).read_bytes(), warmup=plan.warmup, samples=plan.samples
+    )
+    long = await measure_latency(
+        side,
+        (corpus / SIXTY_FIVE_PAGES).read_bytes(),
+        warmup=plan.long_warmup,
+        samples=plan.long_samples,
+        name="long.pdf",
+    )
+    print(f"[bench] {side.name}: throughput ...", flush=True)
+    before = meter.snapshot()
+    throughput = await measure_throughput_on(
+        side,
+        watcher,
+        (corpus / FIFTEEN_PAGES).read_bytes(),
+        copies=plan.copies,
+        pages_per_copy=15,
+    )
+    spent = CpuMeter.spent(before, meter.snapshot())
+    per_doc = {label: seconds * 1000 / plan.copies for label, seconds in spent.items()}
+    total = sum(per_doc.values())
+    latency = summary(one)
+    figures: dict[str, Any] = {
+        **{f"{prefix}.latency_ms.{k}": v for k, v in latency.items() if k != "samples"},
+        f"{prefix}.latency_samples": latency["samples"],
+        **{f"{prefix}.latency_timeline_ms.{k}": v for k, v in timeline(one).items()},
+        f"{prefix}.latency_65p_ms": round(statistics.median(s.ms for s in long), 1),
+        f"{prefix}.latency_65p_samples": float(len(long)),
+        **{f"{prefix}.latency_65p_timeline_ms.{k}": v for k, v in timeline(long).items()},
+        f"{prefix}.pages_per_s": throughput["pages_per_s"],
+        f"{prefix}.documents": throughput["documents"],
+        f"{prefix}.ratio_vs_raw_loop": round(throughput["pages_per_s"] / raw.pages_per_s, 3),
+        **{f"{prefix}.cpu_ms_per_doc.{k}": round(v, 1) for k, v in sorted(per_doc.items())},
+        f"{prefix}.cpu_ms_per_doc_total": round(total, 1),
+        f"{prefix}.overhead_cpu_ms_per_doc": round(total - raw.cpu_s_per_doc * 1000, 1),
+    }
+    return figures
+
+
+async def _docstream(
+    stack: Stack, corpus: Path, plan: Plan, raw: raw_loop.RawLoop
+) -> dict[str, Any]:
+    cfg = stack.cfg
+    try:
+        await stack.start_services()
+        await stack.wait_consumers_ready()
+        side = docstream_side(
+            f"http://127.0.0.1:{cfg.ports.ingest}",
+            f"ws://127.0.0.1:{cfg.ports.gateway}",
+            issue_token(cfg.ensure_secret(), "bench"),
+        )
+        roots = {proc.name: proc.pid for proc in stack.infra if proc.pid is not None}
+        roots |= {name: proc.pid for name, proc in stack.services.items() if proc.pid is not None}
+        return await _measure_side(
+            "pipeline", side, KafkaEndWatcher(cfg), CpuMeter(roots), corpus, plan, raw
+        )
+    finally:
+        stack.stop_services()
+
+
+async def _peer(stack: Stack, corpus: Path, plan: Plan, raw: raw_loop.RawLoop) -> dict[str, Any]:
+    from benchmarks.peers.celery_redis.stack import PeerStack
+
+    peer = PeerStack(stack.cfg.data_dir / "peer", stack.cfg.mongo_url)
+    await stack.stop_process("kafka")
+    try:
+        await peer.start()
+        side = Side(
+            "celery+redis", f"{peer.api}/documents", lambda d: f"{peer.ws_base}/ws/documents/{d}"
+        )
+        roots = {proc.name: proc.pid for proc in stack.infra if proc.name != "kafka" and proc.pid}
+        roots |= {f"peer-{name}": pid for name, pid in peer.pids().items()}
+        return await _measure_side(
+            "peer", side, RedisEndWatcher(peer.redis_url), CpuMeter(roots), corpus, plan, raw
+        )
+    finally:
+        peer.stop()
+        await stack.start_process("kafka")
+
+
+async def run_side_by_side(stack: Stack, corpus: Path, *, quick: bool) -> dict[str, Any]:
+    """``stack`` has its infrastructure running; both sides are started and stopped here."""
+    plan = Plan.of(quick)
+    print("[bench] raw loop ...", flush=True)
+    raw = await asyncio.to_thread(raw_loop.measure, corpus / FIFTEEN_PAGES, plan.raw_copies)
+    ours = await _docstream(stack, corpus, plan, raw)
+    peer = await _peer(stack, corpus, plan, raw)
+    figures = {
+        **ours,
+        **peer,
+        "pipeline.raw_loop_pages_per_s": round(raw.pages_per_s, 1),
+        "pipeline.raw_loop_cpu_ms_per_doc": round(raw.cpu_s_per_doc * 1000, 1),
+        "pipeline.throughput_vs_peer": round(
+            ours["pipeline.pages_per_s"] / peer["peer.pages_per_s"], 3
+        ),
+        "pipeline.latency_p50_vs_peer": round(
+            ours["pipeline.latency_ms.p50"] / peer["peer.latency_ms.p50"], 3
+        ),
+        "pipeline.latency_65p_vs_peer": round(
+            ours["pipeline.latency_65p_ms"] / peer["peer.latency_65p_ms"], 3
+        ),
+    }
+    return figures
