@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,9 @@ async def _measure_side(
         **{f"{prefix}.cpu_ms_per_doc.{k}": round(v, 1) for k, v in sorted(per_doc.items())},
         f"{prefix}.cpu_ms_per_doc_total": round(total, 1),
         f"{prefix}.overhead_cpu_ms_per_doc": round(total - raw.cpu_s_per_doc * 1000, 1),
+        # Other work on the machine when the throughput run ended: the sides run minutes apart,
+        # and their wall-clock figures are only as comparable as this.
+        f"{prefix}.host_load_1m": round(os.getloadavg()[0], 2),
     }
     return figures
 
@@ -205,6 +209,11 @@ async def run_side_by_side(stack: Stack, corpus: Path, *, quick: bool) -> dict[s
         ),
         "pipeline.latency_p50_vs_peer": round(
             ours["pipeline.latency_ms.p50"] / peer["peer.latency_ms.p50"], 3
+        ),
+        # CPU of all processes per document, ours over the peer's: what the throughput ratio
+        # tends to on a saturated machine, and much less moved by other load than pages/s.
+        "pipeline.cpu_per_doc_vs_peer": round(
+            ours["pipeline.cpu_ms_per_doc_total"] / peer["peer.cpu_ms_per_doc_total"], 3
         ),
         "pipeline.latency_65p_vs_peer": round(
             ours["pipeline.latency_65p_ms"] / peer["peer.latency_65p_ms"], 3

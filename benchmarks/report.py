@@ -88,8 +88,9 @@ _SIDE_BY_SIDE = (
     ("65-page latency (ms)", "latency_65p_ms", "latency_65p_vs_peer"),
     ("pages/s, 200 x 15 pages, 8 in flight", "pages_per_s", "throughput_vs_peer"),
     ("pages/s over the raw loop", "ratio_vs_raw_loop", None),
-    ("CPU ms per document, all processes", "cpu_ms_per_doc_total", None),
+    ("CPU ms per document, all processes", "cpu_ms_per_doc_total", "cpu_per_doc_vs_peer"),
     ("of which overhead (beyond the raw loop)", "overhead_cpu_ms_per_doc", None),
+    ("host load (1 min) after the throughput run", "host_load_1m", None),
 )
 
 
