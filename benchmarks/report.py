@@ -50,8 +50,12 @@ SETTINGS = """## How the figures are made, and the settings behind them
 - `peer.*`: the seed's architecture (`benchmarks/peers/celery_redis`: FastAPI upload and
   WebSocket, Celery prefork workers one per core, Redis broker and pub/sub, the document
   written to the same FerretDB at its start and end), through the same harness with the same
-  documents, warm-up, samples and concurrency; its end is read from Redis pub/sub. Kafka is
-  stopped while the peer runs. `*_vs_peer` are docstream's figure over the peer's.
+  documents, warm-up, samples and concurrency; its end is read from Redis pub/sub. The two
+  sides take turns (docstream, peer, peer, docstream; half the samples and documents each
+  turn, each turn opening with the same warm-up) so that drifting load from other work
+  weighs on both; docstream's services and Kafka are stopped while the peer runs.
+  `*_vs_peer` are docstream's figure over the peer's; `cpu_per_doc_vs_peer` (CPU of all
+  processes per document) is what the throughput ratio tends to on a saturated machine.
 - `*.cpu_ms_per_doc.*`: CPU (utime + stime from `/proc/<pid>/stat`) of each process of the
   side and of its children (`_children`: extractor workers, analyzer pool, Celery's prefork
   children) over the throughput run, per document; `overhead_cpu_ms_per_doc` is their sum
