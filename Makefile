@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: rebuild screenshots browser-deps help install ocr-deps prometheus-deps dashboards infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
+.PHONY: bench-deps redis-deps rebuild screenshots browser-deps help install ocr-deps prometheus-deps dashboards infra run infra-only watch test test-unit lint format typecheck check bench bench-quick chaos chaos-quick token clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,26 @@ browser-deps: ## Debian's chromium for the browser tests, when missing
 
 screenshots: infra ## the web page's list and a document, saved in docs/screenshots/ (Chromium)
 	@$(PY) -m deploy.screenshots
+
+# The Celery + Redis peer of the benchmarks (benchmarks/peers/celery_redis): Celery and
+# redis-py are the `bench` extra, never a dependency of the services; redis-server is Debian's.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	@echo "[docstream] Installing the benchmark extra (Celery, redis-py) ..."
+	@$(PY) -m pip install --progress-bar off -e '.[dev,bench]' | grep -E '^(Successfully|ERROR)' || true
+	@$(PY) -c 'import celery, redis' # fail here, not later
+	@touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP) redis-deps ## what the benchmarks' Celery + Redis peer needs
+
+redis-deps: ## Debian's redis-server (apt-get, as root or through sudo), when missing
+	@if ! command -v redis-server >/dev/null; then \
+	  command -v apt-get >/dev/null || { echo "[docstream] apt-get not found: install redis-server (7+)"; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "[docstream] Installing redis-server (Debian package; not started as a service) ..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	fi
 
 # OCR: the engine comes with the tesserocr wheel (pyproject.toml); its language data (English,
 # French, orientation) and the font the script tests draw with are Debian packages.
@@ -80,7 +100,7 @@ watch: install ## stream a document's progress: make watch ID=<document id>
 token: install ## print a development token (owner "dev"; OWNER=name for another)
 	@$(PY) -m deploy.launcher token --owner $${OWNER:-dev}
 
-test: infra ## the whole test suite (starts its own Kafka and FerretDB on free ports)
+test: infra bench-deps ## the whole test suite (starts its own Kafka and FerretDB on free ports)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install ## only the tests that need no broker
@@ -99,10 +119,10 @@ typecheck: install ## mypy --strict
 
 check: lint typecheck test ## everything CI and pre-commit run
 
-bench: infra ## benchmarks (minutes); writes benchmarks/results/latest.json and docs/benchmarks.md
+bench: infra bench-deps ## benchmarks (minutes); writes benchmarks/results/latest.json and docs/benchmarks.md
 	@$(PY) -m benchmarks.run
 
-bench-quick: infra ## a short smoke run of the benchmarks
+bench-quick: infra bench-deps ## a short smoke run of the benchmarks
 	@$(PY) -m benchmarks.run --quick
 
 chaos: infra ## fault suite (~10 min): kills, broker and DB restarts under load; docs/reliability.md

@@ -4,15 +4,24 @@
 prints them as JSON. Everything is measured side by side in one run, on the text path (tables
 off), with the encrypted and the empty PDF left out:
 
+Like for like: every method gets one untimed warm-up pass, then ``ROUNDS`` timed rounds taken
+in turn (so load from other processes hits them alike), and the median of its rounds counts;
+ratios compare equal numbers of processes.
+
 - ``extraction.pages_per_s``: through ExtractorPool (default size: one worker per core), every
   document of every round submitted at once, as a busy service would;
-- ``extraction.raw_pdfium_pages_per_s``: a bare pypdfium2 loop in this process (one core);
-  ``ratio_vs_raw_pdfium`` compares the two, so it includes the pool's parallelism.
-  ``ratio_vs_raw_pdfium_1worker`` is the same with a one-worker pool. The pool also does the
-  work the issue asks for beyond the text (sanitizing, word count, language detection: about
-  40% of a bare loop's time on this corpus); ``ratio_vs_in_process_1worker`` compares the
-  one-worker pool with that same pipeline run in this process: the cost of the pool itself;
-- ``extraction.pdfplumber_pages_per_s``: pdfplumber's ``extract_text``, one pass, one process;
+- ``extraction.raw_pdfium_pages_per_s``: a bare pypdfium2 loop in one process;
+  ``..._nproc_pages_per_s`` the same loop in as many processes as the pool has workers, every
+  document submitted at once. ``ratio_vs_raw_pdfium`` compares the pool with the latter (same
+  process count), ``ratio_vs_raw_pdfium_1worker`` a one-worker pool with the one-process loop.
+  ``..._1worker_cpu`` is the same pair on CPU time (this process plus the worker, against the
+  loop's), which load from other processes barely moves. The pool also does the work the
+  issue asks for beyond the text (sanitizing, word count,
+  language detection: about 40% of a bare loop's time on this corpus);
+  ``ratio_vs_in_process_1worker`` compares the one-worker pool with that same pipeline run in
+  this process: the cost of the pool itself;
+- ``extraction.pdfplumber_pages_per_s``: pdfplumber's ``extract_text``, one process (one corpus
+  pass a round: it is slow); ``speedup_vs_pdfplumber`` is the one-worker pool over it;
 - ``extraction.similarity_vs_pdfplumber``: mean per-document ``rapidfuzz.fuzz.ratio`` / 100 of
   the whitespace-normalized texts; ``..._token_sort`` is the same with word order ignored
   (pdfplumber reads multi-column pages line by line across the columns, pdfium column by
@@ -38,11 +47,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pdfplumber
@@ -56,9 +67,9 @@ from services.extractor.extraction.collector import PageCollector
 from services.extractor.extraction.dispatch import extract_document
 
 REPEAT = 10  # corpus passes per throughput measurement (870 pages with today's corpus)
-# Measurements alternate (pool, one-worker pool, in-process pipeline, bare loop) so that load
-# from other processes hits them alike; the best of the rounds counts for each. 3 x 10 = 30
-# passes in all, about 2,600 pages per method.
+# Measurements alternate (pool, one-worker pool, in-process pipeline, bare loops, pdfplumber)
+# so that load from other processes hits them alike; the median of the rounds counts for each.
+# 3 x 10 = 30 passes in all, about 2,600 pages per method (pdfplumber: 3 passes).
 ROUNDS = 3
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 # Scanned pages and a font without a Unicode mapping (corpus README): read by OCR.
@@ -93,20 +104,31 @@ def readable_pdfs(corpus_dir: Path) -> dict[Path, int]:
     return found
 
 
+def _raw_pdfium_document(path: Path) -> int:
+    document = pdfium.PdfDocument(str(path))
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            textpage = page.get_textpage()
+            textpage.get_text_range()
+            textpage.close()
+            page.close()
+        return len(document)
+    finally:
+        document.close()
+
+
 def raw_pdfium_pages_per_s(files: dict[Path, int]) -> float:
     started = time.perf_counter()
-    pages = 0
-    for _ in range(REPEAT):
-        for path in files:
-            document = pdfium.PdfDocument(str(path))
-            for index in range(len(document)):
-                page = document[index]
-                textpage = page.get_textpage()
-                textpage.get_text_range()
-                textpage.close()
-                page.close()
-                pages += 1
-            document.close()
+    pages = sum(_raw_pdfium_document(path) for _ in range(REPEAT) for path in files)
+    return pages / (time.perf_counter() - started)
+
+
+def raw_pdfium_nproc_pages_per_s(executor: ProcessPoolExecutor, files: dict[Path, int]) -> float:
+    """The bare loop in several processes, every document submitted at once (as the pool's)."""
+    jobs = [path for _ in range(REPEAT) for path in files]
+    started = time.perf_counter()
+    pages = sum(executor.map(_raw_pdfium_document, jobs))
     return pages / (time.perf_counter() - started)
 
 
@@ -125,9 +147,9 @@ def in_process_pages_per_s(files: dict[Path, int]) -> float:
 
 
 async def pool_pages_per_s(
-    pool: ExtractorPool, files: dict[Path, int], repeat: int = REPEAT
+    pool: ExtractorPool, files: dict[Path, int], repeat: int | None = None
 ) -> float:
-    jobs = [(f"r{n}-{path.name}", path) for n in range(repeat) for path in files]
+    jobs = [(f"r{n}-{path.name}", path) for n in range(repeat or REPEAT) for path in files]
     started = time.perf_counter()
     results = await asyncio.gather(*(pool.extract(job_id, path) for job_id, path in jobs))
     elapsed = time.perf_counter() - started
@@ -135,6 +157,7 @@ async def pool_pages_per_s(
 
 
 def pdfplumber_texts(files: dict[Path, int]) -> tuple[dict[Path, str], float]:
+    """One pass of pdfplumber over the files: the texts, and pages per second."""
     texts: dict[Path, str] = {}
     started = time.perf_counter()
     for path in files:
@@ -177,41 +200,71 @@ async def _measure(corpus_dir: Path) -> dict[str, float]:
     if not files:
         raise SystemExit(f"no readable PDFs under {corpus_dir / 'pdf'}")
     limits = ExtractionLimits()
-    async with (
-        ExtractorPool(limits=limits, tables=False) as pool,
-        ExtractorPool(workers=1, limits=limits, tables=False) as single,
-    ):
-        # One untimed pass: first-use costs (page cache, font loading) stay out of the figures.
-        first = {path: await pool.extract(f"warm-{path.name}", path) for path in files}
-        await asyncio.gather(*(single.extract(f"warm1-{p.name}", p) for p in files))
-        in_process_pages_per_s(files)  # imports and langdetect's profiles, untimed
-        pool_best = single_best = in_process_best = raw_best = 0.0
-        for _ in range(ROUNDS):
-            pool_best = max(pool_best, await pool_pages_per_s(pool, files))
-            single_best = max(single_best, await pool_pages_per_s(single, files))
-            in_process_best = max(in_process_best, in_process_pages_per_s(files))
-            raw_best = max(raw_best, raw_pdfium_pages_per_s(files))
-        workers = pool.size
+    rounds: dict[str, list[float]] = {}
+
+    def timed(name: str, pages_per_s: float) -> None:
+        rounds.setdefault(name, []).append(pages_per_s)
+
+    pages = REPEAT * sum(files.values())
+    cpu_rounds: dict[str, list[float]] = {"single": [], "raw": []}
+    before = {child.pid for child in psutil.Process().children()}
+    async with ExtractorPool(workers=1, limits=limits, tables=False) as single:
+        single_workers = [c for c in psutil.Process().children() if c.pid not in before]
+        async with ExtractorPool(limits=limits, tables=False) as pool:
+            workers = pool.size
+            # Not forked: this process has threads (the pools' and the caller's loop).
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(workers, mp_context=context) as raw:
+                # One untimed pass each: first-use costs (page cache, font loading, imports,
+                # langdetect's profiles) stay out of every figure alike.
+                first = {path: await pool.extract(f"warm-{path.name}", path) for path in files}
+                await asyncio.gather(*(single.extract(f"warm1-{p.name}", p) for p in files))
+                in_process_pages_per_s(files)
+                raw_pdfium_pages_per_s(files)
+                raw_pdfium_nproc_pages_per_s(raw, files)
+                reference, _ = pdfplumber_texts(files)
+                for _ in range(ROUNDS):
+                    timed("pool", await pool_pages_per_s(pool, files))
+                    # CPU beside the wall clock for the 1:1 pair: this process (the pool's
+                    # dispatch, or the loop itself) plus the worker. Other load on the machine
+                    # moves the wall clock a lot and CPU time little.
+                    used = time.process_time() + _cpu_seconds(single_workers)
+                    timed("single", await pool_pages_per_s(single, files))
+                    used = time.process_time() + _cpu_seconds(single_workers) - used
+                    cpu_rounds["single"].append(pages / used)
+                    timed("in_process", in_process_pages_per_s(files))
+                    used = time.process_time()
+                    timed("raw", raw_pdfium_pages_per_s(files))
+                    cpu_rounds["raw"].append(pages / (time.process_time() - used))
+                    timed("raw_nproc", raw_pdfium_nproc_pages_per_s(raw, files))
+                    timed("pdfplumber", pdfplumber_texts(files)[1])
+    cpu = {name: statistics.median(values) for name, values in cpu_rounds.items()}
+    median = {name: statistics.median(values) for name, values in rounds.items()}
     peak_rss = await peak_worker_rss_mb(max(files, key=lambda p: p.stat().st_size))
-    reference, plumber_pps = pdfplumber_texts(files)
     ratios = [fuzz.ratio(_normalized(first[p].text), _normalized(reference[p])) for p in files]
     sorted_ratios = [
         fuzz.token_sort_ratio(_normalized(first[p].text), _normalized(reference[p])) for p in files
     ]
     return {
-        "extraction.pages_per_s": round(pool_best, 1),
-        "extraction.pdfplumber_pages_per_s": round(plumber_pps, 2),
-        "extraction.speedup_vs_pdfplumber": round(pool_best / plumber_pps, 1),
+        "extraction.pages_per_s": round(median["pool"], 1),
+        "extraction.pages_per_s_1worker": round(median["single"], 1),
+        "extraction.pdfplumber_pages_per_s": round(median["pdfplumber"], 2),
+        "extraction.speedup_vs_pdfplumber": round(median["single"] / median["pdfplumber"], 1),
         "extraction.similarity_vs_pdfplumber": round(sum(ratios) / len(ratios) / 100, 4),
         "extraction.similarity_vs_pdfplumber_token_sort": round(
             sum(sorted_ratios) / len(sorted_ratios) / 100, 4
         ),
-        "extraction.raw_pdfium_pages_per_s": round(raw_best, 1),
-        "extraction.ratio_vs_raw_pdfium": round(pool_best / raw_best, 3),
-        "extraction.ratio_vs_raw_pdfium_1worker": round(single_best / raw_best, 3),
-        "extraction.in_process_pages_per_s": round(in_process_best, 1),
-        "extraction.ratio_vs_in_process_1worker": round(single_best / in_process_best, 3),
+        "extraction.raw_pdfium_pages_per_s": round(median["raw"], 1),
+        "extraction.raw_pdfium_nproc_pages_per_s": round(median["raw_nproc"], 1),
+        "extraction.ratio_vs_raw_pdfium": round(median["pool"] / median["raw_nproc"], 3),
+        "extraction.ratio_vs_raw_pdfium_1worker": round(median["single"] / median["raw"], 3),
+        "extraction.pages_per_cpu_s_1worker": round(cpu["single"], 1),
+        "extraction.raw_pdfium_pages_per_cpu_s": round(cpu["raw"], 1),
+        "extraction.ratio_vs_raw_pdfium_1worker_cpu": round(cpu["single"] / cpu["raw"], 3),
+        "extraction.in_process_pages_per_s": round(median["in_process"], 1),
+        "extraction.ratio_vs_in_process_1worker": round(median["single"] / median["in_process"], 3),
         "extraction.pool_workers": float(workers),
+        "extraction.rounds": float(ROUNDS),
         # Other work on the machine during the run: the figures above are only as steady as this.
         "extraction.host_load_1m": round(os.getloadavg()[0], 2),
         "extraction.peak_rss_mb": round(peak_rss, 1),

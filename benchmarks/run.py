@@ -62,12 +62,13 @@ async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
         bench_analysis,
         bench_extraction,
         bench_gateway,
+        bench_peer,
         bench_pipeline,
         bench_read_model,
     )
 
     flat: dict[str, Any] = {}
-    wanted = set(args.only or ["extraction", "pipeline", "analysis", "read_model", "gateway"])
+    wanted = set(args.only or ["extraction", "peer", "analysis", "read_model", "gateway"])
     # With --only, other figures of an earlier run are kept; a full run starts afresh.
     merge = bool(args.only)
 
@@ -90,7 +91,11 @@ async def _run(args: argparse.Namespace, started: float) -> dict[str, Any]:
     )
     try:
         await stack.start_infra()
-        if "pipeline" in wanted:
+        if "peer" in wanted:
+            # docstream's pipeline figures and the Celery + Redis peer's, same run, same harness.
+            print("[bench] pipeline and the Celery + Redis peer, side by side ...", flush=True)
+            checkpoint(await bench_peer.run_side_by_side(stack, CORPUS, quick=args.quick))
+        elif "pipeline" in wanted:
             print("[bench] pipeline ...", flush=True)
             checkpoint(await bench_pipeline.run_pipeline(stack, CORPUS, quick=args.quick))
         if "read_model" in wanted:
@@ -120,7 +125,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["extraction", "analysis", "pipeline", "read_model", "gateway"],
+        choices=["extraction", "analysis", "pipeline", "peer", "read_model", "gateway"],
     )
     args = parser.parse_args()
     results = asyncio.run(_run(args, time.time()))

@@ -18,3 +18,23 @@ def test_the_report_marks_goals(tmp_path: Path) -> None:
     assert "| `pipeline.latency_ms.p50` | 40.0 | <= 50 | yes |" in text
     assert "| `pipeline.latency_ms.p99` | 400.0 | <= 150 | NO |" in text
     assert len(GOALS) >= 7
+
+
+def test_the_report_puts_the_peer_beside_docstream(tmp_path: Path) -> None:
+    results = {
+        "pipeline": {
+            "pages_per_s": 30.0,
+            "throughput_vs_peer": 0.5,
+            "cpu_ms_per_doc": {"kafka": 40.0},
+            "latency_timeline_ms": {"document": {"completed": 30.0}, "received": 33.0},
+        },
+        "peer": {"pages_per_s": 60.0, "cpu_ms_per_doc": {"peer-redis": 1.5}},
+        "meta": {},
+    }
+    out = tmp_path / "benchmarks.md"
+    write(results, out)
+    text = out.read_text()
+    assert "| pages/s, 200 x 15 pages, 8 in flight | 30.0 | 60.0 | 0.5 |" in text
+    assert "| docstream | kafka | 40.0 |" in text
+    assert "| peer | peer-redis | 1.5 |" in text
+    assert "| docstream | received | 33.0 | 3.0 |" in text

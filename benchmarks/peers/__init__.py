@@ -1,0 +1,1 @@
+"""Other architectures doing docstream's work, measured side by side with it."""
