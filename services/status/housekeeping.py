@@ -1,11 +1,14 @@
 """Retention, done by the status service on a timer (FerretDB has no TTL indexes).
 
-When a document finishes, its id goes into the day's bucket of its partition (``finished``
-collection, ``<partition>|<yyyy-mm-dd>``; the replica folding the partition is its only writer).
+When a document finishes, its id goes into the hour's bucket of its partition (``finished``
+collection, ``<partition>|<yyyy-mm-ddThh>``; the replica folding the partition is its only
+writer). An hour keeps each bucket small, so recording a finish stays cheap on a busy day (a
+day's bucket grew with every document finished that day, and slowed the fold with it), and a
+sweep reads 24 buckets per day and partition.
 Every sweep takes each partition's buckets older than a retention, oldest first, and for each
 document in them: drops the processing log (``DOCSTREAM_STATUS_RETAIN_LOGS_DAYS``) and, for a
 failed document, its files (``DOCSTREAM_STATUS_RETAIN_FAILED_FILES_DAYS``); a cursor per task
-and partition remembers the last day done. The cost is per finished document, once.
+and partition remembers the last hour done. The cost is per finished document, once.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ FINISHED = "finished"
 _TASKS = ("logs", "failed_files")
 
 
-def bucket_id(partition: int, day: date) -> str:
-    return f"{partition}|{day.isoformat()}"
+def bucket_id(partition: int, hour: datetime) -> str:
+    return f"{partition}|{hour.astimezone(UTC):%Y-%m-%dT%H}"
+
+
+def _hour(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _cursor_id(task: str, partition: int) -> str:
@@ -35,9 +42,9 @@ def _cursor_id(task: str, partition: int) -> str:
 
 
 async def record_finished(db: Any, doc: dict[str, Any], when: datetime) -> None:
-    """The document's id in its finishing day's bucket (idempotent: a replay adds nothing)."""
+    """The document's id in its finishing hour's bucket (idempotent: a replay adds nothing)."""
     partition = int(doc["position"]["partition"])
-    bucket = {"_id": bucket_id(partition, when.astimezone(UTC).date())}
+    bucket = {"_id": bucket_id(partition, when)}
     found = await db[FINISHED].find_one(bucket)
     ids = list((found or {}).get("ids") or [])
     if doc["_id"] in ids:
@@ -46,7 +53,7 @@ async def record_finished(db: Any, doc: dict[str, Any], when: datetime) -> None:
     await db[FINISHED].replace_one(bucket, {"partition": partition, "ids": ids}, upsert=True)
     first = {"_id": f"first|{partition}"}
     if await db[FINISHED].find_one(first) is None:
-        await db[FINISHED].replace_one(first, {"day": when.date().isoformat()}, upsert=True)
+        await db[FINISHED].replace_one(first, {"hour": _hour(when).isoformat()}, upsert=True)
 
 
 class Housekeeping:
@@ -88,22 +95,22 @@ class Housekeeping:
         db = self._database()
         cursor = await db[FINISHED].find_one({"_id": _cursor_id(task, partition)})
         if cursor is not None:
-            day = date.fromisoformat(cursor["day"]) + timedelta(days=1)
+            hour = datetime.fromisoformat(cursor["hour"]) + timedelta(hours=1)
         else:
             first = await db[FINISHED].find_one({"_id": f"first|{partition}"})
             if first is None:
                 return 0
-            day = date.fromisoformat(first["day"])
+            hour = datetime.fromisoformat(first["hour"])
+        end = datetime.combine(last_day, datetime.min.time(), tzinfo=UTC)
         done = 0
-        while day < last_day:
-            bucket = await db[FINISHED].find_one({"_id": bucket_id(partition, day)})
+        while hour < end:
+            bucket = await db[FINISHED].find_one({"_id": bucket_id(partition, hour)})
             for document_id in (bucket or {}).get("ids") or []:
                 done += await self._tidy(db, task, str(document_id))
-            # Buckets stay (one small document a day and partition): each task has its cursor.
-            await db[FINISHED].replace_one(
-                {"_id": _cursor_id(task, partition)}, {"day": day.isoformat()}, upsert=True
-            )
-            day += timedelta(days=1)
+            # Buckets stay (small, one an hour at most): each task has its cursor.
+            cursor_id = {"_id": _cursor_id(task, partition)}
+            await db[FINISHED].replace_one(cursor_id, {"hour": hour.isoformat()}, upsert=True)
+            hour += timedelta(hours=1)
         return done
 
     async def _tidy(self, db: Any, task: str, document_id: str) -> int:
