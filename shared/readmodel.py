@@ -6,7 +6,8 @@ sort or range makes it decode the whole collection, so its cost would grow with 
 ever stored. What a secondary index would give is kept by the status service as documents
 addressed by ``_id``:
 
-- ``documents``: one per document, the whole folded state (``_id`` = document id);
+- ``documents``: one per document, the whole folded state (``_id`` = document id), its
+  processing log (``_log``) included, so the log is exactly as complete as the state;
 - ``listings``: each owner's documents, per partition of documents.events, in buckets of
   :data:`BUCKET_SIZE` summaries in the order they arrived (``owner|partition|bucket``), plus a
   head per owner and partition naming the newest bucket (``owner|partition|head``). The
@@ -14,7 +15,6 @@ addressed by ``_id``:
   two writers ever race on one bucket. A list merges the owner's partitions newest first (or
   oldest first) and costs a few reads per page, whatever else is stored;
 - ``inflight``: a small marker per document not yet finished (the watchdog's worklist);
-- ``logs``: each document's processing log, per generation, in chunks of :data:`LOG_CHUNK`.
 
 The same code runs on MongoDB, where these reads are indexed lookups too.
 """
@@ -36,14 +36,12 @@ log = logging.getLogger(__name__)
 DOCUMENTS = "documents"
 LISTINGS = "listings"
 INFLIGHT = "inflight"
-LOGS = "logs"
 #: Written by ingest (see services/ingest/admissions.py), in the base database.
 ADMISSIONS = "admissions"
 
 # Small: FerretDB decodes a whole document per read (a 100-summary bucket took 5.8 ms to read,
 # a 25-summary one about 1.7), and a list's first page reads one bucket per partition.
 BUCKET_SIZE = 25
-LOG_CHUNK = 100
 
 Doc = dict[str, Any]
 Order = Literal["newest", "oldest"]
@@ -60,10 +58,6 @@ def listing_head_id(owner: str, partition: int) -> str:
 def content_pointer_id(owner: str, sha256: str) -> str:
     """The admission that names an owner's first document with these bytes."""
     return f"sha|{owner}|{sha256}"
-
-
-def log_id(document_id: str, generation: int, chunk: int) -> str:
-    return f"{document_id}|{generation}|{chunk:05d}"
 
 
 def entry_of(doc: Doc) -> Doc:
@@ -191,25 +185,6 @@ class ReadModel:
                 if not entry.get("deleted"):
                     found.append(entry)
         return found
-
-    async def log(
-        self, document_id: str, generation: int, *, after: int, limit: int
-    ) -> tuple[list[Doc], int | None]:
-        """Log entries of one generation after index ``after`` (-1: from the start)."""
-        items: list[Doc] = []
-        index = after + 1
-        while len(items) < limit:
-            chunk = await self.db[LOGS].find_one(
-                {"_id": log_id(document_id, generation, index // LOG_CHUNK)}
-            )
-            entries = (chunk or {}).get("entries") or []
-            offset = index % LOG_CHUNK
-            take = entries[offset : offset + (limit - len(items))]
-            if not take:
-                break
-            items.extend(take)
-            index += len(take)
-        return items, (index - 1 if len(items) == limit else None)
 
 
 FRESH = "fresh"
