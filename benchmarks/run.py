@@ -37,10 +37,21 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return tree
 
 
+def deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """An --only run replaces the figures it measured and keeps its section's others."""
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def save(flat: dict[str, Any], *, quick: bool, started: float, merge: bool) -> dict[str, Any]:
     """Write what has been measured so far: a failure late in the run keeps the rest."""
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() and merge else {}
-    results = {**previous, **nest(flat)}
+    results = deep_merge(previous, nest(flat))
     results["meta"] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": quick,

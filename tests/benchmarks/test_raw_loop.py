@@ -38,3 +38,13 @@ def test_the_report_puts_the_peer_beside_docstream(tmp_path: Path) -> None:
     assert "| docstream | kafka | 40.0 |" in text
     assert "| peer | peer-redis | 1.5 |" in text
     assert "| docstream | received | 33.0 | 3.0 |" in text
+
+
+def test_a_partial_run_keeps_the_other_figures_of_a_section() -> None:
+    from benchmarks.run import deep_merge
+
+    earlier = {"pipeline": {"throughput_vs_peer": 0.86, "pages_per_s": 40.0}, "peer": {"p50": 21.8}}
+    partial = {"pipeline": {"pages_per_s_at_100k": 58.5, "pages_per_s": 41.0}}
+    merged = deep_merge(earlier, partial)
+    assert merged["pipeline"] == {"throughput_vs_peer": 0.86, "pages_per_s": 41.0, "pages_per_s_at_100k": 58.5}
+    assert merged["peer"] == {"p50": 21.8}
