@@ -8,6 +8,7 @@ documents.events, and cursors are Kafka positions: any instance serves any clien
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -65,6 +66,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             app.state.db = db  # new streams read the rebuilt read model
 
         follower = asyncio.create_task(follow(followed, switched))
+        # What exists now (modules, the app, clients: ~100k objects) lives as long as the
+        # process. Frozen, full collections no longer walk it while clients wait for events.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -83,3 +83,22 @@ async def test_a_watcher_that_gives_up_does_not_blind_the_others() -> None:
     assert await impatient is None  # timed out before the document arrived
     await hub.on_record(_record(1, "d", "alice"))
     assert await asyncio.wait_for(patient, 1) == "alice"
+
+
+async def test_the_recent_window_adds_nothing_for_the_garbage_collector_to_walk() -> None:
+    """Events kept for late watchers must not be GC-tracked objects: at thousands of events a
+    second they filled the oldest generation, and each full collection stalled every client."""
+    import gc
+
+    hub = Hub(recent_documents=1_000)
+    gc.collect()
+    before = len(gc.get_objects())
+    for offset in range(20_000):
+        await hub.on_record(_record(offset, f"doc{offset % 500}", "alice"))
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    # 500 documents' deques (and their key strings' dict slots), not 20,000 events.
+    assert grown < 2_000
+    kept = hub.recent("doc7")
+    assert [e.offset for e in kept] == list(range(7, 20_000, 500))[-64:]
+    assert kept[0].owner == "alice" and hub.owner_of("doc7") == "alice"
