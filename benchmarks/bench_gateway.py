@@ -20,7 +20,6 @@ Both this process and the gateway raise their open-file limit to hold the socket
 from __future__ import annotations
 
 import asyncio
-import gc
 import multiprocessing
 import os
 import resource
@@ -34,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks.bench_pipeline import percentile
 from deploy.launcher import Stack
+from shared import heap
 from shared.auth import issue_token
 
 CLIENTS = 1_000
@@ -140,10 +140,9 @@ async def _clients(
     tasks = [asyncio.create_task(client(t)) for t in tokens]
     await all_connected.wait()
     # The instrument must not pause: a full collection over a thousand connections' objects
-    # stopped this loop for up to 150 ms, counted as the gateway's latency. Frozen, the
-    # connections are never walked again (this process lives for one run).
-    gc.collect()
-    gc.freeze()
+    # stopped this loop for up to 150 ms, counted as the gateway's latency. The same
+    # settings as the gateway's (shared/heap).
+    heap.settle()
     pipe.send("connected")
     loop = asyncio.get_running_loop()
     loop.add_reader(pipe.fileno(), stop.set)

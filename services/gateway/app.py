@@ -8,7 +8,6 @@ documents.events, and cursors are Kafka positions: any instance serves any clien
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +27,7 @@ from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.user_feed import user_feed
 from services.gateway.websocket import Feed, FeedOpener
-from shared import mongo
+from shared import heap, mongo
 from shared.broadcast import BroadcastConsumer
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import FollowedDatabase, follow
@@ -66,10 +65,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             app.state.db = db  # new streams read the rebuilt read model
 
         follower = asyncio.create_task(follow(followed, switched))
-        # What exists now (modules, the app, clients: ~100k objects) lives as long as the
-        # process. Frozen, full collections no longer walk it while clients wait for events.
-        gc.collect()
-        gc.freeze()
+        # Before the first client: full collections must not stall the fan-out (shared/heap).
+        heap.settle()
         try:
             yield
         finally:
