@@ -16,6 +16,13 @@ held the partition during a rebalance makes us re-read and fold again). FerretDB
 filter beyond ``_id`` by decoding the whole collection, so there the write is by ``_id`` alone
 and the fold's cache is dropped whenever partitions move (the status service is the only writer
 of its partitions' documents).
+
+Writes are what the fold costs (each is a round trip and, on FerretDB, a JSON re-encoding of the
+row), so only what changed is written: listing buckets are cached like documents (on MongoDB
+their writes are guarded by a version), a summary whose only change is ``updated_at`` is
+rewritten at most every :data:`LISTING_REFRESH_S`, and the in-flight marker only when its
+status or generation changes or it is :data:`MARKER_REFRESH_S` old (the watchdog reads it only
+to pick candidates, and checks the document itself before it acts).
 """
 
 from __future__ import annotations
@@ -43,6 +50,11 @@ from shared.readmodel import (
 )
 
 Folded = tuple[Event, Position]
+
+#: How stale a listed summary's ``updated_at`` may get while nothing else in it changes.
+LISTING_REFRESH_S = 5.0
+#: How stale an in-flight marker's ``updated_at`` may get (far below the watchdog's deadlines).
+MARKER_REFRESH_S = 60.0
 
 
 class WriteConflictError(Exception):
@@ -74,8 +86,10 @@ class ReadModelStore:
         self.before_write = before_write
         self.collection = db[DOCUMENTS]
         self.guarded = guarded
-        self.listings = Listings(db[LISTINGS])
+        self.listings = Listings(db[LISTINGS], guarded=guarded)
         self._cache: OrderedDict[str, Doc] = OrderedDict()
+        #: Per document in flight, the marker last written: (status, generation, updated_at).
+        self._markers: OrderedDict[str, tuple[Any, Any, datetime]] = OrderedDict()
         self._capacity = cached_documents
         self._finished_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -84,8 +98,11 @@ class ReadModelStore:
         is not in our cache."""
         if document_id is None:
             self._cache.clear()
+            self._markers.clear()
+            self.listings.forget()
         else:
             self._cache.pop(document_id, None)
+            self._markers.pop(document_id, None)
 
     async def apply(self, document_id: str, events: Sequence[Folded]) -> None:
         for _ in range(5):
@@ -99,7 +116,7 @@ class ReadModelStore:
             doc["_listing"] = await self.listings.place(doc)
             finished = doc.get("status") in TERMINAL or bool(doc.get("deleted"))
             if not finished:
-                await _mark_in_flight(self.db, doc)
+                await self._mark_in_flight(doc)
             # Effects outside the database (the state topic, a deleted document's files) come
             # before the write: a crash in between replays them, never skips them.
             await self.before_write(before, doc)
@@ -108,13 +125,16 @@ class ReadModelStore:
                 async with self._finished_locks[int(doc["position"]["partition"])]:
                     await record_finished(self.db, doc, _when(doc))
             if await self._write(before, doc):
-                if finished:
+                # A document finished in its first batch never had a marker (a replay of a
+                # crash in between leaves one the watchdog removes).
+                if finished and (before is not None or document_id in self._markers):
                     await self.db[INFLIGHT].delete_one({"_id": document_id})
+                    self._markers.pop(document_id, None)
                 self._remember(document_id, doc)
                 metrics.EVENTS_FOLDED.labels("folded").inc(len(events))
                 _count_finished(before, doc)
                 return
-            self._cache.pop(document_id, None)  # someone else wrote it: read it afresh
+            self.forget(document_id)  # someone else wrote it: read it afresh
             metrics.WRITE_CONFLICTS.inc()
         raise WriteConflictError(f"could not fold events of {document_id}: too many conflicts")
 
@@ -125,6 +145,22 @@ class ReadModelStore:
             return cached
         found = await self.collection.find_one({"_id": document_id})
         return dict(found) if found is not None else None
+
+    async def _mark_in_flight(self, doc: Doc) -> None:
+        document_id = str(doc["_id"])
+        updated = _aware(doc.get("updated_at") or datetime.min)
+        written = self._markers.get(document_id)
+        if (
+            written is not None
+            and written[:2] == (doc.get("status"), doc.get("generation", 1))
+            and (updated - written[2]).total_seconds() < MARKER_REFRESH_S
+        ):
+            return
+        await _mark_in_flight(self.db, doc)
+        self._markers[document_id] = (doc.get("status"), doc.get("generation", 1), updated)
+        self._markers.move_to_end(document_id)
+        while len(self._markers) > self._capacity:
+            self._markers.popitem(last=False)
 
     def _remember(self, document_id: str, doc: Doc) -> None:
         self._cache[document_id] = doc
@@ -153,76 +189,166 @@ class ReadModelStore:
         return bool(result.matched_count == 1)
 
 
+class ListingConflictError(Exception):
+    """Another writer changed a listing bucket since we read it (MongoDB's guarded writes)."""
+
+
 class Listings:
     """Keeps each document's summary in its owner's listing buckets (see shared/readmodel.py).
 
     One lock per owner and partition: documents of one batch are folded concurrently, and two
-    of the same owner must not both append to the head bucket they each read."""
+    of the same owner must not both append to the head bucket they each read. Buckets are
+    cached with the version they were stored with; guarded (MongoDB), a write succeeds only over
+    that version, else the bucket is read again."""
 
-    def __init__(self, collection: Any) -> None:
+    def __init__(self, collection: Any, *, guarded: bool = False, cached: int = 4_096) -> None:
         self.collection = collection
+        self.guarded = guarded
         self._locks: defaultdict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: listing id -> (stored version, entries); version -1: not stored yet.
+        self._buckets: OrderedDict[str, tuple[int, list[Doc]]] = OrderedDict()
+        self._heads: dict[tuple[str, int], int] = {}
+        self._capacity = cached
+
+    def forget(self) -> None:
+        self._buckets.clear()
+        self._heads.clear()
 
     async def place(self, doc: Doc) -> dict[str, int]:
         owner = str(doc["owner"])
         partition = int(doc["position"]["partition"])
         entry = entry_of(doc)
         async with self._locks[(owner, partition)]:
-            pointer = doc.get("_listing")
-            if pointer and pointer.get("partition", partition) == partition:
-                bucket = int(pointer["bucket"])
-                entries = await self._entries(owner, partition, bucket)
-                # By id, not by the stored index: a later insertion may have shifted it.
-                index = _index_of(entries, entry["id"])
-                if index is not None:
-                    if entries[index] != entry:
-                        entries[index] = entry
-                        await self._save(owner, partition, bucket, entries)
-                    return {"partition": partition, "bucket": bucket, "index": index}
-            return await self._append(owner, partition, entry)
+            for _ in range(5):
+                try:
+                    return await self._place(owner, partition, doc.get("_listing"), entry)
+                except ListingConflictError:
+                    self.forget()  # another writer: nothing cached can be trusted
+                    metrics.WRITE_CONFLICTS.inc()
+        raise WriteConflictError(f"could not list {doc['_id']}: too many conflicts")
+
+    async def _place(
+        self, owner: str, partition: int, pointer: Doc | None, entry: Doc
+    ) -> dict[str, int]:
+        if pointer and pointer.get("partition", partition) == partition:
+            bucket = int(pointer["bucket"])
+            version, entries = await self._entries(owner, partition, bucket)
+            # By id, not by the stored index: a later insertion may have shifted it.
+            index = _index_of(entries, entry["id"])
+            if index is not None:
+                if _worth_saving(entries[index], entry):
+                    entries[index] = entry
+                    await self._save(owner, partition, bucket, entries, version)
+                return {"partition": partition, "bucket": bucket, "index": index}
+        return await self._append(owner, partition, entry)
 
     async def _append(self, owner: str, partition: int, entry: Doc) -> dict[str, int]:
-        head = await self.collection.find_one({"_id": listing_head_id(owner, partition)})
-        bucket = int(head["bucket"]) if head else 0
-        entries = await self._entries(owner, partition, bucket)
+        bucket = await self._head(owner, partition)
+        version, entries = await self._entries(owner, partition, bucket)
         # A replay after a crash between this append and the document's write: the entry is
         # there already (in the head bucket, or the one before if the head moved on).
         for number in (bucket, bucket - 1):
-            found = entries if number == bucket else await self._entries(owner, partition, number)
+            found_version, found = (
+                (version, entries)
+                if number == bucket
+                else await self._entries(owner, partition, number)
+            )
             for index, existing in enumerate(found):
                 if existing.get("id") == entry["id"]:
                     found[index] = entry
-                    await self._save(owner, partition, number, found)
+                    await self._save(owner, partition, number, found, found_version)
                     return {"partition": partition, "bucket": number, "index": index}
             if number == 0:
                 break
         if len(entries) >= BUCKET_SIZE:
-            bucket, entries = bucket + 1, []
+            bucket, version, entries = bucket + 1, -1, []
         # In creation order: documents of one fold batch are placed concurrently, so one
         # created a moment later may arrive here first.
         index = len(entries)
         while index > 0 and _order(entries[index - 1]) > _order(entry):
             index -= 1
         entries.insert(index, entry)
-        await self._save(owner, partition, bucket, entries)
-        if head is None or int(head["bucket"]) != bucket:
+        await self._save(owner, partition, bucket, entries, version)
+        if self._heads.get((owner, partition)) != bucket:
             await self.collection.replace_one(
                 {"_id": listing_head_id(owner, partition)},
                 {"owner": owner, "partition": partition, "bucket": bucket},
                 upsert=True,
             )
+            self._heads[(owner, partition)] = bucket
         return {"partition": partition, "bucket": bucket, "index": index}
 
-    async def _entries(self, owner: str, partition: int, bucket: int) -> list[Doc]:
-        found = await self.collection.find_one({"_id": listing_id(owner, partition, bucket)})
-        return list((found or {}).get("entries") or [])
+    async def _head(self, owner: str, partition: int) -> int:
+        known = self._heads.get((owner, partition))
+        if known is None:
+            head = await self.collection.find_one({"_id": listing_head_id(owner, partition)})
+            if head is None:
+                return 0  # no head row yet: written with the first bucket
+            known = self._heads[(owner, partition)] = int(head["bucket"])
+        return known
 
-    async def _save(self, owner: str, partition: int, bucket: int, entries: list[Doc]) -> None:
-        await self.collection.replace_one(
-            {"_id": listing_id(owner, partition, bucket)},
-            {"owner": owner, "partition": partition, "bucket": bucket, "entries": entries},
-            upsert=True,
-        )
+    async def _entries(self, owner: str, partition: int, bucket: int) -> tuple[int, list[Doc]]:
+        """The bucket's stored version and a copy of its entries (the caller may change it)."""
+        key = listing_id(owner, partition, bucket)
+        cached = self._buckets.get(key)
+        if cached is None:
+            found = await self.collection.find_one({"_id": key})
+            cached = (
+                (int(found.get("version") or 0), list(found.get("entries") or []))
+                if found is not None
+                else (-1, [])
+            )
+            self._keep(key, cached)
+        else:
+            self._buckets.move_to_end(key)
+        return cached[0], list(cached[1])
+
+    async def _save(
+        self, owner: str, partition: int, bucket: int, entries: list[Doc], version: int
+    ) -> None:
+        key = listing_id(owner, partition, bucket)
+        written = version + 1 if version >= 0 else 1
+        body = {
+            "owner": owner,
+            "partition": partition,
+            "bucket": bucket,
+            "entries": entries,
+            "version": written,
+        }
+        if not self.guarded:
+            await self.collection.replace_one({"_id": key}, body, upsert=True)
+        elif version < 0:
+            try:
+                await self.collection.insert_one({"_id": key, **body})
+            except DuplicateKeyError as exc:
+                raise ListingConflictError(key) from exc
+        else:
+            # Buckets written before versions existed have none: version 0 matches those.
+            stored: Any = version if version > 0 else {"$in": [0, None]}
+            result = await self.collection.replace_one({"_id": key, "version": stored}, body)
+            if result.matched_count != 1:
+                raise ListingConflictError(key)
+        self._keep(key, (written, entries))
+
+    def _keep(self, key: str, bucket: tuple[int, list[Doc]]) -> None:
+        self._buckets[key] = bucket
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._capacity:
+            self._buckets.popitem(last=False)
+
+
+def _worth_saving(stored: Doc, entry: Doc) -> bool:
+    """Whether a changed summary is written now: anything but ``updated_at`` at once, a newer
+    ``updated_at`` alone once it is :data:`LISTING_REFRESH_S` old (it moves with every progress
+    event, which the listing does not show)."""
+    if stored == entry:
+        return False
+    if {**stored, "updated_at": None} != {**entry, "updated_at": None}:
+        return True
+    then, now = stored.get("updated_at"), entry.get("updated_at")
+    if not isinstance(then, datetime) or not isinstance(now, datetime):
+        return True
+    return (_aware(now) - _aware(then)).total_seconds() >= LISTING_REFRESH_S
 
 
 def _index_of(entries: list[Doc], document_id: Any) -> int | None:

@@ -87,3 +87,66 @@ async def test_listing_keeps_creation_order_and_one_entry_per_document(mongo_url
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mongo_url: str) -> None:
+    """The fold's cost is its round trips: per batch a document is written once; its listing
+    summary and in-flight marker only when what they show changes (status, generation)."""
+    from pymongo import monitoring
+
+    from benchmarks.bench_read_model import lifecycle
+    from shared.events import ExtractionProgressed, ProgressData
+
+    class Count(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.commands: list[str] = []
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name in {"find", "insert", "update", "delete"}:
+                self.commands.append(f"{event.command_name} {event.command[event.command_name]}")
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            pass
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            pass
+
+    count = Count()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_url, tz_aware=True, event_listeners=[count]
+    )
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+    try:
+        for guarded in (False, True):
+            document_id = uuid.uuid4().hex
+            events = lifecycle(document_id, "alice")
+            # 15 pages reported one by one, as the extractor does, after the two of the lifecycle
+            common = {"source": "/t", "subject": document_id, "owner": "alice", "generation": 1}
+            pages = [
+                ExtractionProgressed(
+                    **common, data=ProgressData(stage="extraction", done=n, total=15)
+                )
+                for n in range(1, 16)
+            ]
+            events = [*events[:2], *pages, *events[4:]]
+            store = ReadModelStore(db, guarded=guarded)
+            count.commands.clear()
+            for offset, event in enumerate(events):  # one batch per event: the worst case
+                await store.apply(document_id, [(event, Position(0, offset))])
+            # One document write per batch; the summary and the marker once per status (the
+            # lifecycle has six) plus their first writes; nothing read twice.
+            assert count.commands.count("update documents") == len(events) - 1, count.commands
+            assert count.commands.count("update listings") <= 8, count.commands
+            assert count.commands.count("update inflight") <= 6, count.commands
+            assert len([c for c in count.commands if c.startswith("find")]) <= 5, count.commands
+            stored = await db["documents"].find_one({"_id": document_id})
+            assert stored is not None and stored["status"] == "completed"
+            listing = await db["listings"].find_one({"_id": "alice|0|000000"})
+            assert listing is not None
+            entry = next(e for e in listing["entries"] if e["id"] == document_id)
+            assert entry["status"] == "completed" and entry["pages"] == 15
+            assert entry["updated_at"] == stored["updated_at"]
+            assert await db["inflight"].find_one({"_id": document_id}) is None
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
