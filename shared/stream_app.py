@@ -204,6 +204,9 @@ def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:
         redirect_stdouts=False,
         override_logging=False,
     )
+    # faust "finishes" its terminal spinner once started, tty or not: a backspace and a
+    # show-cursor escape written into stdout broke the JSON log line that followed.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 
