@@ -30,6 +30,9 @@ def main() -> None:
         log_config=None,
         access_log=False,
         ws="websockets-sansio",
+        # Events are a few hundred bytes: compressing each cost more CPU per delivery than
+        # the bytes it saved are worth on any network a gateway serves.
+        ws_per_message_deflate=False,
     )
 
 

@@ -50,7 +50,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
         )
         consumer = BroadcastConsumer(
-            settings.kafka_bootstrap_servers, settings.topics.events, hub.on_record
+            settings.kafka_bootstrap_servers, settings.topics.events, hub.on_record, traced=False
         )
         await consumer.start()
         hub.start_at(consumer.start_offsets)

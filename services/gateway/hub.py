@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from aiokafka import ConsumerRecord
 
 from services.gateway import metrics
+from shared import tracing
 from shared.events import TERMINAL_TYPES
 
 _RECENT_PER_DOCUMENT = 64
@@ -220,8 +221,14 @@ class Hub:
             sub.put(item)
             watchers += 1
         if item.terminal:
-            # Logged in the record's trace (shared.broadcast): the journey's last hop.
-            log.info(
-                "document finished; watchers told",
-                extra={"document_id": item.document_id, "type": item.type, "watchers": watchers},
-            )
+            # In the record's trace: the journey's last hop (only here: a span per record
+            # would cost more than the fan-out itself).
+            with tracing.consuming(f"fan-out {record.topic}", record.headers):
+                log.info(
+                    "document finished; watchers told",
+                    extra={
+                        "document_id": item.document_id,
+                        "type": item.type,
+                        "watchers": watchers,
+                    },
+                )
