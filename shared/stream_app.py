@@ -17,7 +17,7 @@ from typing import Any
 import faust
 from mode import Service
 
-from shared import faust_sensor, logs, tracing
+from shared import faust_sensor, heap, logs, tracing
 from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
 from shared.settings import ServiceSettings
 
@@ -207,6 +207,7 @@ def run_worker(app: faust.App, service: str, settings: ServiceSettings) -> None:
     # faust "finishes" its terminal spinner once started, tty or not: a backspace and a
     # show-cursor escape written into stdout broke the JSON log line that followed.
     worker.spinner = None
+    heap.settle()  # the app and its modules are built: frozen, and fewer collections
     worker.execute_from_commandline()
 
 

@@ -29,7 +29,7 @@ from services.ingest.publishing import Publisher
 from services.ingest.routes import router
 from services.ingest.schemas import upload_request_body
 from services.ingest.settings import IngestSettings
-from shared import mongo
+from shared import heap, mongo
 from shared.blobs import open_blob_store
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import FollowedDatabase, ReadModel, follow
@@ -68,6 +68,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             read_model.db = db
 
         follower = asyncio.create_task(follow(followed, switched))
+        heap.settle()  # fewer, shorter collections (shared/heap)
         try:
             yield
         finally:
