@@ -36,6 +36,7 @@ from shared.readmodel import FollowedDatabase, follow
 def create_app(settings: GatewaySettings) -> FastAPI:
     hub = Hub(settings.recent_documents)
     admission = Admission(settings)
+    stuck = websocket.StuckSends(settings.send_timeout_s)
     backfill = Backfill(
         settings.kafka_bootstrap_servers,
         settings.topics.events,
@@ -65,12 +66,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             app.state.db = db  # new streams read the rebuilt read model
 
         follower = asyncio.create_task(follow(followed, switched))
+        sweeper = asyncio.create_task(stuck.run(), name="stuck-sends")
         # Before the first client: full collections must not stall the fan-out (shared/heap).
         heap.settle()
         try:
             yield
         finally:
             follower.cancel()
+            sweeper.cancel()
             await consumer.stop()
             await backfill.close()
             await producer.stop()
@@ -97,11 +100,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @app.websocket("/ws/documents/{document_id}")
     async def document_socket(ws: WebSocket, document_id: str) -> None:
         opener = one_document(document_id, ws.query_params.get("generation"))
-        await websocket.serve(ws, settings, admission, commands, "document", document_id, opener)
+        await websocket.serve(
+            ws, settings, admission, commands, stuck, "document", document_id, opener
+        )
 
     @app.websocket("/ws/documents")
     async def user_socket(ws: WebSocket) -> None:
-        await websocket.serve(ws, settings, admission, commands, "user", None, every_document)
+        await websocket.serve(
+            ws, settings, admission, commands, stuck, "user", None, every_document
+        )
 
     @app.get("/v1/documents/{document_id}/stream", summary="One document's events (SSE)")
     async def document_events(request: Request, document_id: str) -> Response:

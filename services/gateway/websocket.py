@@ -2,7 +2,8 @@
 
 Two tasks per connection: the writer drains the feed (a slow socket only slows its own
 writer; the hub never waits on it), the reader answers client messages. The reader's
-answers go out through the writer's lock so frames never interleave.
+answers go out through the writer's lock so frames never interleave. A send stuck on a full
+socket is found by :class:`StuckSends`, which closes that client as too slow.
 """
 
 from __future__ import annotations
@@ -38,18 +39,60 @@ class _Connection:
         self.lock = asyncio.Lock()
         self.heard_at = time.monotonic()
         self.pinged_at: float | None = None
+        #: When the send under way began (None: none is), for :class:`StuckSends`.
+        self.sending_since: float | None = None
+        self.too_slow = False
 
     async def send(self, text: str) -> None:
         async with self.lock:
-            # A socket that stays full this long belongs to a client that cannot keep up.
-            async with asyncio.timeout(self.settings.send_timeout_s):
+            self.sending_since = time.monotonic()
+            try:
                 await self.ws.send_text(text)
+            finally:
+                self.sending_since = None
 
     async def close(self, closing: Closing) -> None:
+        # Bounded: the socket may be the full one that got this client closed.
         with contextlib.suppress(Exception):
-            if closing.tells_error:
-                await self.send(error_frame(closing.reason).text)
-            await self.ws.close(int(closing.code), closing.reason)
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                if closing.tells_error:
+                    await self.send(error_frame(closing.reason).text)
+                await self.ws.close(int(closing.code), closing.reason)
+
+
+class StuckSends:
+    """Stops the writer of a connection whose send has waited on a full socket for
+    ``timeout_s``: that client cannot keep up, and is closed as too slow.
+
+    One task for the whole gateway, looking every second or so, rather than a timer armed and
+    cancelled around every send: that timer cost more than the send itself.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self._timeout = timeout_s
+        self._writers: dict[_Connection, asyncio.Task[str]] = {}
+
+    def watch(self, conn: _Connection, writer: asyncio.Task[str]) -> None:
+        self._writers[conn] = writer
+
+    def forget(self, conn: _Connection) -> None:
+        self._writers.pop(conn, None)
+
+    def sweep(self, now: float) -> int:
+        stopped = 0
+        for conn, writer in list(self._writers.items()):
+            since = conn.sending_since
+            if since is not None and now - since >= self._timeout and not conn.too_slow:
+                conn.too_slow = True
+                writer.cancel()
+                stopped += 1
+        return stopped
+
+    async def run(self) -> None:
+        interval = min(1.0, self._timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            self.sweep(time.monotonic())
 
 
 def read_cursor(raw: str | None) -> Cursor | None:
@@ -66,6 +109,7 @@ async def serve(
     settings: GatewaySettings,
     admission: Admission,
     commands: Commands,
+    stuck: StuckSends,
     stream: str,
     document_id: str | None,
     open_feed: FeedOpener,
@@ -85,9 +129,11 @@ async def serve(
             feed = open_feed(owner, after)
             writer = asyncio.create_task(_write(conn, feed))
             reader = asyncio.create_task(_read(conn, commands, owner, document_id))
+            stuck.watch(conn, writer)
             try:
                 await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                stuck.forget(conn)
                 for task in (writer, reader):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -125,7 +171,13 @@ async def _write(conn: _Connection, feed: Feed) -> str:
         return "done"
     except (WebSocketDisconnect, RuntimeError):
         return "client_closed"  # RuntimeError: starlette's "send after close"
-    except TimeoutError:
+    except asyncio.CancelledError:
+        if not conn.too_slow:
+            raise
+        # Stopped by StuckSends: this cancel was ours, not the connection's end.
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
         await conn.close(Closing(CloseCode.TOO_SLOW, "too_slow"))
         return "too_slow"
     except PyMongoError:
@@ -149,5 +201,4 @@ async def _read(conn: _Connection, commands: Commands, owner: str, document_id: 
             conn.heard_at = time.monotonic()
             answer = await commands.answer(text, owner, document_id)
             if answer is not None:
-                with contextlib.suppress(TimeoutError):
-                    await conn.send(answer)
+                await conn.send(answer)  # a send stuck here stops the writer (StuckSends)
