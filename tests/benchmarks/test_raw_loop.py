@@ -46,5 +46,9 @@ def test_a_partial_run_keeps_the_other_figures_of_a_section() -> None:
     earlier = {"pipeline": {"throughput_vs_peer": 0.86, "pages_per_s": 40.0}, "peer": {"p50": 21.8}}
     partial = {"pipeline": {"pages_per_s_at_100k": 58.5, "pages_per_s": 41.0}}
     merged = deep_merge(earlier, partial)
-    assert merged["pipeline"] == {"throughput_vs_peer": 0.86, "pages_per_s": 41.0, "pages_per_s_at_100k": 58.5}
+    assert merged["pipeline"] == {
+        "throughput_vs_peer": 0.86,
+        "pages_per_s": 41.0,
+        "pages_per_s_at_100k": 58.5,
+    }
     assert merged["peer"] == {"p50": 21.8}
