@@ -6,7 +6,8 @@ the hub's memory of recent events when it reaches back that far, otherwise read 
 then live. Resumed (``after``): the events after the cursor. Which offsets those are, the
 document's processing log in the read model says (each entry has its position), so only
 those records are read, however long ago the cursor was minted; past the logged position,
-the partition is read up to the live hub's position.
+the partition is read up to the live hub's position. A resume ends at once when the client
+has had the terminal event, even when the read model has not folded it yet (issue 12).
 """
 
 from __future__ import annotations
@@ -95,11 +96,15 @@ async def _not_folded_yet(
     if after is None:
         yield Frame("snapshot", SnapshotMessage(document=None).model_dump_json())
     for item in deps.hub.recent(document_id):
-        if item.owner == owner and not cursor.seen(item.partition, item.offset):
+        if item.owner != owner:
+            continue
+        if not cursor.seen(item.partition, item.offset):
             yield event_frame(item, cursor)
-            if ends_watch(item, min_generation):
-                yield Closing(CloseCode.DONE, "done")
-                return
+        # Seen or sent now, the end is the end: a client resuming after its terminal event
+        # (the fold has not reached even the first one) is done, not left waiting.
+        if ends_watch(item, min_generation):
+            yield Closing(CloseCode.DONE, "done")
+            return
 
 
 async def _from_read_model(
@@ -133,6 +138,15 @@ async def _from_read_model(
         if finished and start > folded:
             yield Closing(CloseCode.DONE, "done")  # the client has had the terminal event
             return
+        if start > folded + 1 and await _had_the_end(
+            deps, doc, partition, folded + 1, start, ends, min_generation
+        ):
+            # The fold lags behind the cursor (the status service folds asynchronously, and
+            # the other instance streamed straight from Kafka), and the client's events past
+            # it hold the terminal one: the read model does not say "finished" yet, and no
+            # live terminal event will come.
+            yield Closing(CloseCode.DONE, "done")
+            return
         if "_log" in doc:
             only = sorted(
                 int(e["position"]["offset"])
@@ -165,6 +179,41 @@ async def _from_read_model(
             if ends_watch(item, min_generation):
                 yield Closing(CloseCode.DONE, "done")
                 return
+
+
+async def _had_the_end(
+    deps: FeedDeps,
+    doc: dict[str, Any],
+    partition: int,
+    start: int,
+    end: int,
+    ends: dict[int, int],
+    min_generation: int,
+) -> bool:
+    """Whether the document's events in [start, end) of ``partition``, which the client was
+    given but the read model has not folded, include the end of its watch. The hub's memory
+    says, when it reaches back to ``start``; otherwise Kafka, up to the hub's position at
+    subscription (anything after that arrives live, where :func:`live` ends at a terminal
+    event the client already had)."""
+    document_id, owner = str(doc["_id"]), str(doc["owner"])
+    recent = [
+        e for e in deps.hub.recent(document_id) if e.partition == partition and e.owner == owner
+    ]
+    if any(start <= e.offset < end and ends_watch(e, min_generation) for e in recent):
+        return True
+    if recent and recent[0].offset < start:
+        return False  # the memory covers the whole range, and no end in it
+    key = document_id.encode()
+    async for item in deps.backfill.read(
+        partition,
+        start,
+        min(end, ends.get(partition, 0)),
+        lambda record: record.key == key,
+        lambda event: event.owner == owner and event.document_id == document_id,
+    ):
+        if ends_watch(item, min_generation):
+            return True
+    return False
 
 
 def _recent_from(

@@ -91,6 +91,11 @@ async def live(
             yield IDLE
             continue
         if cursor.seen(item.partition, item.offset):
+            if ends_watch(item, min_generation):
+                # The client had the end already (another instance sent it before this hub
+                # reached it): waiting for a live one would wait for ever.
+                yield Closing(CloseCode.DONE, "done")
+                return
             continue  # the backfill or the snapshot covered it
         yield event_frame(item, cursor)
         if ends_watch(item, min_generation):

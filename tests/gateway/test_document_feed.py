@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -159,4 +160,84 @@ async def test_a_fresh_watch_of_a_running_document_joins_kafka_and_live_without_
     ids = [json.loads(i.text)["event"]["id"] for i in items if isinstance(i, Frame)]
     assert ids == ["e40", "e100"]
     assert kafka.reads == [(1, 21, 100, None)]
+    assert items[-1] == Closing(CloseCode.DONE, "done")
+
+
+def _record(offset: int, type_: str) -> ConsumerRecord[bytes, bytes]:
+    value = json.dumps(
+        {"id": f"e{offset}", "subject": DOC, "owner": "alice", "type": type_}
+    ).encode()
+    return ConsumerRecord("t", 1, offset, 0, 0, DOC.encode(), value, None, 32, len(value), [])
+
+
+def _lagging_doc() -> dict[str, Any]:
+    """The read model of a document that has finished on the topic (accepted at 10, completed
+    at 11), but whose status fold has only reached its first event."""
+    return {
+        "_id": DOC,
+        "owner": "alice",
+        "status": "queued",
+        "generation": 1,
+        "position": {"partition": 1, "offset": 10},
+        "_log": [{"type": "document.accepted", "position": {"partition": 1, "offset": 10}}],
+    }
+
+
+async def test_a_resume_after_the_terminal_event_closes_though_the_fold_has_not_reached_it() -> (
+    None
+):
+    # The client had both events from the other instance; this one's hub saw them too.
+    kafka = _Kafka([])
+    deps = _deps(_lagging_doc(), kafka)
+    for offset, type_ in [(10, "document.accepted"), (11, "document.completed")]:
+        await deps.hub.on_record(_record(offset, type_))
+    items = await _take(document_feed(deps, "alice", DOC, after=Cursor({1: 11}), min_generation=1))
+    assert items == [Closing(CloseCode.DONE, "done")]  # not a live wait for an end long past
+
+
+async def test_a_resume_after_the_terminal_event_of_a_document_not_folded_at_all_closes() -> None:
+    deps = _deps(None, _Kafka([]))
+    for offset, type_ in [(10, "document.accepted"), (11, "document.completed")]:
+        await deps.hub.on_record(_record(offset, type_))
+    items = await _take(document_feed(deps, "alice", DOC, after=Cursor({1: 11}), min_generation=1))
+    assert items == [Closing(CloseCode.DONE, "done")]
+
+
+async def test_without_the_hubs_memory_kafka_says_whether_the_client_had_the_end() -> None:
+    # A freshly started instance: only the topic knows what lies between the fold and the cursor.
+    kafka = _Kafka([_event(10, "document.accepted"), _event(11, "document.completed")])
+    deps = _deps(_lagging_doc(), kafka)
+    items = await _take(document_feed(deps, "alice", DOC, after=Cursor({1: 11}), min_generation=1))
+    assert items == [Closing(CloseCode.DONE, "done")]
+    assert kafka.reads == [(1, 11, 12, None)]  # just the records the fold has not reached
+
+
+async def test_a_resume_behind_the_end_still_gets_it_when_the_fold_lags() -> None:
+    kafka = _Kafka(
+        [
+            _event(10, "document.accepted"),
+            _event(20, "extraction.started"),
+            _event(90, "document.completed"),
+        ]
+    )
+    deps = _deps(_lagging_doc(), kafka)
+    items = await _take(document_feed(deps, "alice", DOC, after=Cursor({1: 20}), min_generation=1))
+    frames = [i for i in items if isinstance(i, Frame)]
+    assert [json.loads(f.text)["event"]["id"] for f in frames] == ["e90"]
+    assert items[-1] == Closing(CloseCode.DONE, "done")
+
+
+async def test_a_terminal_event_the_client_had_ends_the_stream_when_it_arrives_live() -> None:
+    # This instance's hub is behind the cursor: the end the client had comes live, skipped as
+    # seen, and must close the stream rather than be passed over.
+    kafka = _Kafka([])
+    deps = _deps(_lagging_doc(), kafka)
+    deps.hub.start_at({0: 0, 1: 10})
+    await deps.hub.on_record(_record(10, "document.accepted"))
+    feed = document_feed(deps, "alice", DOC, after=Cursor({1: 11}), min_generation=1)
+    taking = asyncio.create_task(_take(feed))
+    await asyncio.sleep(0.1)
+    await deps.hub.on_record(_record(11, "document.completed"))
+    items = await asyncio.wait_for(taking, 1)
+    assert not [i for i in items if isinstance(i, Frame)]
     assert items[-1] == Closing(CloseCode.DONE, "done")
