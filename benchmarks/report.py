@@ -187,6 +187,9 @@ def write(results: dict[str, Any], path: Path) -> None:
         met = value <= goal if op == "<=" else value >= goal
         lines.append(f"| `{name}` | {value} | {op} {goal} | {'yes' if met else 'NO'} | {meaning} |")
     lines += _side_by_side(flat)
+    changes = Path(__file__).with_name("changes.md")
+    if changes.exists():
+        lines += ["", changes.read_text().rstrip()]
     lines += ["", SETTINGS, "## All figures", "", "| figure | value |", "|---|---|"]
     lines += [f"| `{name}` | {value} |" for name, value in sorted(flat.items())]
     path.parent.mkdir(parents=True, exist_ok=True)
