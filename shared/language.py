@@ -28,7 +28,7 @@ import re
 import threading
 from collections.abc import Callable
 from itertools import repeat
-from operator import add, mul
+from operator import add, mul, truediv
 from typing import Any
 
 # langdetect's own cut-offs (Detector.cleaning_text): letters between 'A' and 'z' count as
@@ -184,10 +184,19 @@ def _word_ngrams(word: str, known: dict[str, list[float]]) -> list[str]:
 
 
 def _trials(ngrams: list[str], model: _Model) -> list[float]:
-    """Detector._detect_block's trials, same draws and same arithmetic in the same order."""
+    """Detector._detect_block's trials, same draws and same arithmetic in the same order.
+
+    Per draw, ``prob[i] * (weight + m[i])`` for every language, as langdetect computes it, but
+    through ``map`` (no Python-level step per language). The normalization every fifth draw
+    divides each probability by the sum; that division is carried into the next draw's pass
+    (``p / sum * factor``, the same two roundings) instead of a pass of its own. The
+    convergence test takes ``max(p) / sum``, which equals the largest ``p / sum``: a correctly
+    rounded division by a positive number keeps the order.
+    """
     languages = len(model.languages)
     trials = model.trials
     known = model.probabilities
+    conv_threshold, iteration_limit = model.conv_threshold, model.iteration_limit
     rng = random.Random()
     rng.seed(model.seed)
     choice = rng.choice
@@ -195,22 +204,23 @@ def _trials(ngrams: list[str], model: _Model) -> list[float]:
     for _ in range(trials):
         prob = [1.0 / languages] * languages
         alpha = model.alpha + rng.gauss(0.0, 1.0) * model.alpha_width
-        weight = alpha / model.base_freq
-        weights = repeat(weight)
-        factors: dict[str, list[float]] = {}
+        weights = repeat(alpha / model.base_freq)
+        divisor = 0.0  # the sum prob still has to be divided by (0: none)
         i = 0
         while True:
-            gram = choice(ngrams)
-            factor = factors.get(gram)
-            if factor is None:
-                factor = factors[gram] = list(map(add, weights, known[gram]))
-            prob = list(map(mul, prob, factor))
+            row = known[choice(ngrams)]
+            if divisor:
+                prob = list(map(mul, map(truediv, prob, repeat(divisor)), map(add, weights, row)))
+            else:
+                prob = list(map(mul, prob, map(add, weights, row)))
+            divisor = 0.0
             if i % 5 == 0:
-                # Detector._normalize_prob: builtin sum (left to right), then each divided.
+                # Detector._normalize_prob: builtin sum (left to right), each divided by it.
                 sump = sum(prob)
-                prob = [p / sump for p in prob]
-                if max(prob) > model.conv_threshold or i >= model.iteration_limit:
+                if max(prob) / sump > conv_threshold or i >= iteration_limit:
+                    prob = [p / sump for p in prob]
                     break
+                divisor = sump
             i += 1
         total = [t + p / trials for t, p in zip(total, prob, strict=True)]
     return total
