@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from array import array
 from collections.abc import Callable
 from itertools import repeat
 from operator import add, mul, truediv
@@ -37,6 +38,11 @@ _LATIN = re.compile("[A-z]")
 _FROM_0300 = re.compile("[\u0300-\U0010ffff]")
 _LATIN_EXTENDED_ADDITIONAL = re.compile("[\u1e00-\u1eff]")
 _SPACE_RUN = re.compile(" {2,}")
+# langdetect keeps each n-gram's 55 probabilities as 55 float objects allocated profile by
+# profile, scattered over ~100 MB: a draw in a trial touched ~55 cache lines, and between two
+# documents pdfium pushes them all out of the cache. The rows drawn are packed into arrays
+# (440 bytes each, same values), up to this many (~20 MB), kept across documents.
+_MAX_PACKED_ROWS = 40_000
 
 _lock = threading.Lock()
 _model: _Model | None = None
@@ -79,6 +85,8 @@ class _Model:
             if normalized != char:
                 table[code] = normalized
         self.normalize_table = table
+        # n-gram -> its per-language probabilities as one block of doubles (see _trials).
+        self.packed_rows: dict[str, array[float]] = {}
 
     @property
     def seed(self) -> Any:
@@ -196,6 +204,7 @@ def _trials(ngrams: list[str], model: _Model) -> list[float]:
     languages = len(model.languages)
     trials = model.trials
     known = model.probabilities
+    rows = model.packed_rows
     conv_threshold, iteration_limit = model.conv_threshold, model.iteration_limit
     rng = random.Random()
     rng.seed(model.seed)
@@ -208,7 +217,12 @@ def _trials(ngrams: list[str], model: _Model) -> list[float]:
         divisor = 0.0  # the sum prob still has to be divided by (0: none)
         i = 0
         while True:
-            row = known[choice(ngrams)]
+            gram = choice(ngrams)
+            row = rows.get(gram)
+            if row is None:
+                row = array("d", known[gram])
+                if len(rows) < _MAX_PACKED_ROWS:
+                    rows[gram] = row
             if divisor:
                 prob = list(map(mul, map(truediv, prob, repeat(divisor)), map(add, weights, row)))
             else:
