@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
-import time
 from typing import Any, BinaryIO
 
 PREFIX = struct.Struct("!II")
@@ -20,8 +18,6 @@ PREFIX = struct.Struct("!II")
 MAX_FRAME_BYTES = 64 * 2**20
 TEXT_CHUNK_CHARS = 2**20
 TABLE_CHUNK_ROWS = 2000
-# Pages and tables wait in the worker's buffer at most about this long (see FrameWriter).
-FLUSH_INTERVAL_S = 0.05
 
 # Parent -> child.
 JOB = "job"
@@ -68,48 +64,11 @@ def read_frame(stream: BinaryIO) -> tuple[Header, bytes] | None:
 
 
 class FrameWriter:
-    """The worker's side of the pipe: whole frames, each written in one piece.
-
-    ``send`` flushes at once by default. ``flush=False`` (pages, tables) leaves the frame in the
-    buffer, and a helper thread flushes it ``FLUSH_INTERVAL_S`` later, with whatever else came
-    meanwhile: a flush per page cost a write here and a wake-up, a read and an event-loop turn
-    in the parent, for pages pdfium reads in about a millisecond, while progress is reported a
-    few times a second at most (services/extractor/progress.py). The frames that end a job
-    (done, error) are flushed at once, with everything buffered before them.
-    """
+    """The worker's side of the pipe: whole frames, flushed at once."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self._pending = threading.Event()  # frames in the buffer, not flushed yet
-        self._flusher: threading.Thread | None = None
 
-    def send(self, header: Header, body: bytes = b"", *, flush: bool = True) -> None:
-        # One write per frame: the buffer's lock keeps the flusher from cutting a frame.
+    def send(self, header: Header, body: bytes = b"") -> None:
         self._stream.write(encode(header, body))
-        if not flush and self._flush_later():
-            return
         self._stream.flush()
-
-    def _flush_later(self) -> bool:
-        if self._flusher is None:
-            flusher = threading.Thread(target=self._flush_loop, name="frames", daemon=True)
-            try:
-                flusher.start()
-            except RuntimeError:  # no thread to be had (address-space cap): flush each frame
-                return False
-            self._flusher = flusher
-        if not self._flusher.is_alive():
-            return False
-        self._pending.set()
-        return True
-
-    def _flush_loop(self) -> None:
-        while True:
-            self._pending.wait()
-            time.sleep(FLUSH_INTERVAL_S)
-            # Cleared before the flush: a frame written from here on sets it again.
-            self._pending.clear()
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):  # the parent is gone; the main thread will notice
-                return

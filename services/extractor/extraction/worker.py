@@ -55,15 +55,14 @@ class _Sender:
                 header["extractor"] = page.extractor
                 header["ocr_confidence"] = page.ocr_confidence
                 header["warnings"] = page.warnings
-            self._writer.send(header, text[start : start + step].encode("utf-8"), flush=False)
+            self._writer.send(header, text[start : start + step].encode("utf-8"))
 
     def table(self, page: int, rows: Rows) -> None:
         step = protocol.TABLE_CHUNK_ROWS
         for start in range(0, len(rows), step) if rows else range(1):
             more = start + step < len(rows)
             chunk = rows[start : start + step]
-            header = {"k": protocol.TABLE, "page": page, "rows": chunk, "more": more}
-            self._writer.send(header, flush=False)
+            self._writer.send({"k": protocol.TABLE, "page": page, "rows": chunk, "more": more})
 
 
 def run_job(header: protocol.Header, writer: protocol.FrameWriter) -> None:
