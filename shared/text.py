@@ -37,14 +37,14 @@ def detect_language(text: str) -> str | None:
     sample = text[:_LANGUAGE_SAMPLE_CHARS]
     if len(_WORD.findall(sample)) < 3:
         return None
-    from langdetect import DetectorFactory, detect
-    from langdetect.lang_detect_exception import LangDetectException
+    from langdetect import DetectorFactory
+
+    from shared import language
 
     with _lang_lock:
         if not _lang_ready:
             DetectorFactory.seed = 0
             _lang_ready = True
-    try:
-        return str(detect(sample))
-    except LangDetectException:
-        return None
+    # langdetect.detect's answer, ~5 times faster (see shared.language); None where langdetect
+    # raises for want of n-grams to go by.
+    return language.detect(sample)

@@ -1,0 +1,240 @@
+"""langdetect's answer, computed with fewer Python-level steps: the same answer, bit for bit.
+
+langdetect (a port of Google's Java language-detection) reads its input one character at a
+time in Python: it copies the text character by character, counts scripts character by
+character, normalizes and slices n-grams character by character, then runs seven random
+trials that multiply 55 per-language probabilities for every sampled n-gram. On the short
+documents the extractor mostly sees, that cost (~6 ms a document) is as large as pdfium's
+reading of the whole document.
+
+This module computes the same thing from langdetect's own profiles, normalizer and constants:
+
+- the text clean-up and the script count are regular expressions and ``str.translate`` (one
+  C-speed pass each) instead of per-character loops;
+- the n-grams of a word depend on the word alone (langdetect's n-gram window restarts at every
+  space), so each distinct word is sliced once per text;
+- the trials draw from the same seeded ``random.Random`` in the same order and do the same
+  floating-point operations in the same order (``p * (weight + m)``, sums left to right), so
+  every probability, and so the answer, is identical. ``weight + m`` is kept per trial and
+  n-gram instead of being recomputed at every draw of that n-gram (same value).
+
+tests/shared/test_language.py compares the probabilities with langdetect's on many texts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from array import array
+from collections.abc import Callable
+from itertools import repeat
+from operator import add, mul, truediv
+from typing import Any
+
+# langdetect's own cut-offs (Detector.cleaning_text): letters between 'A' and 'z' count as
+# Latin; anything from U+0300 up counts as non-Latin except Latin Extended Additional.
+_LATIN = re.compile("[A-z]")
+_FROM_0300 = re.compile("[\u0300-\U0010ffff]")
+_LATIN_EXTENDED_ADDITIONAL = re.compile("[\u1e00-\u1eff]")
+_SPACE_RUN = re.compile(" {2,}")
+# langdetect keeps each n-gram's 55 probabilities as 55 float objects allocated profile by
+# profile, scattered over ~100 MB: a draw in a trial touched ~55 cache lines, and between two
+# documents pdfium pushes them all out of the cache. The rows drawn are packed into arrays
+# (440 bytes each, same values), up to this many (~20 MB), kept across documents.
+_MAX_PACKED_ROWS = 40_000
+
+_lock = threading.Lock()
+_model: _Model | None = None
+
+
+class _Model:
+    """What langdetect's factory loaded, plus the normalizer as a translation table."""
+
+    def __init__(self) -> None:
+        from langdetect import detector_factory
+        from langdetect.detector import Detector
+        from langdetect.utils.ngram import NGram
+
+        detector_factory.init_factory()
+        factory: Any = detector_factory._factory
+        sample = factory.create()  # the defaults a fresh detector would use
+        self.probabilities: dict[str, list[float]] = factory.word_lang_prob_map
+        self.languages: list[str] = list(factory.langlist)
+        self._factory = factory
+        self.alpha: float = sample.alpha
+        self.trials: int = sample.n_trial
+        self.max_text_length: int = sample.max_text_length
+        if sample.prior_map is not None:
+            raise RuntimeError("a prior map is not supported")  # never set by langdetect.detect
+        self.alpha_width: float = Detector.ALPHA_WIDTH
+        self.iteration_limit: int = Detector.ITERATION_LIMIT
+        self.prob_threshold: float = Detector.PROB_THRESHOLD
+        self.conv_threshold: float = Detector.CONV_THRESHOLD
+        self.base_freq: float = Detector.BASE_FREQ
+        self.unknown: str = Detector.UNKNOWN_LANG
+        self.url: re.Pattern[str] = Detector.URL_RE
+        self.mail: re.Pattern[str] = Detector.MAIL_RE
+        self.normalize_vi: Callable[[str], str] = NGram.normalize_vi
+        # NGram.normalize changes characters of the Basic Multilingual Plane only (Latin,
+        # punctuation, Arabic, kana, bopomofo, CJK, Hangul blocks); ~65,000 calls, once.
+        table: dict[int, str] = {}
+        for code in range(0x10000):
+            char = chr(code)
+            normalized = NGram.normalize(char)
+            if normalized != char:
+                table[code] = normalized
+        self.normalize_table = table
+        # n-gram -> its per-language probabilities as one block of doubles (see _trials).
+        self.packed_rows: dict[str, array[float]] = {}
+
+    @property
+    def seed(self) -> Any:
+        return self._factory.seed  # DetectorFactory.seed, as the caller set it
+
+
+def _the_model() -> _Model:
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                _model = _Model()
+    return _model
+
+
+def detect(text: str) -> str | None:
+    """``langdetect.detect(text)`` (with ``DetectorFactory.seed`` as set by the caller), or
+    None where langdetect raises for want of features."""
+    model = _the_model()
+    probabilities = language_probabilities(text, model)
+    if probabilities is None:
+        return None
+    best, best_p = model.unknown, model.prob_threshold
+    for language, p in zip(model.languages, probabilities, strict=True):
+        # langdetect sorts the languages over the threshold by probability, a stable sort:
+        # among equal ones the first in its list wins, as the strict '>' keeps it here.
+        if p > best_p:
+            best, best_p = language, p
+    return best
+
+
+def language_probabilities(text: str, model: _Model | None = None) -> list[float] | None:
+    """Detector.langprob after its _detect_block (None: no n-gram to go by)."""
+    model = model or _the_model()
+    ngrams = _ngrams(_cleaned(_appended(text, model)), model)
+    if not ngrams:
+        return None
+    return _trials(ngrams, model)
+
+
+def _appended(text: str, model: _Model) -> str:
+    """Detector.append: URLs and mail addresses blanked, Vietnamese normalized, cut to the
+    maximum length, runs of spaces made one."""
+    text = model.url.sub(" ", text)
+    text = model.mail.sub(" ", text)
+    text = model.normalize_vi(text)
+    return _SPACE_RUN.sub(" ", text[: model.max_text_length])
+
+
+def _cleaned(text: str) -> str:
+    """Detector.cleaning_text: Latin letters dropped from a text mostly in another script."""
+    if text.isascii():
+        return text  # no non-Latin character: nothing to drop
+    latin = len(_LATIN.findall(text))
+    non_latin = len(_FROM_0300.findall(text)) - len(_LATIN_EXTENDED_ADDITIONAL.findall(text))
+    if latin * 2 < non_latin:
+        return _LATIN.sub("", text)
+    return text
+
+
+def _ngrams(text: str, model: _Model) -> list[str]:
+    """Detector._extract_ngrams: the known 1- to 3-grams, in the order langdetect lists them."""
+    known = model.probabilities
+    words = text.translate(model.normalize_table).split(" ")
+    last = len(words) - 1
+    result: list[str] = []
+    seen: dict[str, list[str]] = {}
+    seen_last: dict[str, list[str]] = {}
+    for index, word in enumerate(words):
+        if not word:
+            continue  # a space after a space (or at the start) yields nothing
+        # Every word but the last is followed by a space, which yields "x " and "xy ".
+        cache = seen if index < last else seen_last
+        grams = cache.get(word)
+        if grams is None:
+            grams = cache[word] = _word_ngrams(word + " " if index < last else word, known)
+        result += grams
+    return result
+
+
+def _word_ngrams(word: str, known: dict[str, list[float]]) -> list[str]:
+    """NGram.add_char's window over one word (and its trailing space), from a fresh window."""
+    out: list[str] = []
+    window = " "
+    capital = False
+    for char in word:
+        last = window[-1]
+        window = (window[1:] if len(window) >= 3 else window) + char
+        if char.isupper():
+            if last.isupper():
+                capital = True  # inside an all-capitals word: no n-grams
+        else:
+            capital = False
+        if capital:
+            continue
+        for n in (1, 2, 3):
+            if len(window) < n:
+                break
+            gram = window[-n:]
+            if gram != " " and gram in known:
+                out.append(gram)
+    return out
+
+
+def _trials(ngrams: list[str], model: _Model) -> list[float]:
+    """Detector._detect_block's trials, same draws and same arithmetic in the same order.
+
+    Per draw, ``prob[i] * (weight + m[i])`` for every language, as langdetect computes it, but
+    through ``map`` (no Python-level step per language). The normalization every fifth draw
+    divides each probability by the sum; that division is carried into the next draw's pass
+    (``p / sum * factor``, the same two roundings) instead of a pass of its own. The
+    convergence test takes ``max(p) / sum``, which equals the largest ``p / sum``: a correctly
+    rounded division by a positive number keeps the order.
+    """
+    languages = len(model.languages)
+    trials = model.trials
+    known = model.probabilities
+    rows = model.packed_rows
+    conv_threshold, iteration_limit = model.conv_threshold, model.iteration_limit
+    rng = random.Random()
+    rng.seed(model.seed)
+    choice = rng.choice
+    total = [0.0] * languages
+    for _ in range(trials):
+        prob = [1.0 / languages] * languages
+        alpha = model.alpha + rng.gauss(0.0, 1.0) * model.alpha_width
+        weights = repeat(alpha / model.base_freq)
+        divisor = 0.0  # the sum prob still has to be divided by (0: none)
+        i = 0
+        while True:
+            gram = choice(ngrams)
+            row = rows.get(gram)
+            if row is None:
+                row = array("d", known[gram])
+                if len(rows) < _MAX_PACKED_ROWS:
+                    rows[gram] = row
+            if divisor:
+                prob = list(map(mul, map(truediv, prob, repeat(divisor)), map(add, weights, row)))
+            else:
+                prob = list(map(mul, prob, map(add, weights, row)))
+            divisor = 0.0
+            if i % 5 == 0:
+                # Detector._normalize_prob: builtin sum (left to right), each divided by it.
+                sump = sum(prob)
+                if max(prob) / sump > conv_threshold or i >= iteration_limit:
+                    prob = [p / sump for p in prob]
+                    break
+                divisor = sump
+            i += 1
+        total = [t + p / trials for t, p in zip(total, prob, strict=True)]
+    return total
