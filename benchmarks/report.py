@@ -79,30 +79,6 @@ SETTINGS = """## How the figures are made, and the settings behind them
 - `extraction.*`: `benchmarks/bench_extraction.py`, text path (tables off), corpus PDFs; every
   method warmed up by one untimed pass, then 3 rounds in turn, median of the rounds;
   `analysis.*`: `benchmarks/bench_analysis.py`; the rate limit at 60 calls/min, 2 processes.
-- Issue 10, `extraction.ratio_vs_raw_pdfium_1worker` (goal 0.9): where the one-worker pool's
-  CPU goes beyond the bare loop's ~85 ms per pass over the 87 readable corpus pages
-  (cProfile and CPU-time A/B runs, in-process pipeline with and without each part):
-  language detection ~39 ms (langdetect, once per document; most corpus documents are one
-  page, so it weighs as much as pdfium's reading of them), sanitizing, word count and the text
-  check ~9 ms, the pool (frames, the parent's loop and assembly) ~10-15 ms; per page the
-  extras are only ~10% (RTL handling and the table pre-check already run only when needed).
-  What each change bought (language detection's CPU per pass inside the pipeline, A/B on the
-  same machine state):
-  - `shared.language`, langdetect's answer computed from its own profiles without its
-    per-character Python loops (probabilities equal to langdetect's bit for bit, tested):
-    39 -> 31 ms (in a tight loop 40 -> 29 ms: clean-up and n-grams 22 -> 5.6 ms);
-  - the trials' normalization folded into the next draw's pass: 22 -> 19 ms in a tight loop,
-    within noise in the pipeline;
-  - the n-gram rows drawn packed into arrays (langdetect's are scattered float objects that
-    pdfium's work evicts from the cache between documents): 31 -> 29 ms;
-  - page frames flushed in batches saved 0.7 ms of the parent's ~5 ms: reverted.
-  Together: the worker's CPU per pass 132-141 -> 123-130 ms (one-worker pool, runs taking
-  turns), `ratio_vs_raw_pdfium_1worker_cpu` 0.582 / 0.591 -> 0.608 / 0.610 (two full runs
-  each, taking turns; the wall-clock ratio moved with other load, 0.48-0.62 either way).
-  What is left of detection (~29 ms, 19 of them the trials) is langdetect's seven random
-  trials, 55 multiplications per sampled n-gram, at the floor of pure Python if the answer is
-  to stay the same: reaching 0.9 needs detection at ~1 ms a document, so a change in what it
-  computes (fewer trials, a shorter sample, a compiled detector), which is a product decision.
 """
 
 
