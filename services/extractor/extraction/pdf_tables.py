@@ -33,14 +33,17 @@ class TableFinder:
         self._spent_s = 0.0
         self._pdf: Any = None
         self._done = False  # closed, failed to open, or out of budget
+        self._first: int | None = None  # 0 unless the job reads a later part of a split PDF
 
     def find(self, index: int) -> list[Rows]:
         """Tables of the 0-based page ``index`` (``[]`` once the finder has stopped)."""
         if self._done:
             return []
+        if self._first is None:
+            self._first = index
         if self._spent_s >= self._budget_s:
             self._stop(
-                f"tables searched on pages 1-{index} only: "
+                f"tables searched on pages {self._first + 1}-{index} only: "
                 f"the {self._budget_s:g} s table budget was spent"
             )
             return []

@@ -20,14 +20,20 @@ TEXT_CHUNK_CHARS = 2**20
 TABLE_CHUNK_ROWS = 2000
 
 # Parent -> child.
+# header: path, password, tables, limits, ocr, ocr_languages; split_above (a PDF with more pages
+# asks how to split, see SPLIT) or part ([start, stop, total]: read only those 0-based pages).
 JOB = "job"
+PAGES = "pages"  # the answer to SPLIT; header: start, stop (the 0-based pages to read)
 # Child -> parent.
 READY = "ready"
 # header: n, total, empty, more (more text of the same page follows); a page's first frame also
 # has extractor, ocr_confidence, warnings.
 PAGE = "page"
 TABLE = "table"  # header: page, rows, more (more rows of the same table follow)
-DONE = "done"
+DONE = "done"  # header: ..., warnings, document_warnings (said once however many parts)
+# header: total. Sent before any page by a PDF with more pages than the job's split_above; the
+# worker then waits for PAGES: the pool may hand the other pages to other workers.
+SPLIT = "split"
 ERROR = "error"  # header: reason, message, fatal (the worker exits after sending it)
 
 # Exit status of a worker that ran out of memory and could not even report it.
