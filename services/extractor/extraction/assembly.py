@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from shared.events import TableData
 from shared.reasons import ReasonCode
 
 from . import protocol
+from .collector import too_much_text
 from .errors import ExtractionError
-from .pages import PageText
+from .pages import PAGE_SEPARATOR, PageText
 from .process import Frame
 from .result import ExtractionResult
 
@@ -84,8 +85,55 @@ class ResultAssembly:
             chars=int(done["chars"]),
             words=int(done["words"]),
             took_ms=took_ms,
-            warnings=[str(w) for w in done.get("warnings", [])],
+            warnings=_warnings(done),
         )
+
+
+def merge_parts(
+    parts: Sequence[tuple[ResultAssembly, protocol.Header]],
+    *,
+    language: str | None,
+    max_chars: int,
+    took_ms: float,
+) -> ExtractionResult:
+    """One result from the parts of a split PDF, in page order: what one worker reading the
+    whole file would have produced (the caller works out the ``language``).
+
+    Raises the collector's error when the parts' text together is over ``max_chars``: each
+    part only knew its own."""
+    first = parts[0][1]
+    pages = [page for assembly, _ in parts for page in assembly.pages]
+    chars = sum(int(done["chars"]) for _, done in parts)
+    if chars > max_chars:
+        count = 0
+        for page in pages:
+            count += len(page.text) + (len(PAGE_SEPARATOR) if page.number > 1 else 0)
+            if count > max_chars:
+                raise too_much_text(max_chars, page.number)
+    warnings: list[str] = []
+    document_warnings: list[str] = []
+    for _, done in parts:
+        warnings.extend(str(w) for w in done.get("warnings", []))
+        for warning in done.get("document_warnings", []):
+            if str(warning) not in document_warnings:
+                document_warnings.append(str(warning))
+    return ExtractionResult(
+        detected_type=str(first["detected_type"]),
+        extractor=str(first["extractor"]),
+        pages=pages,
+        tables=[table for assembly, _ in parts for table in assembly.tables],
+        title=first.get("title"),
+        author=first.get("author"),
+        language=language,
+        chars=chars,
+        words=sum(int(done["words"]) for _, done in parts),
+        took_ms=took_ms,
+        warnings=warnings + document_warnings,
+    )
+
+
+def _warnings(done: protocol.Header) -> list[str]:
+    return [str(w) for w in [*done.get("warnings", []), *done.get("document_warnings", [])]]
 
 
 def _report(on_progress: ProgressCallback | None, done: int, total: int) -> None:
