@@ -8,7 +8,7 @@ whole text and the pool can report progress page by page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from shared.reasons import ReasonCode
@@ -21,9 +21,9 @@ from .pages import PAGE_SEPARATOR, PageText
 Rows = list[list[str | None]]
 PageCallback = Callable[[PageText, int], None]  # (page, pages_total)
 TableCallback = Callable[[int, Rows], None]  # (page number, rows)
-# Given the page count, the 0-based pages this job reads: all of them, or its part of a
-# document split between workers (see pool.py).
-PageChooser = Callable[[int], range]
+# Given the page count, the 0-based page ranges this job reads, in turn: all pages at once, or
+# the ranges the pool hands this worker while it shares the document with others (pool.py).
+PageChooser = Callable[[int], Iterator[range]]
 
 # detect_language looks at the first 4000 characters; keep a little more than that.
 _LANGUAGE_SAMPLE_CHARS = 5000
@@ -88,29 +88,33 @@ class PageCollector:
         self._on_page = on_page
         self._on_table = on_table
         self._choose_pages = choose_pages
-        self.first_page = 0  # 0-based; more for a later part of a split document
         self.pages_total = 0
         self.pages_done = 0
         self.chars = 0
         self.words = 0
         self._sample = LanguageSample()
 
-    def expect_pages(self, total: int) -> range:
+    def expect_pages(self, total: int) -> Iterator[int]:
         """Announce the page count; refused before any page is read when it is over the limit.
 
-        Returns the 0-based pages to read, in order: all of them, unless the job is one part
-        of a document split between workers. A part numbers its pages and counts its
-        characters as the whole document would (a separator before its first page), so that
-        the parts add up to the unsplit result."""
+        Returns the 0-based pages to read, in order: all of them, unless the worker shares the
+        document with others. Then its pages come in ranges, and it numbers them and counts
+        their characters as the whole document would (a separator before each but the
+        first page), so that the parts add up to the unsplit result."""
         if total > self._limits.max_pages:
             raise ExtractionError(
                 ReasonCode.TOO_MANY_PAGES,
                 f"The document has {total} pages; at most {self._limits.max_pages} are accepted.",
             )
         self.pages_total = total
-        pages = self._choose_pages(total) if self._choose_pages else range(total)
-        self.first_page = self.pages_done = pages.start
-        return pages
+        ranges = self._choose_pages(total) if self._choose_pages else iter([range(total)])
+        return self._pages(ranges)
+
+    def _pages(self, ranges: Iterator[range]) -> Iterator[int]:
+        for pages in ranges:
+            for index in pages:
+                self.pages_done = index  # the pages before it, read here or elsewhere
+                yield index
 
     def add_page(
         self,
@@ -147,8 +151,6 @@ class PageCollector:
         self._on_page(page, self.pages_total)
 
     def language(self) -> str | None:
-        if self.first_page:
-            return None  # a later part's: the pool takes the language from the first pages
         return self._sample.language()
 
 

@@ -165,7 +165,7 @@ def _read_pages(
     finder: TableFinder | None,
     worth_table_search: Callable[[int], bool] = lambda index: True,
 ) -> None:
-    # Refuses too many pages before any is read; a part of a split document reads its range.
+    # Refuses too many pages before any is read; a worker sharing the document reads its part.
     pages = out.expect_pages(total)
     try:
         for index in pages:

@@ -54,6 +54,25 @@ class _Part:
     reusable: bool = False  # the worker finished its part cleanly and can take another job
 
 
+class _Shares:
+    """The pages of a split PDF, handed out range by range to the workers reading it as each
+    asks for more: large ranges first, smaller ones towards the end, so that few questions are
+    asked and the workers finish together however uneven the pages' cost (tables, OCR)."""
+
+    def __init__(self, total: int, workers: int) -> None:
+        self.total = total
+        self._workers = workers
+        self._next = 0
+        self.first = self.take()  # the asking worker's: the document's first pages
+
+    def take(self) -> range:
+        remaining = self.total - self._next
+        size = remaining if self._workers == 1 else -(-remaining // (2 * self._workers))
+        pages = range(self._next, self._next + size)
+        self._next += size
+        return pages
+
+
 @dataclass(eq=False)
 class _Job:
     job_id: str
@@ -165,8 +184,8 @@ class ExtractorPool:
                 "limits": self.limits.to_dict(),
                 "ocr": self.ocr.to_dict(),
                 "ocr_languages": ocr_languages,
-                # A single worker could only split with itself.
-                "split_above": self.split_pages if self.size > 1 else 0,
+                # None: never ask (a single worker could only split with itself).
+                "split_above": self.split_pages if self.split_pages and self.size > 1 else None,
             }
             return await self._run(job, worker, request, on_progress)
         finally:
@@ -342,31 +361,37 @@ class ExtractorPool:
                 if part.running and part.worker is not None:
                     part.worker.kill()
 
-        def split(total: int) -> range:
-            """The first worker has counted more pages than split_pages: hand out the others."""
-            ranges = self._split(total)
-            for pages, helper in ranges[1:]:
-                part = _Part(helper)
-                parts.append(part)
-                job.helpers.append(part)
-                part_request = {
-                    **request,
-                    "split_above": 0,
-                    "part": [pages.start, pages.stop, total],
-                }
-                task = loop.create_task(
-                    self._run_part(job, part, part_request, deadline, report, stop_all)
-                )
-                tasks.append(task)
-                self._background.add(task)  # close() cancels it with the rest
-                task.add_done_callback(self._forget)
-            if len(ranges) > 1:
-                self.split_documents += 1
-            return ranges[0][0]
+        shares: list[_Shares] = []  # set by the first worker's first ask
+
+        def next_pages(total: int) -> range:
+            """A worker of this document asks for pages (see protocol.SPLIT)."""
+            if not shares:  # the first worker has counted more than split_pages pages
+                helpers = self._take_idle(min(self.size, -(-total // self.split_pages)) - 1)
+                shares.append(_Shares(total, 1 + len(helpers)))
+                for helper in helpers:
+                    start_helper(helper)
+                if helpers:
+                    self.split_documents += 1
+                return shares[0].first
+            if total != shares[0].total:
+                raise ValueError(f"a worker counted {total} pages, not {shares[0].total}")
+            return shares[0].take()
+
+        def start_helper(helper: WorkerProcess) -> None:
+            part = _Part(helper)
+            parts.append(part)
+            job.helpers.append(part)
+            helper_request = {**request, "split_above": 0, "helper": True}
+            task = loop.create_task(
+                self._run_part(job, part, helper_request, deadline, report, stop_all, next_pages)
+            )
+            tasks.append(task)
+            self._background.add(task)  # close() cancels it with the rest
+            task.add_done_callback(self._forget)
 
         try:
             try:
-                done = await self._drive(job, first, request, deadline, report, split)
+                done = await self._drive(job, first, request, deadline, report, next_pages)
             finally:
                 job.reusable = first.reusable
             if tasks:
@@ -391,39 +416,38 @@ class ExtractorPool:
         ]
         return merge_parts(
             finished,
-            language=await self._language(finished),
+            language=await self._language(finished, shares[0].first),
             max_chars=self.limits.max_chars,
             took_ms=took_ms,
         )
 
-    def _split(self, total: int) -> list[tuple[range, WorkerProcess | None]]:
-        """Contiguous page ranges, the first for the asking worker, each other one with an
-        idle worker; ranges of at least about split_pages pages."""
-        wanted = min(self.size, -(-total // self.split_pages)) - 1
-        helpers: list[WorkerProcess] = []
-        while self._idle and len(helpers) < wanted:
+    def _take_idle(self, wanted: int) -> list[WorkerProcess]:
+        """Up to ``wanted`` workers idle right now; never waits for one (a long document
+        must not hold up the documents behind it)."""
+        taken: list[WorkerProcess] = []
+        while self._idle and len(taken) < wanted:
             worker = self._idle.pop()
             if worker.alive:
-                helpers.append(worker)
+                taken.append(worker)
             else:
                 self._retire(worker)  # died while idle
-        count = 1 + len(helpers)
-        bounds = [total * i // count for i in range(count + 1)]
-        workers: list[WorkerProcess | None] = [None, *helpers]
-        return [(range(bounds[i], bounds[i + 1]), workers[i]) for i in range(count)]
+        return taken
 
-    async def _language(self, parts: list[tuple[ResultAssembly, protocol.Header]]) -> str | None:
-        """The first part's language when its pages filled the sample language detection
-        looks at (the usual case); otherwise detected here from the merged pages' sample."""
+    async def _language(
+        self, parts: list[tuple[ResultAssembly, protocol.Header]], first_range: range
+    ) -> str | None:
+        """The first worker's language when the pages of its first range filled the sample
+        language detection looks at (the usual case: they are the document's first pages);
+        otherwise detected here from the merged pages' sample."""
         sample = LanguageSample()
-        for page in parts[0][0].pages:
+        pages = sorted((p for a, _ in parts for p in a.pages), key=lambda p: p.number)
+        for page in pages:
             sample.add(page.text, page.empty)
-        if sample.full:
-            language = parts[0][1].get("language")
-            return None if language is None else str(language)
-        for assembly, _ in parts[1:]:
-            for page in assembly.pages:
-                sample.add(page.text, page.empty)
+            if sample.full:
+                if page.number <= first_range.stop:
+                    language = parts[0][1].get("language")
+                    return None if language is None else str(language)
+                break
         # A thread: detection takes tens of milliseconds the event loop must not wait.
         return await asyncio.to_thread(sample.language)
 
@@ -435,10 +459,11 @@ class ExtractorPool:
         deadline: float,
         report: ProgressCallback,
         stop_all: Callable[[BaseException], None],
+        next_pages: Callable[[int], range],
     ) -> protocol.Header:
-        """A later page range of a split PDF; its worker goes back to the pool at its end."""
+        """A worker added to a split PDF; it goes back to the pool at its end."""
         try:
-            return await self._drive(job, part, request, deadline, report)
+            return await self._drive(job, part, request, deadline, report, next_pages)
         except BaseException as exc:
             stop_all(exc)
             raise
@@ -457,7 +482,7 @@ class ExtractorPool:
         request: protocol.Header,
         deadline: float,
         report: ProgressCallback,
-        split: Callable[[int], range] | None = None,
+        next_pages: Callable[[int], range] | None = None,
     ) -> protocol.Header:
         """Runs one part to its DONE header; raises ExtractionError or ExtractionCancelled."""
         worker = part.worker
@@ -470,9 +495,8 @@ class ExtractorPool:
                 if frame is None:
                     raise await self._why_it_ended(job, worker)
                 try:
-                    if split is not None and frame[0]["k"] == protocol.SPLIT:
-                        pages = split(int(frame[0]["total"]))
-                        split = None  # asked once per job
+                    if next_pages is not None and frame[0]["k"] == protocol.SPLIT:
+                        pages = next_pages(int(frame[0]["total"]))
                         worker.send({"k": protocol.PAGES, "start": pages.start, "stop": pages.stop})
                         continue
                     done = part.assembly.add(frame, report)

@@ -21,9 +21,10 @@ TABLE_CHUNK_ROWS = 2000
 
 # Parent -> child.
 # header: path, password, tables, limits, ocr, ocr_languages; split_above (a PDF with more pages
-# asks how to split, see SPLIT) or part ([start, stop, total]: read only those 0-based pages).
+# asks which pages to read, see SPLIT; absent: never); helper (a worker the pool added to a
+# document another one started: split_above is 0, and it reports no language).
 JOB = "job"
-PAGES = "pages"  # the answer to SPLIT; header: start, stop (the 0-based pages to read)
+PAGES = "pages"  # the answer to SPLIT; header: start, stop (0-based; an empty range: no more)
 # Child -> parent.
 READY = "ready"
 # header: n, total, empty, more (more text of the same page follows); a page's first frame also
@@ -31,8 +32,9 @@ READY = "ready"
 PAGE = "page"
 TABLE = "table"  # header: page, rows, more (more rows of the same table follow)
 DONE = "done"  # header: ..., warnings, document_warnings (said once however many parts)
-# header: total. Sent before any page by a PDF with more pages than the job's split_above; the
-# worker then waits for PAGES: the pool may hand the other pages to other workers.
+# header: total. Sent by a PDF with more pages than the job's split_above, before any page and
+# again after each range read; the worker waits for PAGES. The pool hands out the pages, range
+# by range, to the workers it has added to the document.
 SPLIT = "split"
 ERROR = "error"  # header: reason, message, fatal (the worker exits after sending it)
 

@@ -12,8 +12,8 @@ the worker, before anything else:
 Without the variable such a file is just a small text file.
 
 For a PDF split between workers, ``DOCSTREAM_EXTRACTOR_TEST_PART_HOOK="<action> <arg>"`` in the
-worker's environment (with the variable above) runs the same actions in every part but the
-first, once it knows its page range: one part of a document failing, hanging or crashing.
+worker's environment (with the variable above) runs the same actions in every worker the pool
+added to the document, before it asks for pages: one part failing, hanging or crashing.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -96,7 +97,8 @@ def run_job(
                 "extractor": info.extractor,
                 "title": info.title,
                 "author": info.author,
-                "language": collector.language(),
+                # A helper's pages are not the first ones: the pool has the language.
+                "language": None if header.get("helper") else collector.language(),
                 "chars": collector.chars,
                 "words": collector.words,
                 "warnings": info.warnings,
@@ -121,33 +123,29 @@ def _page_chooser(
     header: protocol.Header, writer: protocol.FrameWriter, jobs_in: BinaryIO | None
 ) -> PageChooser | None:
     """Which pages of a PDF this job reads (see protocol.SPLIT); None: all of them."""
-    part = header.get("part")
-    if part is not None:
-        start, stop, expected = (int(n) for n in part)
-
-        def given_part(total: int) -> range:
-            if total != expected:  # the same file read twice: cannot happen, but never merge it
-                raise ExtractionError(
-                    ReasonCode.INTERNAL,
-                    f"A part of the split PDF counted {total} pages, not {expected}.",
-                )
-            testhooks.run_in_later_part()
-            return range(start, stop)
-
-        return given_part
     split_above = header.get("split_above")
-    if not split_above or jobs_in is None:
+    if split_above is None or jobs_in is None:
         return None
     reader = jobs_in
+    helping = bool(header.get("helper"))
 
-    def ask_the_pool(total: int) -> range:
+    def ask_the_pool(total: int) -> Iterator[range]:
         if total <= split_above:
-            return range(total)
-        writer.send({"k": protocol.SPLIT, "total": total})
-        answer = protocol.read_frame(reader)
-        if answer is None or answer[0]["k"] != protocol.PAGES:
-            raise ExtractionError(ReasonCode.INTERNAL, "The pool did not say which pages to read.")
-        return range(int(answer[0]["start"]), int(answer[0]["stop"]))
+            yield range(total)
+            return
+        if helping:
+            testhooks.run_in_later_part()
+        while True:  # one range after another, until the pool has none left
+            writer.send({"k": protocol.SPLIT, "total": total})
+            answer = protocol.read_frame(reader)
+            if answer is None or answer[0]["k"] != protocol.PAGES:
+                raise ExtractionError(
+                    ReasonCode.INTERNAL, "The pool did not say which pages to read."
+                )
+            pages = range(int(answer[0]["start"]), int(answer[0]["stop"]))
+            if not pages:
+                return
+            yield pages
 
     return ask_the_pool
 
