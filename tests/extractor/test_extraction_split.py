@@ -27,7 +27,7 @@ from services.extractor.extraction import (
 from services.extractor.extraction.testhooks import ENV_VAR, PART_ENV_VAR
 from shared.reasons import ReasonCode
 
-from .extraction_samples import assert_serves, pdf_bytes
+from .extraction_samples import HEALTHY_DOC, HEALTHY_PHRASE, assert_serves, pdf_bytes
 
 LONG = "chelsea_pdta.pdf"  # 65 pages, French (corpus README)
 
@@ -133,6 +133,18 @@ async def test_no_split_with_one_worker_or_a_short_pdf(corpus: Path) -> None:
         assert pool.split_documents == 0
         await pool.extract("long", corpus / "pdf" / LONG)
         assert pool.split_documents == 1
+
+
+async def test_a_document_that_waits_gets_an_added_worker_back(corpus: Path) -> None:
+    # Two workers, both on the long PDF (tables on: ~3 s): a one-page document that arrives
+    # then is served when the added worker ends its range, before the long one is done.
+    async with ExtractorPool(workers=2) as pool:
+        long = asyncio.create_task(pool.extract("long", corpus / "pdf" / LONG))
+        await until(lambda: pool.split_documents == 1)
+        short = await pool.extract("short", HEALTHY_DOC)
+        assert HEALTHY_PHRASE in short.text
+        assert not long.done()
+        assert len((await long).pages) == 65
 
 
 # --- a part that fails, hangs or crashes ---

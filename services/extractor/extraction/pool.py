@@ -93,10 +93,11 @@ class ExtractorPool:
     ``ocr`` says when and how scanned or garbled PDF pages are read by OCR.
 
     A PDF with more than ``split_pages`` pages is read by several workers at once when others
-    are idle as it starts: each takes a contiguous page range, and the parts are put together
-    in page order into the result one worker would have produced. Only the workers idle at
-    that moment are taken, never waited for, so a long document cannot hold up the others
-    for long. 0 turns splitting off.
+    are idle as it starts: each reads contiguous page ranges handed out as it asks, and the
+    pages are put together in page order into the result one worker would have produced. Only
+    the workers idle at that moment are taken, never waited for, and an added worker leaves
+    at the end of its range when another document waits, so a long document cannot hold up
+    the others. 0 turns splitting off.
     """
 
     def __init__(
@@ -377,13 +378,20 @@ class ExtractorPool:
                 raise ValueError(f"a worker counted {total} pages, not {shares[0].total}")
             return shares[0].take()
 
+        def share(total: int) -> range:
+            """An added worker asks for more: none while another document waits for a worker,
+            which this one then serves; the first worker reads what is left."""
+            if any(not waiter.done() for waiter in self._waiters):
+                return range(0)
+            return next_pages(total)
+
         def start_helper(helper: WorkerProcess) -> None:
             part = _Part(helper)
             parts.append(part)
             job.helpers.append(part)
             helper_request = {**request, "split_above": 0, "helper": True}
             task = loop.create_task(
-                self._run_part(job, part, helper_request, deadline, report, stop_all, next_pages)
+                self._run_part(job, part, helper_request, deadline, report, stop_all, share)
             )
             tasks.append(task)
             self._background.add(task)  # close() cancels it with the rest
