@@ -345,7 +345,7 @@ class ExtractorPool:
         started = loop.time()
         deadline = started + self.limits.timeout_s  # for the document, whatever its parts
         first = _Part(worker)
-        parts = [first]  # in page order
+        parts = [first]  # the first worker, then those added to a split PDF
         tasks: list[asyncio.Task[protocol.Header]] = []
         failures: list[BaseException] = []
 
