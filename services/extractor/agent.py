@@ -76,6 +76,7 @@ def build(settings: ExtractorSettings) -> Any:
         ),
         tables=settings.tables,
         ocr=settings.ocr_options(),
+        split_pages=settings.split_pages,
     )
     blobs = open_blob_store(settings)
 

@@ -27,6 +27,9 @@ class ExtractorSettings(ServiceSettings):
     max_file_bytes: int = Field(200 * 2**20, ge=1)
     max_docx_uncompressed_bytes: int = Field(200 * 2**20, ge=1)
     tables: bool = True
+    #: A PDF with more pages than this is read by several idle workers at once, in page
+    #: ranges put back together in order; 0: one worker per document, always.
+    split_pages: int = Field(16, ge=0)
     #: Texts up to this size ride inline in documents.extracted; larger ones only by reference.
     inline_text_max_bytes: int = Field(256 * 1024, ge=0)
     #: At most one progress event per document per this many seconds (plus a final one).

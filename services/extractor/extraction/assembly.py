@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from shared.events import TableData
 from shared.reasons import ReasonCode
 
 from . import protocol
+from .collector import too_much_text
 from .errors import ExtractionError
-from .pages import PageText
+from .pages import PAGE_SEPARATOR, PageText
 from .process import Frame
 from .result import ExtractionResult
 
@@ -84,8 +85,69 @@ class ResultAssembly:
             chars=int(done["chars"]),
             words=int(done["words"]),
             took_ms=took_ms,
-            warnings=[str(w) for w in done.get("warnings", [])],
+            warnings=_warnings(done),
         )
+
+
+def merge_parts(
+    parts: Sequence[tuple[ResultAssembly, protocol.Header]],
+    *,
+    language: str | None,
+    max_chars: int,
+    took_ms: float,
+) -> ExtractionResult:
+    """One result from the parts of a split PDF, in page order: what one worker reading the
+    whole file would have produced (the caller works out the ``language``). Each page was read
+    by one worker, so its tables come from one part, in their order.
+
+    Raises the collector's error when the parts' text together is over ``max_chars``: each
+    part only knew its own."""
+    first = parts[0][1]
+    pages = sorted((page for assembly, _ in parts for page in assembly.pages), key=_number)
+    chars = sum(int(done["chars"]) for _, done in parts)
+    if chars > max_chars:
+        count = 0
+        for page in pages:
+            count += len(page.text) + (len(PAGE_SEPARATOR) if page.number > 1 else 0)
+            if count > max_chars:
+                raise too_much_text(max_chars, page.number)
+    # Each worker says a document-wide warning once, and a per-part one (pdfplumber cannot
+    # open the file) too: said once here. Page warnings keep their order within each part.
+    warnings: list[str] = []
+    document_warnings: list[str] = []
+    for _, done in parts:
+        for said, into in (
+            (done.get("warnings", []), warnings),
+            (done.get("document_warnings", []), document_warnings),
+        ):
+            for warning in map(str, said):
+                if warning not in into:
+                    into.append(warning)
+    return ExtractionResult(
+        detected_type=str(first["detected_type"]),
+        extractor=str(first["extractor"]),
+        pages=pages,
+        tables=sorted((t for assembly, _ in parts for t in assembly.tables), key=_page),
+        title=first.get("title"),
+        author=first.get("author"),
+        language=language,
+        chars=chars,
+        words=sum(int(done["words"]) for _, done in parts),
+        took_ms=took_ms,
+        warnings=warnings + document_warnings,
+    )
+
+
+def _number(page: PageText) -> int:
+    return page.number
+
+
+def _page(table: TableData) -> int:
+    return table.page or 0  # PDF tables always name their page
+
+
+def _warnings(done: protocol.Header) -> list[str]:
+    return [str(w) for w in [*done.get("warnings", []), *done.get("document_warnings", [])]]
 
 
 def _report(on_progress: ProgressCallback | None, done: int, total: int) -> None:

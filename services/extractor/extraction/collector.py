@@ -8,7 +8,7 @@ whole text and the pool can report progress page by page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from shared.reasons import ReasonCode
@@ -21,6 +21,9 @@ from .pages import PAGE_SEPARATOR, PageText
 Rows = list[list[str | None]]
 PageCallback = Callable[[PageText, int], None]  # (page, pages_total)
 TableCallback = Callable[[int, Rows], None]  # (page number, rows)
+# Given the page count, the 0-based page ranges this job reads, in turn: all pages at once, or
+# the ranges the pool hands this worker while it shares the document with others (pool.py).
+PageChooser = Callable[[int], Iterator[range]]
 
 # detect_language looks at the first 4000 characters; keep a little more than that.
 _LANGUAGE_SAMPLE_CHARS = 5000
@@ -38,30 +41,80 @@ class DocumentInfo:
     title: str | None = None
     author: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Said once per document, however many pages (or parts of a split document) meet them;
+    # reported after ``warnings``.
+    document_warnings: list[str] = field(default_factory=list)
+
+
+class LanguageSample:
+    """The text language detection looks at: the first non-empty pages, up to a size.
+
+    One definition for the worker's collector and for the pool, which rebuilds the sample of a
+    document whose pages were read by several workers."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.chars = 0
+
+    @property
+    def full(self) -> bool:
+        return self.chars >= _LANGUAGE_SAMPLE_CHARS
+
+    def add(self, text: str, empty: bool) -> None:
+        if not self.full and not empty:
+            self.parts.append(text[:_LANGUAGE_SAMPLE_CHARS])
+            self.chars += len(self.parts[-1])
+
+    def language(self) -> str | None:
+        return detect_language(PAGE_SEPARATOR.join(self.parts))
+
+
+def too_much_text(limit: int, page: int) -> ExtractionError:
+    return ExtractionError(
+        ReasonCode.TOO_LARGE,
+        f"The text is longer than {limit} characters (limit reached on page {page}).",
+    )
 
 
 class PageCollector:
     def __init__(
-        self, limits: ExtractionLimits, on_page: PageCallback, on_table: TableCallback
+        self,
+        limits: ExtractionLimits,
+        on_page: PageCallback,
+        on_table: TableCallback,
+        choose_pages: PageChooser | None = None,
     ) -> None:
         self._limits = limits
         self._on_page = on_page
         self._on_table = on_table
+        self._choose_pages = choose_pages
         self.pages_total = 0
         self.pages_done = 0
         self.chars = 0
         self.words = 0
-        self._sample: list[str] = []
-        self._sample_chars = 0
+        self._sample = LanguageSample()
 
-    def expect_pages(self, total: int) -> None:
-        """Announce the page count; refused before any page is read when it is over the limit."""
+    def expect_pages(self, total: int) -> Iterator[int]:
+        """Announce the page count; refused before any page is read when it is over the limit.
+
+        Returns the 0-based pages to read, in order: all of them, unless the worker shares the
+        document with others. Then its pages come in ranges, and it numbers them and counts
+        their characters as the whole document would (a separator before each but the
+        first page), so that the parts add up to the unsplit result."""
         if total > self._limits.max_pages:
             raise ExtractionError(
                 ReasonCode.TOO_MANY_PAGES,
                 f"The document has {total} pages; at most {self._limits.max_pages} are accepted.",
             )
         self.pages_total = total
+        ranges = self._choose_pages(total) if self._choose_pages else iter([range(total)])
+        return self._pages(ranges)
+
+    def _pages(self, ranges: Iterator[range]) -> Iterator[int]:
+        for pages in ranges:
+            for index in pages:
+                self.pages_done = index  # the pages before it, read here or elsewhere
+                yield index
 
     def add_page(
         self,
@@ -80,15 +133,9 @@ class PageCollector:
             text = ""
         self.chars += len(text) + (len(PAGE_SEPARATOR) if self.pages_done else 0)
         if self.chars > self._limits.max_chars:
-            raise ExtractionError(
-                ReasonCode.TOO_LARGE,
-                f"The text is longer than {self._limits.max_chars} characters "
-                f"(limit reached on page {self.pages_done + 1}).",
-            )
+            raise too_much_text(self._limits.max_chars, self.pages_done + 1)
         self.words += count_words(text)
-        if self._sample_chars < _LANGUAGE_SAMPLE_CHARS and not empty:
-            self._sample.append(text[:_LANGUAGE_SAMPLE_CHARS])
-            self._sample_chars += len(self._sample[-1])
+        self._sample.add(text, empty)
         self.pages_done += 1
         self.pages_total = max(self.pages_total, self.pages_done)
         for rows in tables:
@@ -104,7 +151,7 @@ class PageCollector:
         self._on_page(page, self.pages_total)
 
     def language(self) -> str | None:
-        return detect_language(PAGE_SEPARATOR.join(self._sample))
+        return self._sample.language()
 
 
 def _clean_cell(cell: str | None) -> str | None:

@@ -84,7 +84,7 @@ def extract_pdf(
             )
         finally:
             rescue.close()
-        info.warnings.extend(rescue.document_warnings)
+        info.document_warnings.extend(rescue.document_warnings)
         return info
     finally:
         document.close()
@@ -165,9 +165,10 @@ def _read_pages(
     finder: TableFinder | None,
     worth_table_search: Callable[[int], bool] = lambda index: True,
 ) -> None:
-    out.expect_pages(total)  # refuses too many pages before any is read
+    # Refuses too many pages before any is read; a worker sharing the document reads its part.
+    pages = out.expect_pages(total)
     try:
-        for index in range(total):
+        for index in pages:
             page = read_page(index)  # first: it may learn whether the page is worth a search
             found = finder.find(index) if finder and worth_table_search(index) else []
             out.add_page(

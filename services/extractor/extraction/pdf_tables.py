@@ -33,16 +33,20 @@ class TableFinder:
         self._spent_s = 0.0
         self._pdf: Any = None
         self._done = False  # closed, failed to open, or out of budget
+        self._first: int | None = None  # the first page searched: 0 unless a split PDF's part
 
     def find(self, index: int) -> list[Rows]:
         """Tables of the 0-based page ``index`` (``[]`` once the finder has stopped)."""
         if self._done:
             return []
+        if self._first is None:
+            self._first = index
         if self._spent_s >= self._budget_s:
-            self._stop(
-                f"tables searched on pages 1-{index} only: "
-                f"the {self._budget_s:g} s table budget was spent"
-            )
+            if self._first == 0:
+                searched = f"tables searched on pages 1-{index} only"
+            else:  # one worker's share of a split PDF: its pages need not be contiguous
+                searched = f"tables not searched on this worker's pages from page {index + 1} on"
+            self._stop(f"{searched}: the {self._budget_s:g} s table budget was spent")
             return []
         started = time.perf_counter()
         page = None

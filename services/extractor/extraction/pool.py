@@ -16,15 +16,16 @@ import logging
 import os
 import signal
 from collections import deque
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shared.reasons import ReasonCode
 
 from . import protocol
-from .assembly import ProgressCallback, ResultAssembly
+from .assembly import ProgressCallback, ResultAssembly, merge_parts
+from .collector import LanguageSample
 from .errors import ExtractionCancelled, ExtractionError
 from .limits import ExtractionLimits
 from .ocr_options import OcrOptions
@@ -44,12 +45,43 @@ _RESPAWN_DELAY_S = (0.5, 30.0)  # first and longest pause between failed attempt
 
 
 @dataclass(eq=False)
+class _Part:
+    """One worker's share of a job: the whole document, or a page range of a split PDF."""
+
+    worker: WorkerProcess | None  # None once a later part's worker went back to the pool
+    assembly: ResultAssembly = field(default_factory=ResultAssembly)
+    running: bool = True
+    reusable: bool = False  # the worker finished its part cleanly and can take another job
+
+
+class _Shares:
+    """The pages of a split PDF, handed out range by range to the workers reading it as each
+    asks for more: large ranges first, smaller ones towards the end, so that few questions are
+    asked and the workers finish together however uneven the pages' cost (tables, OCR)."""
+
+    def __init__(self, total: int, workers: int) -> None:
+        self.total = total
+        self._workers = workers
+        self._next = 0
+        self.first = self.take()  # the asking worker's: the document's first pages
+
+    def take(self) -> range:
+        remaining = self.total - self._next
+        size = remaining if self._workers == 1 else -(-remaining // (2 * self._workers))
+        pages = range(self._next, self._next + size)
+        self._next += size
+        return pages
+
+
+@dataclass(eq=False)
 class _Job:
     job_id: str
     waiter: asyncio.Future[WorkerProcess] | None = None
     worker: WorkerProcess | None = None
     cancel_requested: bool = False
     reusable: bool = False  # the worker finished the job cleanly and can take another
+    # The later page ranges of a split PDF, each on a worker of its own (see _split).
+    helpers: list[_Part] = field(default_factory=list)
 
 
 class ExtractorPool:
@@ -59,6 +91,13 @@ class ExtractorPool:
     :class:`ExtractionCancelled`, nothing else for bad input. ``tables`` turns pdfplumber's
     table search on PDFs on or off; DOCX and CSV tables cost nothing and always come back.
     ``ocr`` says when and how scanned or garbled PDF pages are read by OCR.
+
+    A PDF with more than ``split_pages`` pages is read by several workers at once when others
+    are idle as it starts: each reads contiguous page ranges handed out as it asks, and the
+    pages are put together in page order into the result one worker would have produced. Only
+    the workers idle at that moment are taken, never waited for, and an added worker leaves
+    at the end of its range when another document waits, so a long document cannot hold up
+    the others. 0 turns splitting off.
     """
 
     def __init__(
@@ -68,10 +107,15 @@ class ExtractorPool:
         *,
         tables: bool = True,
         ocr: OcrOptions = OcrOptions(),  # noqa: B008 - frozen, safe to share
+        split_pages: int = 16,
     ) -> None:
         self.size = workers if workers is not None else (os.cpu_count() or 1)
         if self.size < 1:
             raise ValueError("an extractor pool needs at least one worker")
+        if split_pages < 0:
+            raise ValueError("split_pages cannot be negative")
+        self.split_pages = split_pages
+        self.split_documents = 0  # documents read by more than one worker (tests, metrics)
         self.limits = limits
         self.tables = tables
         self.ocr = ocr
@@ -81,7 +125,7 @@ class ExtractorPool:
         self._waiters: deque[asyncio.Future[WorkerProcess]] = deque()
         # Usually one job per id; a document redelivered while in flight may have two.
         self._jobs: dict[str, list[_Job]] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._dying: set[WorkerProcess] = set()  # killed, not yet reaped
         self._starting: asyncio.Task[None] | None = None
         self._closed = False
@@ -141,6 +185,8 @@ class ExtractorPool:
                 "limits": self.limits.to_dict(),
                 "ocr": self.ocr.to_dict(),
                 "ocr_languages": ocr_languages,
+                # None: never ask (a single worker could only split with itself).
+                "split_above": self.split_pages if self.split_pages and self.size > 1 else None,
             }
             return await self._run(job, worker, request, on_progress)
         finally:
@@ -164,6 +210,9 @@ class ExtractorPool:
             elif job.worker is not None:
                 # The only way to stop C code mid-page. The job sees the stream end and raises.
                 job.worker.kill()
+                for part in job.helpers:  # every page range of a split document
+                    if part.worker is not None:
+                        part.worker.kill()
         return bool(jobs)
 
     async def close(self) -> None:
@@ -173,7 +222,7 @@ class ExtractorPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(ExtractionCancelled("the extractor pool closed"))
-        tasks: list[asyncio.Task[None]] = list(self._background)
+        tasks: list[asyncio.Task[Any]] = list(self._background)
         if self._starting is not None:
             tasks.append(self._starting)
         for task in tasks:
@@ -273,12 +322,17 @@ class ExtractorPool:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, longest)
 
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # a part's failure is raised by its job, not logged as unretrieved
+
     def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # --- one job on one worker ---
+    # --- one job: one worker, or several for a split PDF ---
 
     async def _run(
         self,
@@ -289,27 +343,184 @@ class ExtractorPool:
     ) -> ExtractionResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = started + self.limits.timeout_s
-        worker.next_memory_check = started
-        worker.send(request)
-        assembly = ResultAssembly()
-        while True:
-            frame = await self._next_frame(worker, deadline)
-            if frame is None:
-                raise await self._why_it_ended(job, worker)
+        deadline = started + self.limits.timeout_s  # for the document, whatever its parts
+        first = _Part(worker)
+        parts = [first]  # the first worker, then those added to a split PDF
+        tasks: list[asyncio.Task[protocol.Header]] = []
+        failures: list[BaseException] = []
+
+        def report(_done: int, total: int) -> None:
+            # Pages done in all parts: monotonic, and at most the total (which all parts share).
+            if on_progress is not None:
+                on_progress(sum(len(part.assembly.pages) for part in parts), total)
+
+        def stop_all(failure: BaseException) -> None:
+            """The first part to fail decides the document's reason; the others are stopped."""
+            if not failures:
+                failures.append(failure)
+            for part in parts:
+                if part.running and part.worker is not None:
+                    part.worker.kill()
+
+        shares: list[_Shares] = []  # set by the first worker's first ask
+
+        def next_pages(total: int) -> range:
+            """A worker of this document asks for pages (see protocol.SPLIT)."""
+            if not shares:  # the first worker has counted more than split_pages pages
+                helpers = self._take_idle(min(self.size, -(-total // self.split_pages)) - 1)
+                shares.append(_Shares(total, 1 + len(helpers)))
+                for helper in helpers:
+                    start_helper(helper)
+                if helpers:
+                    self.split_documents += 1
+                return shares[0].first
+            if total != shares[0].total:
+                raise ValueError(f"a worker counted {total} pages, not {shares[0].total}")
+            return shares[0].take()
+
+        def share(total: int) -> range:
+            """An added worker asks for more: none while another document waits for a worker,
+            which this one then serves; the first worker reads what is left."""
+            if any(not waiter.done() for waiter in self._waiters):
+                return range(0)
+            return next_pages(total)
+
+        def start_helper(helper: WorkerProcess) -> None:
+            part = _Part(helper)
+            parts.append(part)
+            job.helpers.append(part)
+            helper_request = {**request, "split_above": 0, "helper": True}
+            task = loop.create_task(
+                self._run_part(job, part, helper_request, deadline, report, stop_all, share)
+            )
+            tasks.append(task)
+            self._background.add(task)  # close() cancels it with the rest
+            task.add_done_callback(self._forget)
+
+        try:
             try:
-                done = assembly.add(frame, on_progress)
-            except ExtractionError:
-                job.reusable = not assembly.worker_exiting
+                done = await self._drive(job, first, request, deadline, report, next_pages)
+            finally:
+                job.reusable = first.reusable
+            if tasks:
+                await asyncio.wait(tasks)
+        except BaseException as exc:
+            stop_all(exc)
+            if failures[0] is exc or isinstance(exc, asyncio.CancelledError):
                 raise
-            except (KeyError, TypeError, ValueError) as exc:
-                worker.kill()
-                raise ExtractionError(
-                    ReasonCode.INTERNAL, f"The extractor worker broke the protocol: {exc!r}"
-                ) from exc
-            if done is not None:
-                job.reusable = True
-                return assembly.result(done, took_ms=(loop.time() - started) * 1000)
+            # The first worker was stopped because a later part failed: that part's reason.
+            raise failures[0] from None
+        finally:
+            for task in tasks:
+                task.cancel()  # those still running: their workers are killed and replaced
+        if failures:
+            raise failures[0]
+        took_ms = (loop.time() - started) * 1000
+        if not tasks:
+            return first.assembly.result(done, took_ms=took_ms)
+        finished = [
+            (first.assembly, done),
+            *((p.assembly, t.result()) for p, t in zip(parts[1:], tasks, strict=True)),
+        ]
+        return merge_parts(
+            finished,
+            language=await self._language(finished, shares[0].first),
+            max_chars=self.limits.max_chars,
+            took_ms=took_ms,
+        )
+
+    def _take_idle(self, wanted: int) -> list[WorkerProcess]:
+        """Up to ``wanted`` workers idle right now; never waits for one (a long document
+        must not hold up the documents behind it)."""
+        taken: list[WorkerProcess] = []
+        while self._idle and len(taken) < wanted:
+            worker = self._idle.pop()
+            if worker.alive:
+                taken.append(worker)
+            else:
+                self._retire(worker)  # died while idle
+        return taken
+
+    async def _language(
+        self, parts: list[tuple[ResultAssembly, protocol.Header]], first_range: range
+    ) -> str | None:
+        """The first worker's language when the pages of its first range filled the sample
+        language detection looks at (the usual case: they are the document's first pages);
+        otherwise detected here from the merged pages' sample."""
+        sample = LanguageSample()
+        pages = sorted((p for a, _ in parts for p in a.pages), key=lambda p: p.number)
+        for page in pages:
+            sample.add(page.text, page.empty)
+            if sample.full:
+                if page.number <= first_range.stop:
+                    language = parts[0][1].get("language")
+                    return None if language is None else str(language)
+                break
+        # A thread: detection takes tens of milliseconds the event loop must not wait.
+        return await asyncio.to_thread(sample.language)
+
+    async def _run_part(
+        self,
+        job: _Job,
+        part: _Part,
+        request: protocol.Header,
+        deadline: float,
+        report: ProgressCallback,
+        stop_all: Callable[[BaseException], None],
+        next_pages: Callable[[int], range],
+    ) -> protocol.Header:
+        """A worker added to a split PDF; it goes back to the pool at its end."""
+        try:
+            return await self._drive(job, part, request, deadline, report, next_pages)
+        except BaseException as exc:
+            stop_all(exc)
+            raise
+        finally:
+            worker, part.worker = part.worker, None
+            if worker is not None:
+                if part.reusable:
+                    self._release(worker)
+                else:
+                    self._retire(worker)
+
+    async def _drive(
+        self,
+        job: _Job,
+        part: _Part,
+        request: protocol.Header,
+        deadline: float,
+        report: ProgressCallback,
+        next_pages: Callable[[int], range] | None = None,
+    ) -> protocol.Header:
+        """Runs one part to its DONE header; raises ExtractionError or ExtractionCancelled."""
+        worker = part.worker
+        assert worker is not None
+        worker.next_memory_check = asyncio.get_running_loop().time()
+        try:
+            worker.send(request)
+            while True:
+                frame = await self._next_frame(worker, deadline)
+                if frame is None:
+                    raise await self._why_it_ended(job, worker)
+                try:
+                    if next_pages is not None and frame[0]["k"] == protocol.SPLIT:
+                        pages = next_pages(int(frame[0]["total"]))
+                        worker.send({"k": protocol.PAGES, "start": pages.start, "stop": pages.stop})
+                        continue
+                    done = part.assembly.add(frame, report)
+                except ExtractionError:
+                    part.reusable = not part.assembly.worker_exiting
+                    raise
+                except (KeyError, TypeError, ValueError) as exc:
+                    worker.kill()
+                    raise ExtractionError(
+                        ReasonCode.INTERNAL, f"The extractor worker broke the protocol: {exc!r}"
+                    ) from exc
+                if done is not None:
+                    part.reusable = True
+                    return done
+        finally:
+            part.running = False
 
     async def _next_frame(self, worker: WorkerProcess, deadline: float) -> Frame | None:
         loop = asyncio.get_running_loop()

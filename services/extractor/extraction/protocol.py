@@ -20,14 +20,22 @@ TEXT_CHUNK_CHARS = 2**20
 TABLE_CHUNK_ROWS = 2000
 
 # Parent -> child.
+# header: path, password, tables, limits, ocr, ocr_languages; split_above (a PDF with more pages
+# asks which pages to read, see SPLIT; absent: never); helper (a worker the pool added to a
+# document another one started: split_above is 0, and it reports no language).
 JOB = "job"
+PAGES = "pages"  # the answer to SPLIT; header: start, stop (0-based; an empty range: no more)
 # Child -> parent.
 READY = "ready"
 # header: n, total, empty, more (more text of the same page follows); a page's first frame also
 # has extractor, ocr_confidence, warnings.
 PAGE = "page"
 TABLE = "table"  # header: page, rows, more (more rows of the same table follow)
-DONE = "done"
+DONE = "done"  # header: ..., warnings, document_warnings (said once however many parts)
+# header: total. Sent by a PDF with more pages than the job's split_above, before any page and
+# again after each range read; the worker waits for PAGES. The pool hands out the pages, range
+# by range, to the workers it has added to the document.
+SPLIT = "split"
 ERROR = "error"  # header: reason, message, fatal (the worker exits after sending it)
 
 # Exit status of a worker that ran out of memory and could not even report it.

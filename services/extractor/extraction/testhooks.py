@@ -10,6 +10,10 @@ the worker, before anything else:
 - ``crash``: abort the process (a parser crashing in C code).
 
 Without the variable such a file is just a small text file.
+
+For a PDF split between workers, ``DOCSTREAM_EXTRACTOR_TEST_PART_HOOK="<action> <arg>"`` in the
+worker's environment (with the variable above) runs the same actions in every worker the pool
+added to the document, before it asks for pages: one part failing, hanging or crashing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 ENV_VAR = "DOCSTREAM_EXTRACTOR_TEST_HOOKS"
+PART_ENV_VAR = "DOCSTREAM_EXTRACTOR_TEST_PART_HOOK"
 MAGIC = b"DOCSTREAM-TEST-HOOK "
 _STEP = 16 * 2**20
 
@@ -37,7 +42,16 @@ def run_if_requested(path: Path) -> None:
         return
     if not head.startswith(MAGIC):
         return
-    action, _, arg = head[len(MAGIC) :].decode("ascii", "replace").strip().partition(" ")
+    _act(head[len(MAGIC) :].decode("ascii", "replace"))
+
+
+def run_in_later_part() -> None:
+    if enabled():
+        _act(os.environ.get(PART_ENV_VAR, ""))
+
+
+def _act(request: str) -> None:
+    action, _, arg = request.strip().partition(" ")
     if action == "sleep":
         time.sleep(float(arg))
     elif action == "allocate":

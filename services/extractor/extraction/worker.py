@@ -16,13 +16,15 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from shared.reasons import ReasonCode
 from shared.text import detect_language
 
 from . import protocol, testhooks
-from .collector import PageCollector, Rows
+from .collector import PageChooser, PageCollector, Rows
 from .dispatch import extract_document
 from .errors import ExtractionError
 from .limits import ExtractionLimits
@@ -65,10 +67,14 @@ class _Sender:
             self._writer.send({"k": protocol.TABLE, "page": page, "rows": chunk, "more": more})
 
 
-def run_job(header: protocol.Header, writer: protocol.FrameWriter) -> None:
+def run_job(
+    header: protocol.Header, writer: protocol.FrameWriter, jobs_in: BinaryIO | None = None
+) -> None:
     limits = ExtractionLimits.from_dict(header["limits"])
     sender = _Sender(writer)
-    collector = PageCollector(limits, sender.page, sender.table)
+    collector = PageCollector(
+        limits, sender.page, sender.table, _page_chooser(header, writer, jobs_in)
+    )
     path = Path(header["path"])
     out_of_memory = False
     try:
@@ -91,10 +97,12 @@ def run_job(header: protocol.Header, writer: protocol.FrameWriter) -> None:
                 "extractor": info.extractor,
                 "title": info.title,
                 "author": info.author,
-                "language": collector.language(),
+                # A helper's pages are not the first ones: the pool has the language.
+                "language": None if header.get("helper") else collector.language(),
                 "chars": collector.chars,
                 "words": collector.words,
                 "warnings": info.warnings,
+                "document_warnings": info.document_warnings,
             }
         )
     except ExtractionError as exc:
@@ -109,6 +117,37 @@ def run_job(header: protocol.Header, writer: protocol.FrameWriter) -> None:
         _send_error(writer, ReasonCode.INTERNAL, f"Unexpected {type(exc).__name__}: {exc}")
     if out_of_memory:
         _exit_out_of_memory(writer)
+
+
+def _page_chooser(
+    header: protocol.Header, writer: protocol.FrameWriter, jobs_in: BinaryIO | None
+) -> PageChooser | None:
+    """Which pages of a PDF this job reads (see protocol.SPLIT); None: all of them."""
+    split_above = header.get("split_above")
+    if split_above is None or jobs_in is None:
+        return None
+    reader = jobs_in
+    helping = bool(header.get("helper"))
+
+    def ask_the_pool(total: int) -> Iterator[range]:
+        if total <= split_above:
+            yield range(total)
+            return
+        if helping:
+            testhooks.run_in_later_part()
+        while True:  # one range after another, until the pool has none left
+            writer.send({"k": protocol.SPLIT, "total": total})
+            answer = protocol.read_frame(reader)
+            if answer is None or answer[0]["k"] != protocol.PAGES:
+                raise ExtractionError(
+                    ReasonCode.INTERNAL, "The pool did not say which pages to read."
+                )
+            pages = range(int(answer[0]["start"]), int(answer[0]["stop"]))
+            if not pages:
+                return
+            yield pages
+
+    return ask_the_pool
 
 
 _engines: dict[OcrOptions, OcrEngine] = {}
@@ -189,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     while (frame := protocol.read_frame(jobs_in)) is not None:
         header, _ = frame
         if header["k"] == protocol.JOB:
-            run_job(header, writer)
+            run_job(header, writer, jobs_in)
     return 0
 
 
