@@ -362,6 +362,21 @@ def decode(raw: bytes | str) -> Event:
     return EVENT_ADAPTER.validate_json(raw)
 
 
+def peek_type(raw: bytes) -> str | None:
+    """An event's type without decoding it, for consumers that want few of the many records
+    (decoding every event, analyses and all, cost a consumer more than the rest of its work).
+
+    Reads the envelope's ``"type":"..."`` as :func:`encode` writes it (compact, before
+    ``data``); None when the record is written any other way: then decode it.
+    """
+    at = raw.find(b'"type":"')
+    data = raw.find(b'"data":')
+    if at < 0 or 0 <= data < at:
+        return None
+    end = raw.find(b'"', at + 8)
+    return raw[at + 8 : end].decode(errors="replace") if end > 0 else None
+
+
 def derive(parent: Envelope, cls: type[Any], *, source: str, **fields: Any) -> Any:
     """A new event about the same document, owner and generation as ``parent``."""
     return cls(

@@ -23,7 +23,13 @@ from pymongo.errors import PyMongoError
 from services.webhooks import metrics
 from services.webhooks.sender import Result, Sender
 from services.webhooks.settings import WebhooksSettings
-from shared.events import DocumentCancelled, DocumentCompleted, DocumentFailed, decode
+from shared.events import (
+    DocumentCancelled,
+    DocumentCompleted,
+    DocumentFailed,
+    decode,
+    peek_type,
+)
 from shared.kafka import EventProducer
 from shared.webhooks import (
     WEBHOOK_ATTEMPTS,
@@ -34,6 +40,7 @@ from shared.webhooks import (
 )
 
 log = logging.getLogger(__name__)
+_NOTIFIED = frozenset({"document.completed", "document.failed", "document.cancelled"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class Notice:
 
 def notice_of(raw: bytes) -> Notice | None:
     """The notice for a record of documents.events, or None when it is not one we send."""
+    kind = peek_type(raw)
+    if kind is not None and kind not in _NOTIFIED:
+        return None  # most records: progress and stage events
     try:
         event = decode(raw)
     except ValueError:  # pydantic's ValidationError included: not ours, status parks it
