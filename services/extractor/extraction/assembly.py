@@ -11,7 +11,7 @@ from shared.reasons import ReasonCode
 from . import protocol
 from .collector import too_much_text
 from .errors import ExtractionError
-from .pages import PAGE_SEPARATOR, PageText
+from .pages import PageText
 from .process import Frame
 from .result import ExtractionResult
 
@@ -106,11 +106,7 @@ def merge_parts(
     pages = sorted((page for assembly, _ in parts for page in assembly.pages), key=_number)
     chars = sum(int(done["chars"]) for _, done in parts)
     if chars > max_chars:
-        count = 0
-        for page in pages:
-            count += len(page.text) + (len(PAGE_SEPARATOR) if page.number > 1 else 0)
-            if count > max_chars:
-                raise too_much_text(max_chars, page.number)
+        raise too_much_text(max_chars, None)  # the same words as a part over it alone
     # Each worker says a document-wide warning once, and a per-part one (pdfplumber cannot
     # open the file) too: said once here. Page warnings keep their order within each part.
     warnings: list[str] = []

@@ -69,10 +69,12 @@ class LanguageSample:
         return detect_language(PAGE_SEPARATOR.join(self.parts))
 
 
-def too_much_text(limit: int, page: int) -> ExtractionError:
+def too_much_text(limit: int, page: int | None) -> ExtractionError:
+    """``page`` None: a PDF split between workers, where which worker's count passes the limit
+    first (and on which page) depends on timing; its message must not."""
+    where = f" (limit reached on page {page})" if page is not None else ""
     return ExtractionError(
-        ReasonCode.TOO_LARGE,
-        f"The text is longer than {limit} characters (limit reached on page {page}).",
+        ReasonCode.TOO_LARGE, f"The text is longer than {limit} characters{where}."
     )
 
 

@@ -25,7 +25,7 @@ from shared.reasons import ReasonCode
 
 from . import protocol
 from .assembly import ProgressCallback, ResultAssembly, merge_parts
-from .collector import LanguageSample
+from .collector import LanguageSample, too_much_text
 from .errors import ExtractionCancelled, ExtractionError
 from .limits import ExtractionLimits
 from .ocr_options import OcrOptions
@@ -406,15 +406,17 @@ class ExtractorPool:
                 await asyncio.wait(tasks)
         except BaseException as exc:
             stop_all(exc)
-            if failures[0] is exc or isinstance(exc, asyncio.CancelledError):
+            if isinstance(exc, asyncio.CancelledError):
                 raise
+            if failures[0] is exc:
+                raise self._said_of_parts(exc, split=bool(tasks)) from None
             # The first worker was stopped because a later part failed: that part's reason.
-            raise failures[0] from None
+            raise self._said_of_parts(failures[0], split=True) from None
         finally:
             for task in tasks:
                 task.cancel()  # those still running: their workers are killed and replaced
         if failures:
-            raise failures[0]
+            raise self._said_of_parts(failures[0], split=True)
         took_ms = (loop.time() - started) * 1000
         if not tasks:
             return first.assembly.result(done, took_ms=took_ms)
@@ -458,6 +460,14 @@ class ExtractorPool:
                 break
         # A thread: detection takes tens of milliseconds the event loop must not wait.
         return await asyncio.to_thread(sample.language)
+
+    def _said_of_parts(self, failure: BaseException, *, split: bool) -> BaseException:
+        """A split PDF's part over the text limit counted only the pages it read: the page it
+        names is not the document's, so the document's error names none."""
+        too_large = isinstance(failure, ExtractionError) and failure.reason is ReasonCode.TOO_LARGE
+        if split and too_large:
+            return too_much_text(self.limits.max_chars, None)
+        return failure
 
     async def _run_part(
         self,
