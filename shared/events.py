@@ -51,6 +51,9 @@ class BlobRef(Payload):
 
 
 #: Tesseract language codes joined by "+": "eng", "eng+fra", "chi_sim".
+#: A language hint as uploads give it: a language tag such as "fr", "pt-BR" or "zh-Hant".
+#: Checked where uploads come in, not on the event (events already written must still decode).
+LANGUAGE_HINT_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$"
 OCR_LANGUAGES_PATTERN = r"^[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?){0,7}$"
 
 

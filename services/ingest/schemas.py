@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import OCR_LANGUAGES_PATTERN
+from shared.events import LANGUAGE_HINT_PATTERN, OCR_LANGUAGES_PATTERN
 
 #: The most files one upload request may carry when the setting is not known (OpenAPI default).
 DEFAULT_MAX_FILES = 20
@@ -173,8 +173,8 @@ def upload_request_body(max_files: int = DEFAULT_MAX_FILES) -> dict[str, Any]:
                         },
                         "language": {
                             "type": "string",
-                            "maxLength": 64,
-                            "description": "a hint for the analysis, e.g. `fr`",
+                            "pattern": LANGUAGE_HINT_PATTERN,
+                            "description": "a hint for the analysis: a language tag, e.g. `fr`",
                         },
                         "ocr_languages": {
                             "type": "string",

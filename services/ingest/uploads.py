@@ -29,6 +29,7 @@ from services.ingest.security import PrincipalDep
 from services.ingest.upload import ParsedUpload, ReceivedFile, receive_upload
 from shared.blobs import document_blob_key
 from shared.events import (
+    LANGUAGE_HINT_PATTERN,
     OCR_LANGUAGES_PATTERN,
     AcceptedData,
     DocumentAccepted,
@@ -79,8 +80,8 @@ def _options(fields: dict[str, str]) -> UploadOptions:
     if ocr_languages is not None and not re.fullmatch(OCR_LANGUAGES_PATTERN, ocr_languages):
         raise ApiError(422, "invalid_field", "ocr_languages must be like eng or eng+fra")
     language = fields.get("language") or None
-    if language is not None and len(language) > 64:
-        raise ApiError(422, "invalid_field", "language is at most 64 characters")
+    if language is not None and not re.fullmatch(LANGUAGE_HINT_PATTERN, language):
+        raise ApiError(422, "invalid_field", "language must be a language tag like fr or pt-BR")
     password = fields.get("password") or None
     if password is not None and len(password) > 1024:
         raise ApiError(422, "invalid_field", "password is at most 1024 characters")
