@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from services.gateway.cursor import Cursor
@@ -156,29 +156,12 @@ async def _from_read_model(
             )
             if not only:
                 start = max(start, folded + 1)
-    document_id = str(doc["_id"])
-    owner = str(doc["owner"])
-    remembered = _recent_from(deps, document_id, partition, start)
-    for item in remembered or ():
-        if item.owner == owner and not cursor.seen(item.partition, item.offset):
-            yield event_frame(item, cursor)
-            if ends_watch(item, min_generation):
-                yield Closing(CloseCode.DONE, "done")
-                return
-    if remembered is None:
-        key = document_id.encode()
-        async for item in deps.backfill.read(
-            partition,
-            max(start, cursor.offsets.get(partition, -1) + 1),
-            ends.get(partition, 0),
-            lambda record: record.key == key,
-            lambda event: event.owner == owner and event.document_id == document_id,
-            only=only,
-        ):
-            yield event_frame(item, cursor)
-            if ends_watch(item, min_generation):
-                yield Closing(CloseCode.DONE, "done")
-                return
+    start = max(start, cursor.offsets.get(partition, -1) + 1)
+    async for item in _events_of(deps, doc, partition, start, ends.get(partition, 0), only):
+        yield event_frame(item, cursor)
+        if ends_watch(item, min_generation):
+            yield Closing(CloseCode.DONE, "done")
+            return
 
 
 async def _had_the_end(
@@ -191,38 +174,43 @@ async def _had_the_end(
     min_generation: int,
 ) -> bool:
     """Whether the document's events in [start, end) of ``partition``, which the client was
-    given but the read model has not folded, include the end of its watch. The hub's memory
-    says, when it reaches back to ``start``; otherwise Kafka, up to the hub's position at
-    subscription (anything after that arrives live, where :func:`live` ends at a terminal
-    event the client already had)."""
-    document_id, owner = str(doc["_id"]), str(doc["owner"])
-    recent = [
-        e for e in deps.hub.recent(document_id) if e.partition == partition and e.owner == owner
-    ]
-    if any(start <= e.offset < end and ends_watch(e, min_generation) for e in recent):
-        return True
-    if recent and recent[0].offset < start:
-        return False  # the memory covers the whole range, and no end in it
-    key = document_id.encode()
-    async for item in deps.backfill.read(
-        partition,
-        start,
-        min(end, ends.get(partition, 0)),
-        lambda record: record.key == key,
-        lambda event: event.owner == owner and event.document_id == document_id,
-    ):
+    given but the read model has not folded, include the end of its watch. Read up to the
+    hub's position at subscription at most: anything after that arrives live, where
+    :func:`live` ends at a terminal event the client already had."""
+    bound = min(end, ends.get(partition, 0))
+    async for item in _events_of(deps, doc, partition, start, bound):
         if ends_watch(item, min_generation):
             return True
     return False
 
 
-def _recent_from(
-    deps: FeedDeps, document_id: str, partition: int, start: int
-) -> list[LiveEvent] | None:
-    """The hub's recent events of the document from ``start`` on, when its memory reaches
-    back that far (it is a contiguous tail of the document's events); None when it does
-    not, and Kafka must be read."""
-    recent = [e for e in deps.hub.recent(document_id) if e.partition == partition]
+async def _events_of(
+    deps: FeedDeps,
+    doc: dict[str, Any],
+    partition: int,
+    start: int,
+    end: int,
+    only: list[int] | None = None,
+) -> AsyncIterator[LiveEvent]:
+    """The document's events in [start, end) of ``partition``, in order: from the hub's
+    memory when it reaches back to ``start`` (it is a contiguous tail of the document's
+    events), else from Kafka (``only``: see :meth:`Backfill.read`)."""
+    document_id, owner = str(doc["_id"]), str(doc["owner"])
+    recent = [
+        e for e in deps.hub.recent(document_id) if e.partition == partition and e.owner == owner
+    ]
     if recent and recent[0].offset < start:
-        return [e for e in recent if e.offset >= start]
-    return None
+        for item in recent:
+            if start <= item.offset < end:
+                yield item
+        return
+    key = document_id.encode()
+    async for item in deps.backfill.read(
+        partition,
+        start,
+        end,
+        lambda record: record.key == key,
+        lambda event: event.owner == owner and event.document_id == document_id,
+        only=only,
+    ):
+        yield item
