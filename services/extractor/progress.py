@@ -9,13 +9,27 @@ from collections.abc import Awaitable, Callable
 Emit = Callable[[int, int], Awaitable[None]]
 
 
+#: How long an update that may be the last page waits before it is sent on its own.
+LAST_PAGE_GRACE_S = 0.05
+
+
 class ProgressReporter:
     """Takes updates synchronously (from the pool's callback) and emits at most one event per
-    ``interval_s``, in order, from a single task; :meth:`finish` always emits the final one."""
+    ``interval_s``, in order, from a single task. The caller sends the final one itself, in
+    the batch with ``extraction.completed``.
 
-    def __init__(self, emit: Emit, *, interval_s: float) -> None:
+    An update with ``done == total`` (the last page, or a format whose total grows with its
+    pages) waits ``last_page_grace_s`` first: the document usually completes within it, and
+    then the completion batch carries it. Sent on its own it put one more acknowledged round
+    trip before every document's completion (an idempotent producer keeps one request in
+    flight per partition, so the completion batch waited for it)."""
+
+    def __init__(
+        self, emit: Emit, *, interval_s: float, last_page_grace_s: float = LAST_PAGE_GRACE_S
+    ) -> None:
         self._emit = emit
         self._interval = interval_s
+        self._grace = last_page_grace_s
         self._latest: tuple[int, int] | None = None
         self._sent: tuple[int, int] | None = None
         self._changed = asyncio.Event()
@@ -30,6 +44,8 @@ class ProgressReporter:
     async def _run(self) -> None:
         while True:
             await self._changed.wait()
+            if self._latest is not None and self._latest[0] >= self._latest[1]:
+                await asyncio.sleep(self._grace)
             self._changed.clear()
             await self._flush()
             await asyncio.sleep(self._interval)

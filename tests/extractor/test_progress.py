@@ -35,3 +35,47 @@ async def test_nothing_is_sent_without_updates() -> None:
     await reporter.stop()
     assert sent == []
     assert not reporter.already_sent(1, 1)
+
+
+async def test_the_last_page_waits_for_the_completion_batch() -> None:
+    """A one-page document completes within the grace: its page is not sent on its own."""
+    sent: list[tuple[int, int]] = []
+
+    async def emit(done: int, total: int) -> None:
+        sent.append((done, total))
+
+    reporter = ProgressReporter(emit, interval_s=0.25, last_page_grace_s=0.2)
+    reporter.update(1, 1)
+    await asyncio.sleep(0.02)  # the completion comes a moment after the last page
+    await reporter.stop()
+    assert sent == []
+    assert not reporter.already_sent(1, 1)  # so the caller's completion batch sends it
+
+
+async def test_a_page_whose_total_grows_with_it_is_still_sent_after_the_grace() -> None:
+    """Formats that learn their page count as they go report done == total every time."""
+    sent: list[tuple[int, int]] = []
+
+    async def emit(done: int, total: int) -> None:
+        sent.append((done, total))
+
+    reporter = ProgressReporter(emit, interval_s=0.01, last_page_grace_s=0.02)
+    reporter.update(1, 1)
+    await asyncio.sleep(0.1)
+    reporter.update(2, 2)
+    await asyncio.sleep(0.1)
+    await reporter.stop()
+    assert sent == [(1, 1), (2, 2)]
+
+
+async def test_pages_before_the_last_are_not_held() -> None:
+    sent: list[tuple[int, int]] = []
+
+    async def emit(done: int, total: int) -> None:
+        sent.append((done, total))
+
+    reporter = ProgressReporter(emit, interval_s=0.25, last_page_grace_s=5.0)
+    reporter.update(1, 3)
+    await asyncio.sleep(0.02)
+    await reporter.stop()
+    assert sent == [(1, 3)]
