@@ -136,7 +136,9 @@ class _Handler:
             result = await self.provider.analyze(
                 text,
                 document_id=work.subject,
-                language_hint=work.data.options.language_hint or work.data.metadata.language,
+                language_hint=work.data.options.language_hint,
+                # The extractor detected it on the same text: not detected a second time.
+                detected_language=work.data.metadata.language,
                 is_cancelled=lambda: self.cancels.is_cancelled(work.subject, work.generation),
             )
         except AnalysisCancelled as exc:

@@ -128,6 +128,40 @@ async def test_language_hint_is_used_and_a_disagreement_noted(
     assert any("language hint" in w for w in result.warnings)
 
 
+@pytest.mark.parametrize("length", [3000, 60000], ids=["one chunk", "several chunks"])
+async def test_the_extractors_language_is_taken_without_detecting_again(
+    monkeypatch: pytest.MonkeyPatch, english: str, length: int
+) -> None:
+    from services.analyzer.analysis import offline as offline_module
+
+    detections: list[str] = []
+    real = offline_module.detect
+
+    def counted(sample: str) -> str | None:
+        detections.append(sample)
+        return real(sample)
+
+    monkeypatch.setattr(offline_module, "detect", counted)
+    provider = OfflineProvider(OfflineConfig(executor="thread"))
+    try:
+        known = await provider.analyze(english[:length], document_id="k", detected_language="en")
+        assert detections == []
+        assert known.language == "en" and not known.warnings
+        # The uploader's hint is still checked against the text.
+        hinted = await provider.analyze(
+            english[:length], document_id="h", language_hint="de", detected_language="en"
+        )
+        assert len(detections) == 1
+        assert hinted.language == "de"
+        assert any("language hint 'de'" in w for w in hinted.warnings)
+        # Nothing known: detected, and the same analysis as with the extractor's answer.
+        alone = await provider.analyze(english[:length], document_id="a")
+        assert len(detections) == 2
+    finally:
+        await provider.close()
+    assert alone.model_dump(exclude={"took_ms"}) == known.model_dump(exclude={"took_ms"})
+
+
 async def test_cancelled(offline: OfflineProvider, english: str) -> None:
     with pytest.raises(AnalysisCancelled):
         await offline.analyze(english, document_id="d", is_cancelled=lambda: True)

@@ -148,9 +148,12 @@ class GeminiProvider:
         document_id: str,
         language_hint: str | None = None,
         is_cancelled: Callable[[], bool] = never_cancelled,
+        detected_language: str | None = None,
     ) -> AnalysisResult:
         started = time.perf_counter()
         ledger = _Ledger()
+        # The model is told the language either way; it reports its own reading.
+        language_hint = language_hint or detected_language
         try:
             result = await self._analyze(text, document_id, language_hint, is_cancelled, ledger)
         except (AnalysisError, AnalysisCancelled):

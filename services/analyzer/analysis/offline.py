@@ -107,10 +107,11 @@ class OfflineProvider:
         document_id: str,
         language_hint: str | None = None,
         is_cancelled: Callable[[], bool] = never_cancelled,
+        detected_language: str | None = None,
     ) -> AnalysisResult:
         started = time.perf_counter()
         try:
-            result = await self._analyze(text, language_hint, is_cancelled)
+            result = await self._analyze(text, language_hint, detected_language, is_cancelled)
         except (AnalysisError, AnalysisCancelled):
             raise
         except BrokenProcessPool as exc:
@@ -126,7 +127,11 @@ class OfflineProvider:
         return result
 
     async def _analyze(
-        self, text: str, language_hint: str | None, is_cancelled: Callable[[], bool]
+        self,
+        text: str,
+        language_hint: str | None,
+        known: str | None,
+        is_cancelled: Callable[[], bool],
     ) -> AnalysisResult:
         if is_cancelled():
             raise AnalysisCancelled()
@@ -137,7 +142,7 @@ class OfflineProvider:
                 model=OFFLINE_MODEL,
                 summary="",
                 sentiment=Sentiment(label="neutral", score=0.0),
-                language=language_hint,
+                language=language_hint or known,
                 chunks=0,
                 warnings=["the document has no text to analyse"],
             )
@@ -147,14 +152,16 @@ class OfflineProvider:
             # A short document: detection, map and reduce in one round trip to the worker
             # instead of three, which is most of its latency.
             digest, detected = await self._run(
-                _analyze_one_chunk, chunks[0].text, language_hint, settings
+                _analyze_one_chunk, chunks[0].text, language_hint, known, settings
             )
             language = language_hint or detected
             warnings.extend(_hint_warnings(language_hint, detected))
             warnings.extend(_language_warnings(language))
             return self._result(digest, language, 1, warnings)
         # Only a sample crosses to the worker, not the whole text.
-        detected = await self._run(detect, language_sample(text))
+        detected = known if known and not language_hint else None
+        if detected is None:
+            detected = await self._run(detect, language_sample(text))
         language = language_hint or detected
         warnings.extend(_hint_warnings(language_hint, detected))
         warnings.extend(_language_warnings(language))
@@ -215,10 +222,13 @@ class OfflineProvider:
 
 
 def _analyze_one_chunk(
-    text: str, language_hint: str | None, settings: ExtractiveSettings
+    text: str, language_hint: str | None, known: str | None, settings: ExtractiveSettings
 ) -> tuple[Digest, str | None]:
-    """Detection, map and reduce of a one-chunk document in a single call (in a worker)."""
-    detected = detect(language_sample(text))
+    """Detection, map and reduce of a one-chunk document in a single call (in a worker).
+
+    A language the extractor detected is taken as it is; a hint from the uploader is checked
+    against a detection of our own."""
+    detected = known if known and not language_hint else detect(language_sample(text))
     language = language_hint or detected
     return reduce_digests([map_chunk(text, 0, 0, language, settings)], settings), detected
 

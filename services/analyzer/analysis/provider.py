@@ -72,8 +72,13 @@ class AnalyzerProvider(Protocol):
         document_id: str,
         language_hint: str | None = None,
         is_cancelled: Callable[[], bool] = never_cancelled,
+        detected_language: str | None = None,
     ) -> AnalysisResult:
-        """Analyse ``text``; raises only AnalysisError or AnalysisCancelled."""
+        """Analyse ``text``; raises only AnalysisError or AnalysisCancelled.
+
+        ``language_hint`` is the uploader's word, checked against the text (a warning when
+        they differ); ``detected_language`` is what the extractor already detected on the
+        same text, used as it is when there is no hint (not detected a second time)."""
         ...
 
     async def close(self) -> None: ...
