@@ -225,6 +225,7 @@ async def run_side_by_side(stack: Stack, corpus: Path, *, quick: bool) -> dict[s
     plan = Plan.of(quick)
     print("[bench] raw loop ...", flush=True)
     raw = await asyncio.to_thread(raw_loop.measure, corpus / FIFTEEN_PAGES, plan.raw_copies)
+    work_ms = await asyncio.to_thread(raw_loop.work_ms, corpus / ONE_PAGE)
     ours, theirs = Tally(), Tally()
     async with _docstream(stack) as running:
         await _turn(running, ours, corpus, plan, long=True)
@@ -239,6 +240,11 @@ async def run_side_by_side(stack: Stack, corpus: Path, *, quick: bool) -> dict[s
         **peer,
         "pipeline.raw_loop_pages_per_s": round(raw.pages_per_s, 1),
         "pipeline.raw_loop_cpu_ms_per_doc": round(raw.cpu_s_per_doc * 1000, 1),
+        # The one-page document's work alone, in one process: each side's p50 beyond it is
+        # what its plumbing (HTTP, queues, processes, WebSocket) costs.
+        "pipeline.one_page_work_ms": round(work_ms, 2),
+        "pipeline.latency_p50_beyond_work_ms": round(mine["pipeline.latency_ms.p50"] - work_ms, 2),
+        "peer.latency_p50_beyond_work_ms": round(peer["peer.latency_ms.p50"] - work_ms, 2),
         "pipeline.throughput_vs_peer": round(
             mine["pipeline.pages_per_s"] / peer["peer.pages_per_s"], 3
         ),

@@ -4,6 +4,7 @@ directly in one process, with no Kafka, no worker pool and no database in betwee
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,27 @@ async def _loop(path: Path, copies: int) -> RawLoop:
         return RawLoop(pages / elapsed, (time.process_time() - cpu) / copies)
     finally:
         await provider.close()
+
+
+async def _work_ms(path: Path, rounds: int) -> float:
+    provider = OfflineProvider(OfflineConfig(executor="thread", workers=1))
+    try:
+        timings = []
+        for number in range(rounds + 5):  # the first five warm up
+            started = time.perf_counter()
+            await _one(path, provider)
+            if number >= 5:
+                timings.append((time.perf_counter() - started) * 1000)
+        return statistics.median(timings)
+    finally:
+        await provider.close()
+
+
+def work_ms(path: Path, rounds: int = 50) -> float:
+    """Median ms of the work alone for one copy of ``path`` (extraction with the service's
+    table setting, then the offline analysis), in one process: what neither side's latency
+    can go below."""
+    return asyncio.run(_work_ms(path, rounds))
 
 
 def measure(path: Path, copies: int) -> RawLoop:

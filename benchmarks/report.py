@@ -156,6 +156,15 @@ def _side_by_side(flat: dict[str, Any]) -> list[str]:
             name = "docstream" if side == "pipeline" else "peer"
             lines.append(f"| {name} | {step} | {at:.1f} | {at - previous:.1f} |")
             previous = at
+    work = flat.get("pipeline.one_page_work_ms")
+    if work is not None:
+        lines += [
+            "",
+            f"The work itself (extraction with tables, then the offline analysis, in one "
+            f"process, median): {float(work):.1f} ms. Beyond it, the p50 of docstream spends "
+            f"{flat.get('pipeline.latency_p50_beyond_work_ms', '?')} ms and the peer's "
+            f"{flat.get('peer.latency_p50_beyond_work_ms', '?')} ms on their plumbing.",
+        ]
     return lines
 
 

@@ -10,6 +10,11 @@ def test_the_raw_loop_extracts_and_analyses(corpus: Path) -> None:
     assert raw_loop.pages_per_second(corpus / "pdf/scotus-transcript-p1.pdf", 2) > 0
 
 
+def test_the_work_floor_of_one_page_is_timed(corpus: Path) -> None:
+    ms = raw_loop.work_ms(corpus / "pdf/scotus-transcript-p1.pdf", rounds=3)
+    assert 0 < ms < 10_000
+
+
 def test_the_report_marks_goals(tmp_path: Path) -> None:
     results = {"pipeline": {"latency_ms": {"p50": 40.0, "p99": 400.0}}, "meta": {"quick": True}}
     out = tmp_path / "benchmarks.md"
@@ -27,8 +32,14 @@ def test_the_report_puts_the_peer_beside_docstream(tmp_path: Path) -> None:
             "throughput_vs_peer": 0.5,
             "cpu_ms_per_doc": {"kafka": 40.0},
             "latency_timeline_ms": {"document": {"completed": 30.0}, "received": 33.0},
+            "one_page_work_ms": 6.0,
+            "latency_p50_beyond_work_ms": 27.0,
         },
-        "peer": {"pages_per_s": 60.0, "cpu_ms_per_doc": {"peer-redis": 1.5}},
+        "peer": {
+            "pages_per_s": 60.0,
+            "cpu_ms_per_doc": {"peer-redis": 1.5},
+            "latency_p50_beyond_work_ms": 7.0,
+        },
         "meta": {},
     }
     out = tmp_path / "benchmarks.md"
@@ -38,6 +49,8 @@ def test_the_report_puts_the_peer_beside_docstream(tmp_path: Path) -> None:
     assert "| docstream | kafka | 40.0 |" in text
     assert "| peer | peer-redis | 1.5 |" in text
     assert "| docstream | received | 33.0 | 3.0 |" in text
+    assert "in one process, median): 6.0 ms" in text
+    assert "docstream spends 27.0 ms and the peer's 7.0 ms" in text
 
 
 def test_a_partial_run_keeps_the_other_figures_of_a_section() -> None:
