@@ -91,11 +91,18 @@ async def test_listing_keeps_creation_order_and_one_entry_per_document(mongo_url
 
 async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mongo_url: str) -> None:
     """The fold's cost is its round trips: per batch a document is written once; its listing
-    summary and in-flight marker only when what they show changes (status, generation)."""
+    summary and in-flight marker only when what they show changes (status, generation); its
+    state on documents.status only when more than its progress changes, its end included."""
     from pymongo import monitoring
 
     from benchmarks.bench_read_model import lifecycle
+    from services.status.agent import OutsideEffects
+    from services.status.settings import StatusSettings
     from shared.events import ExtractionProgressed, ProgressData
+    from shared.mongo import public_view
+    from tests.status.test_effects import Blobs, Producer
+
+    settings = StatusSettings(auth_secret="x" * 32, publish_progress_every_s=60.0)
 
     class Count(monitoring.CommandListener):
         def __init__(self) -> None:
@@ -129,7 +136,9 @@ async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mong
                 for n in range(1, 16)
             ]
             events = [*events[:2], *pages, *events[4:]]
-            store = ReadModelStore(db, guarded=guarded)
+            producer = Producer()
+            effects = OutsideEffects(settings, producer, Blobs(), lambda: db["admissions"])  # type: ignore[arg-type]
+            store = ReadModelStore(db, guarded=guarded, before_write=effects.before_write)
             count.commands.clear()
             for offset, event in enumerate(events):  # one batch per event: the worst case
                 await store.apply(document_id, [(event, Position(0, offset))])
@@ -147,6 +156,20 @@ async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mong
             assert entry["status"] == "completed" and entry["pages"] == 15
             assert entry["updated_at"] == stored["updated_at"]
             assert await db["inflight"].find_one({"_id": document_id}) is None
+            # Its state once per status (six), not once per event (22), the end last.
+            states = [event.data.state for _, event in producer.sent]  # type: ignore[attr-defined]
+            assert [s["status"] for s in states] == [
+                "queued",
+                "extracting",
+                "extracted",
+                "analyzing",
+                "analyzed",
+                "completed",
+            ]
+            final = public_view(stored)  # as stored: its times to the millisecond
+            assert {k: v for k, v in states[-1].items() if not k.endswith("_at")} == {
+                k: v for k, v in final.items() if not k.endswith("_at")
+            }
     finally:
         await client.drop_database(db.name)
         await client.close()
