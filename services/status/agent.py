@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
 from services.status import metrics, store
-from services.status.fold import Position
+from services.status.fold import TERMINAL, Position
 from services.status.housekeeping import Housekeeping
 from services.status.lag import export_lag
 from services.status.settings import StatusSettings
@@ -34,6 +34,9 @@ from shared.stream_app import create_app, raw_topic
 
 log = logging.getLogger(__name__)
 SOURCE = "/docstream/status"
+#: What a document's state may change in without being published at once: its progress and
+#: what every event moves (``_`` fields are not in the published state at all).
+PROGRESS_ONLY = frozenset({"progress", "updated_at", "last_event_id", "events_folded", "position"})
 
 
 def build(settings: StatusSettings) -> Any:
@@ -51,6 +54,7 @@ def build(settings: StatusSettings) -> Any:
         effects = OutsideEffects(
             settings, producer, blobs, lambda: client[settings.mongo_database][ADMISSIONS]
         )
+        state["effects"] = effects
 
         def use(db: Any) -> None:
             state["store"] = store.ReadModelStore(
@@ -87,18 +91,29 @@ def build(settings: StatusSettings) -> Any:
     async def forget_moved_documents(sender: Any, *args: Any, signal: Any, **kw: Any) -> None:
         if "store" in state:
             state["store"].forget()
+        if "effects" in state:
+            state["effects"].forget()
 
     @app.agent(events_topic)
     async def fold_events(stream: Any) -> None:
         async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
             await resources.ensure_started()
             started = time.perf_counter()
-            async with state["switch"].writing():
+            async with state["switch"].writing(), state["effects"].sending:
                 await state["writer"].write(batch)
             for event in batch:
                 await stream.ack(event)
                 progress.folded(event.message.partition, event.message.offset)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.timer(max(settings.publish_progress_every_s / 2, 0.25))  # type: ignore[untyped-decorator]
+    async def publish_held_states() -> None:
+        await resources.ensure_started()
+        assigned = app.consumer.assignment() if app.consumer else set()
+        mine = {tp.partition for tp in assigned if tp.topic == settings.topics.events}
+        if not app.rebalancing:
+            async with state["effects"].sending:
+                await state["effects"].flush(mine)
 
     @app.timer(settings.lag_interval_s)  # type: ignore[untyped-decorator]
     async def read_lag() -> None:
@@ -136,7 +151,16 @@ def build(settings: StatusSettings) -> Any:
 class OutsideEffects:
     """What a document's new state means outside the database: its latest state on the
     compacted documents.status topic (a tombstone once deleted), and a deleted document's
-    files removed."""
+    files removed.
+
+    The state is published before the database write, so a crash in between replays it. Every
+    change but progress is published at once; a change of progress alone at most every
+    ``publish_progress_every_s`` per document, else it is held and :meth:`flush` publishes the
+    latest held state once that time has passed (a document that stopped moving). A held state
+    is newer than what the topic shows only in progress: the next other change (its end always
+    is one) publishes the whole state, so a crash or a moved partition that loses a held state
+    loses no end. Held states are published only under :attr:`sending`, which the agent holds
+    around each batch, so one never lands after a newer state of its document."""
 
     def __init__(
         self,
@@ -144,15 +168,33 @@ class OutsideEffects:
         producer: EventProducer,
         blobs: BlobStore,
         admissions: Callable[[], Any],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        remembered: int = 10_000,
     ):
         self.topic = settings.topics.status
         self.producer = producer
         self.blobs = blobs
         self._admissions = admissions
+        self.every_s = settings.publish_progress_every_s
+        self._clock = clock
+        self._capacity = remembered
+        #: Per document, when its state was last published (this replica's clock).
+        self._published: OrderedDict[str, float] = OrderedDict()
+        #: Per document, its latest state not published yet (progress alone changed).
+        self._held: dict[str, dict[str, Any]] = {}
+        self.sending = asyncio.Lock()
+
+    def forget(self) -> None:
+        """Partitions moved: their documents' next states come from whichever replica has them
+        now (a state held here must not land after theirs)."""
+        self._published.clear()
+        self._held.clear()
 
     async def before_write(self, before: dict[str, Any] | None, doc: dict[str, Any]) -> None:
         document_id = str(doc["_id"])
         if doc.get("deleted"):
+            self._held.pop(document_id, None)
             removed = await self.blobs.delete_prefix(document_blob_prefix(document_id))
             if removed:
                 log.info(
@@ -162,6 +204,41 @@ class OutsideEffects:
             await self._forget_content(before, document_id)
             await self.producer.tombstone(self.topic, document_id)
             return
+        now = self._clock()
+        if self._holds(before, doc, now):
+            self._held[document_id] = doc
+            return
+        await self._publish(doc, now)
+
+    async def flush(self, partitions: Collection[int] | None = None) -> None:
+        """Publish the held states that have waited long enough (of documents on
+        ``partitions``, when given; the others are dropped: no longer ours)."""
+        now = self._clock()
+        due = []
+        for document_id, doc in list(self._held.items()):
+            if partitions is not None and int(doc["position"]["partition"]) not in partitions:
+                del self._held[document_id]
+            elif now - self._published.get(document_id, float("-inf")) >= self.every_s:
+                due.append(self._held.pop(document_id))
+        await asyncio.gather(*(self._publish(doc, now) for doc in due))
+
+    def _holds(self, before: dict[str, Any] | None, doc: dict[str, Any], now: float) -> bool:
+        """Whether this state waits: only progress changed, and its last state is recent."""
+        if before is None or doc.get("status") in TERMINAL:
+            return False
+        last = self._published.get(str(doc["_id"]))
+        if last is None or now - last >= self.every_s:
+            return False
+        for key in before.keys() | doc.keys():
+            if key in PROGRESS_ONLY or key.startswith("_"):
+                continue
+            was, now_is = before.get(key), doc.get(key)
+            if was is not now_is and was != now_is:
+                return False
+        return True
+
+    async def _publish(self, doc: dict[str, Any], now: float) -> None:
+        document_id = str(doc["_id"])
         update = DocumentUpdated(
             source=SOURCE,
             subject=document_id,
@@ -169,7 +246,13 @@ class OutsideEffects:
             generation=int(doc.get("generation", 1)),
             data=StateData(state=public_view(doc)),
         )
+        # This is the document's newest state: what was held is older (a flush pops its own).
+        self._held.pop(document_id, None)
         await self.producer.send(self.topic, update)
+        self._published[document_id] = now
+        self._published.move_to_end(document_id)
+        while len(self._published) > self._capacity:
+            self._published.popitem(last=False)
 
     async def _forget_content(self, before: dict[str, Any] | None, document_id: str) -> None:
         """A later upload of the same bytes must not be linked to the deleted document."""

@@ -9,7 +9,6 @@ Rules (what must hold under redelivery and reordering):
 
 from __future__ import annotations
 
-from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +77,11 @@ def fold(doc: Doc | None, event: Event, position: Position) -> Doc | None:
             return None  # a deleted document stays a tombstone, whatever arrives late
         if event.generation < doc.get("generation", 1) and event.type != "document.deleted":
             return None
+    # A shallow copy: the fold only ever sets top-level keys of ``new`` (nested values are
+    # replaced, never changed in place; the log is a new list), so ``doc`` stays as it was.
+    # A deep copy per event was a fifth of the status service's CPU.
     new: Doc = (
-        deepcopy(doc)
+        dict(doc)
         if doc is not None
         else {
             "_id": event.subject,

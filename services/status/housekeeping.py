@@ -14,6 +14,7 @@ and partition remembers the last hour done. The cost is per finished document, o
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -43,17 +44,52 @@ def _cursor_id(task: str, partition: int) -> str:
 
 async def record_finished(db: Any, doc: dict[str, Any], when: datetime) -> None:
     """The document's id in its finishing hour's bucket (idempotent: a replay adds nothing)."""
-    partition = int(doc["position"]["partition"])
-    bucket = {"_id": bucket_id(partition, when)}
-    found = await db[FINISHED].find_one(bucket)
-    ids = list((found or {}).get("ids") or [])
-    if doc["_id"] in ids:
-        return
-    ids.append(doc["_id"])
-    await db[FINISHED].replace_one(bucket, {"partition": partition, "ids": ids}, upsert=True)
-    first = {"_id": f"first|{partition}"}
-    if await db[FINISHED].find_one(first) is None:
-        await db[FINISHED].replace_one(first, {"hour": _hour(when).isoformat()}, upsert=True)
+    await FinishedLog().record(db, doc, when)
+
+
+class FinishedLog:
+    """Records finished documents in their hour's bucket, remembering what it wrote: the
+    replica folding a partition is its buckets' only writer, so a bucket it read or wrote is
+    not read again for every document that finishes, nor the partition's first hour once it is
+    there (two reads a finished document saved). :meth:`forget` when partitions move."""
+
+    def __init__(self, cached: int = 64) -> None:
+        self._buckets: OrderedDict[str, list[Any]] = OrderedDict()
+        self._first: set[int] = set()
+        self._capacity = cached
+
+    def forget(self) -> None:
+        self._buckets.clear()
+        self._first.clear()
+
+    async def record(self, db: Any, doc: dict[str, Any], when: datetime) -> None:
+        partition = int(doc["position"]["partition"])
+        key = bucket_id(partition, when)
+        ids = self._buckets.get(key)
+        if ids is None:
+            found = await db[FINISHED].find_one({"_id": key})
+            ids = list((found or {}).get("ids") or [])
+            self._keep(key, ids)
+        if doc["_id"] in ids:
+            return
+        ids = [*ids, doc["_id"]]
+        await db[FINISHED].replace_one(
+            {"_id": key}, {"partition": partition, "ids": ids}, upsert=True
+        )
+        self._keep(key, ids)
+        if partition not in self._first:
+            first = {"_id": f"first|{partition}"}
+            if await db[FINISHED].find_one(first) is None:
+                await db[FINISHED].replace_one(
+                    first, {"hour": _hour(when).isoformat()}, upsert=True
+                )
+            self._first.add(partition)
+
+    def _keep(self, key: str, ids: list[Any]) -> None:
+        self._buckets[key] = ids
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._capacity:
+            self._buckets.popitem(last=False)
 
 
 class Housekeeping:

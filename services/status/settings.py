@@ -25,6 +25,11 @@ class StatusSettings(ServiceSettings):
     #: A document whose events keep making the fold fail (a bug) is dead-lettered after
     #: this many attempts, so it cannot hold its partition for ever.
     poison_attempts: int = Field(5, ge=1)
+    #: A document's state on documents.status: published at once when anything but its
+    #: progress changes (status, an end, a deletion, metadata, analysis, a new generation);
+    #: a change of progress alone at most this often per document (the latest one is published
+    #: once this long has passed). 0: every change at once.
+    publish_progress_every_s: float = Field(2.0, ge=0)
 
     # The stalled-document watchdog: a document with no new event for longer than its
     # stage's deadline has that stage's work sent again (up to ``max_redrives`` times), then

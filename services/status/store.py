@@ -37,7 +37,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.status import metrics
 from services.status.fold import TERMINAL, Doc, Position, fold
-from services.status.housekeeping import record_finished
+from services.status.housekeeping import FinishedLog
 from shared.events import Event
 from shared.readmodel import (
     BUCKET_SIZE,
@@ -92,6 +92,7 @@ class ReadModelStore:
         self._markers: OrderedDict[str, tuple[Any, Any, datetime]] = OrderedDict()
         self._capacity = cached_documents
         self._finished_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.finished = FinishedLog()
 
     def forget(self, document_id: str | None = None) -> None:
         """Partitions moved (or housekeeping changed a document): what was written meanwhile
@@ -100,6 +101,7 @@ class ReadModelStore:
             self._cache.clear()
             self._markers.clear()
             self.listings.forget()
+            self.finished.forget()
         else:
             self._cache.pop(document_id, None)
             self._markers.pop(document_id, None)
@@ -123,7 +125,7 @@ class ReadModelStore:
             if finished and not doc.get("deleted") and not _was_finished(before, doc):
                 # One partition's day bucket is read, changed and written: one at a time.
                 async with self._finished_locks[int(doc["position"]["partition"])]:
-                    await record_finished(self.db, doc, _when(doc))
+                    await self.finished.record(self.db, doc, _when(doc))
             if await self._write(before, doc):
                 # A document finished in its first batch never had a marker (a replay of a
                 # crash in between leaves one the watchdog removes).

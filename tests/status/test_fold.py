@@ -85,3 +85,37 @@ def test_new_generation_starts_afresh_and_old_ones_are_ignored() -> None:
     assert doc is not None
     assert doc["generation"] == 2 and doc["status"] == "extracting" and "error" not in doc
     assert fold(doc, _ev(DocumentCompleted, generation=1), Position(0, 3)) is None
+
+
+def test_fold_leaves_the_document_it_was_given_unchanged() -> None:
+    """The fold copies shallowly: the document it was given (the store's cached version, the
+    one a lost write folds again from) must come out exactly as it went in, nested values
+    included, through every kind of change (a new generation, a tombstone)."""
+    from copy import deepcopy
+
+    from benchmarks.bench_read_model import lifecycle
+    from shared.events import DocumentDeleted, DocumentRedriven, RedrivenData
+
+    events = [
+        *lifecycle(DOC, "alice"),
+        _ev(
+            DocumentRedriven,
+            data=RedrivenData(stage="extraction", attempt=2, stalled_s=1.0, status="extracting"),
+        ),
+        _ev(DocumentAccepted, 2, data=AcceptedData(filename="g", size=2, sha256="t")),
+        _progress(3, 2),
+        _ev(
+            DocumentFailed,
+            2,
+            data=FailedData(stage="extraction", reason=ReasonCode.TIMEOUT, message="m"),
+        ),
+        _ev(DocumentDeleted, 2),
+    ]
+    doc = None
+    for offset, event in enumerate(events):
+        snapshot = deepcopy(doc)
+        new = fold(doc, event, Position(0, offset))
+        assert doc == snapshot, event.type
+        assert new is not doc
+        doc = new or doc
+    assert doc is not None and doc["deleted"] is True

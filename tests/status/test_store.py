@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from services.status.fold import Position
 from services.status.store import ReadModelStore
@@ -17,6 +17,21 @@ from shared.events import (
 )
 
 DOC = "e" * 32
+
+
+class Count(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in {"find", "insert", "update", "delete"}:
+            self.commands.append(f"{event.command_name} {event.command[event.command_name]}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def _ev(cls: Any, **kw: Any) -> Any:
@@ -91,25 +106,16 @@ async def test_listing_keeps_creation_order_and_one_entry_per_document(mongo_url
 
 async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mongo_url: str) -> None:
     """The fold's cost is its round trips: per batch a document is written once; its listing
-    summary and in-flight marker only when what they show changes (status, generation)."""
-    from pymongo import monitoring
-
+    summary and in-flight marker only when what they show changes (status, generation); its
+    state on documents.status only when more than its progress changes, its end included."""
     from benchmarks.bench_read_model import lifecycle
+    from services.status.agent import OutsideEffects
+    from services.status.settings import StatusSettings
     from shared.events import ExtractionProgressed, ProgressData
+    from shared.mongo import public_view
+    from tests.status.test_effects import Blobs, Producer
 
-    class Count(monitoring.CommandListener):
-        def __init__(self) -> None:
-            self.commands: list[str] = []
-
-        def started(self, event: monitoring.CommandStartedEvent) -> None:
-            if event.command_name in {"find", "insert", "update", "delete"}:
-                self.commands.append(f"{event.command_name} {event.command[event.command_name]}")
-
-        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-            pass
-
-        def failed(self, event: monitoring.CommandFailedEvent) -> None:
-            pass
+    settings = StatusSettings(auth_secret="x" * 32, publish_progress_every_s=60.0)
 
     count = Count()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -129,7 +135,9 @@ async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mong
                 for n in range(1, 16)
             ]
             events = [*events[:2], *pages, *events[4:]]
-            store = ReadModelStore(db, guarded=guarded)
+            producer = Producer()
+            effects = OutsideEffects(settings, producer, Blobs(), lambda: db["admissions"])  # type: ignore[arg-type]
+            store = ReadModelStore(db, guarded=guarded, before_write=effects.before_write)
             count.commands.clear()
             for offset, event in enumerate(events):  # one batch per event: the worst case
                 await store.apply(document_id, [(event, Position(0, offset))])
@@ -147,6 +155,63 @@ async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mong
             assert entry["status"] == "completed" and entry["pages"] == 15
             assert entry["updated_at"] == stored["updated_at"]
             assert await db["inflight"].find_one({"_id": document_id}) is None
+            # Its state once per status (six), not once per event (22), the end last.
+            states = [event.data.state for _, event in producer.sent]  # type: ignore[attr-defined]
+            assert [s["status"] for s in states] == [
+                "queued",
+                "extracting",
+                "extracted",
+                "analyzing",
+                "analyzed",
+                "completed",
+            ]
+            final = public_view(stored)  # as stored: its times to the millisecond
+            assert {k: v for k, v in states[-1].items() if not k.endswith("_at")} == {
+                k: v for k, v in final.items() if not k.endswith("_at")
+            }
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_finished_documents_are_recorded_without_reading_their_bucket_each_time(
+    mongo_url: str,
+) -> None:
+    """The finishing hour's bucket and the partition's first hour are read once, then known:
+    the replica folding a partition is their only writer."""
+    from benchmarks.bench_read_model import lifecycle
+    from services.status.housekeeping import FINISHED
+
+    count = Count()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_url, tz_aware=True, event_listeners=[count]
+    )
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+    try:
+        store = ReadModelStore(db, guarded=False)
+        ids = [uuid.uuid4().hex for _ in range(5)]
+        for n, document_id in enumerate(ids):
+            events = lifecycle(document_id, "alice")
+            await store.apply(
+                document_id, [(e, Position(0, n * 10 + i)) for i, e in enumerate(events)]
+            )
+        finished = [c for c in count.commands if c.endswith(f" {FINISHED}")]
+        buckets = [b async for b in db[FINISHED].find({"ids": {"$exists": True}})]
+        assert sorted(i for b in buckets for i in b["ids"]) == sorted(ids)
+        # Each bucket (one, unless the hour turned meanwhile) and the first hour read once;
+        # the bucket written per document, the first hour once.
+        assert finished.count(f"find {FINISHED}") == len(buckets) + 1, finished
+        assert finished.count(f"update {FINISHED}") == len(ids) + 1, finished
+        assert await db[FINISHED].find_one({"_id": "first|0"}) is not None
+        # Replayed (the cache dropped, as when partitions move): nothing recorded twice.
+        store.forget()
+        for document_id in ids:
+            store.finished.forget()
+            doc = await db["documents"].find_one({"_id": document_id})
+            assert doc is not None
+            await store.finished.record(db, doc, doc["finished_at"])
+        again = [b async for b in db[FINISHED].find({"ids": {"$exists": True}})]
+        assert again == buckets
     finally:
         await client.drop_database(db.name)
         await client.close()
