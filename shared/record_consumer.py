@@ -139,6 +139,8 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         poll_timeout_s: float = 0.5,
         commit_interval_s: float = 1.0,
         commit_every: int = 100,
+        fetch_max_wait_s: float = 0.5,
+        fetch_min_bytes: int = 1,
         client_id: str | None = None,
     ) -> None:
         self.group = group
@@ -156,8 +158,11 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             "max_poll_interval_ms": int(max_poll_interval_s * 1000),
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
-            # A long poll answers as soon as one record is there; the wait bounds idle polls.
-            "fetch_max_wait_ms": 500,
+            # The broker answers a fetch once it has fetch_min_bytes, or after the wait. One
+            # byte: at once (each record a round trip). More: records gather for up to the
+            # wait, fewer round trips for a consumer that can take that latency.
+            "fetch_max_wait_ms": int(fetch_max_wait_s * 1000),
+            "fetch_min_bytes": fetch_min_bytes,
         }
         self._max_records = max_records
         self._poll_timeout_ms = int(poll_timeout_s * 1000)
