@@ -122,7 +122,8 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
 
     :meth:`start` subscribes and starts the loop (joining the group happens in the background;
     :attr:`ready` says when partitions are assigned); :meth:`stop` cancels what is still
-    running, commits what is finished and leaves.
+    running, commits what is finished and closes (a static member does not leave the group:
+    its partitions wait for it to come back, or for its session to time out).
     """
 
     def __init__(
