@@ -1,13 +1,24 @@
 """Run the webhooks deliverer: ``python -m services.webhooks``."""
 
-from services.webhooks.agent import build
+import uvicorn
+
+from services.webhooks.app import create_app
 from services.webhooks.settings import WebhooksSettings
-from shared.stream_app import run_worker
+from shared import logs, tracing
 
 
 def main() -> None:
     settings = WebhooksSettings()  # values come from the environment
-    run_worker(build(settings), "webhooks", settings)
+    logs.configure("webhooks", level=settings.log_level, json_format=settings.log_json)
+    tracing.configure("webhooks", settings.otlp_endpoint)
+    # SIGTERM: uvicorn stops serving, then the lifespan stops the consumer (see app.py).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.web_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""webhooks' own metrics; consumer metrics come from faust's Prometheus sensor. Labels are
-bounded: outcomes and status classes, never URLs or owners."""
+"""webhooks' own metrics; its consumer's (records read, offset commits) are
+``docstream_consumer_*`` (shared/record_consumer.py). Labels are bounded: outcomes and status
+classes, never URLs or owners."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

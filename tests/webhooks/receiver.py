@@ -1,8 +1,10 @@
 """A webhook receiver on 127.0.0.1 for tests: checks each request's signature, and answers
-each path with a script of status codes (the last one repeats)."""
+each path with a script of status codes (the last one repeats), or holds its answer until
+told (``hold``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,8 @@ class Receiver:
     #: path -> the endpoint's secret, once registered
     secrets: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    #: path -> answered only once the event is set (a delivery that has not finished)
+    hold: dict[str, asyncio.Event] = field(default_factory=dict)
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -61,6 +65,9 @@ class Receiver:
             headers.get("webhook-signature", ""),
         )
         self.received.append(Received(request.path, headers, body, signed))
+        held = self.hold.get(request.path)
+        if held is not None:
+            await held.wait()
         script = self.script.get(request.path, [200])
         status = script[min(len(self.at(request.path)) - 1, len(script) - 1)]
         return web.Response(status=status)

@@ -1,0 +1,136 @@
+"""The webhooks service: documents.events in, a delivery task per finished document out.
+
+A plain consumer-group member (:class:`~shared.record_consumer.RecordConsumer`, no faust: it
+reads every record of documents.events to act on about one in ten, and faust's per-record
+path was most of its CPU), plus ``/healthz``, ``/readyz`` and ``/metrics``.
+
+A record is finished only once its deliveries are done (delivered or dead-lettered), so a
+crash delivers it again. Deliveries run as tasks beside the consumer, so a receiver in its
+backoff holds up neither the partition nor other deliveries; records therefore finish out of
+order, and each partition is committed only up to its first record still being delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.webhooks.delivery import Deliverer, Notice, notice_of
+from services.webhooks.sender import Sender
+from services.webhooks.settings import WebhooksSettings
+from shared import heap, mongo, tracing
+from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared.record_consumer import Record, RecordConsumer
+from shared.webhooks import parse_networks
+
+log = logging.getLogger(__name__)
+SERVICE = "webhooks"
+
+
+def create_app(settings: WebhooksSettings) -> FastAPI:
+    producer = EventProducer(
+        settings.kafka_bootstrap_servers, client_id="docstream-webhooks", retry_forever=True
+    )
+    allowed = parse_networks(settings.allowed_networks)
+    slots = asyncio.Semaphore(settings.max_in_flight)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await wait_for_kafka(settings.kafka_bootstrap_servers)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
+        )
+        await producer.start()
+        client = mongo.connect(settings.mongo_url, app_name="docstream-webhooks")
+        # No proxies from the environment, and redirects are not followed (see sender.py).
+        http = httpx.AsyncClient(
+            timeout=settings.timeout_s, follow_redirects=False, trust_env=False
+        )
+        deliverer = Deliverer(
+            settings, lambda: client[settings.mongo_database], Sender(http, allowed), producer
+        )
+
+        async def deliver(record: Record, notice: Notice) -> None:
+            try:
+                # In the document's trace: the logs and the dead letter carry its trace id.
+                with tracing.consuming(
+                    f"deliver {record.topic}",
+                    record.headers,
+                    partition=record.partition,
+                    offset=record.offset,
+                ):
+                    await deliverer.deliver(notice, record.partition, record.offset)
+            except Exception:
+                # A bug, not a receiver's failure (those end in a dead letter): the record
+                # counts as finished, or its partition would never be committed again.
+                log.exception(
+                    "webhook delivery crashed",
+                    extra={"document_id": notice.document_id, "offset": record.offset},
+                )
+            finally:
+                slots.release()
+
+        async def handle(record: Record) -> asyncio.Future[None] | None:
+            notice = notice_of(record.value) if record.value is not None else None
+            if notice is None:
+                return None  # most records: finished at once
+            await slots.acquire()  # at most max_in_flight deliveries: the consumer waits
+            return asyncio.create_task(deliver(record, notice))
+
+        consumer = RecordConsumer.for_service(
+            SERVICE,
+            settings,
+            [settings.topics.events],
+            handle,
+            # Nine records in ten are skipped: the broker gathers them for up to half a
+            # second (a notice waits that long at most) instead of a round trip per record.
+            fetch_max_wait_s=0.5,
+            fetch_min_bytes=64 * 1024,
+        )
+        await consumer.start()
+        app.state.consumer = consumer
+        heap.settle()  # started: frozen, and fewer collections (shared/heap)
+        try:
+            yield
+        finally:
+            # Deliveries still running are cancelled and not committed: delivered again by
+            # the partition's next owner (at-least-once, the same webhook-id).
+            await consumer.stop()
+            await http.aclose()
+            await client.close()
+            await producer.stop()
+
+    app = FastAPI(title="docstream webhooks", lifespan=lifespan, openapi_url=None)
+
+    def consumer() -> RecordConsumer | None:
+        return getattr(app.state, "consumer", None)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        member = consumer()
+        if member is None or not member.running:
+            return JSONResponse(
+                {"status": "stopped", "parts": ["consumer"], "service": SERVICE}, 503
+            )
+        return JSONResponse({"status": "ok", "service": SERVICE})
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Ready once the consumer group gave this member its partitions."""
+        member = consumer()
+        ready = member is not None and member.ready
+        body = {"ready": ready, "service": SERVICE, "partitions": member.assigned if member else 0}
+        return JSONResponse(body, 200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

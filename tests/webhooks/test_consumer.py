@@ -1,0 +1,155 @@
+"""The webhooks service on the real Kafka and FerretDB (in this process, no faust): a record
+whose delivery has not finished is not committed, so a restart delivers it again; once
+delivered it is committed. Records it skips are committed at once, even past it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.webhooks import app as webhooks_app
+from services.webhooks.settings import WebhooksSettings
+from shared import mongo
+from shared.events import DocumentCompleted, ExtractionStarted
+from shared.kafka import EventProducer, ensure_topics
+from shared.record_consumer import RecordConsumer
+from shared.webhooks import WEBHOOKS, hooks_id, new_secret
+from tests.webhooks.receiver import Receiver
+
+OWNER = "olga"
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, mongo_url: str) -> WebhooksSettings:
+    tag = uuid.uuid4().hex[:8]
+    return WebhooksSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongo_url=mongo_url,
+        mongo_database=f"hooks_{tag}",
+        topic_prefix=f"hooks-{tag}-",
+        topic_partitions=1,
+        auth_secret=uuid.uuid4().hex + uuid.uuid4().hex,
+        allowed_networks="127.0.0.0/8",
+        attempts=1,
+        timeout_s=60,
+        instance_id="webhooks-1",  # a static member, as deployed
+        web_port=0,
+    )
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rx = Receiver()
+    await rx.start()
+    yield rx
+    for held in rx.hold.values():
+        held.set()  # no request left waiting: the receiver can stop
+    await rx.stop()
+
+
+@asynccontextmanager
+async def running(
+    settings: WebhooksSettings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service as ``python -m services.webhooks`` runs it, minus uvicorn."""
+    monkeypatch.setattr(webhooks_app.heap, "settle", lambda: None)  # not in the test process
+    app = webhooks_app.create_app(settings)
+    async with app.router.lifespan_context(app):
+        consumer: RecordConsumer = app.state.consumer
+        await until(lambda: consumer.ready)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://webhooks") as web:
+            yield web
+
+
+async def until(check: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def committed(settings: WebhooksSettings) -> int | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        group = f"{settings.topic_prefix}docstream-webhooks"
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    meta = offsets.get(TopicPartition(settings.topics.events, 0))
+    return None if meta is None or meta.offset < 0 else int(meta.offset)
+
+
+async def committed_becomes(settings: WebhooksSettings, want: int) -> None:
+    seen = None
+    for _ in range(100):
+        seen = await committed(settings)
+        if seen == want:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"committed offset {seen}, not {want}")
+
+
+async def test_a_delivery_under_way_is_not_committed_and_is_delivered_again_after_a_restart(
+    settings: WebhooksSettings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, partitions=1)
+    client = mongo.connect(settings.mongo_url, app_name="test")
+    secret = new_secret()
+    receiver.secrets["/slow"] = secret
+    endpoint = {
+        "id": "wh_1",
+        "url": receiver.url("/slow"),
+        "secret": secret,
+        "events": ["document.completed"],
+    }
+    await client[settings.mongo_database][WEBHOOKS].insert_one(
+        {"_id": hooks_id(OWNER), "endpoints": [endpoint]}
+    )
+    await client.close()
+    producer = EventProducer(settings.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    common = {"source": "/t", "owner": OWNER, "generation": 1}
+    try:
+        for event in (
+            ExtractionStarted(subject="doc-a", **common),  # offset 0: skipped
+            DocumentCompleted(subject="doc-a", **common),  # offset 1: delivered
+            ExtractionStarted(subject="doc-b", **common),  # offset 2: skipped
+        ):
+            await producer.send(settings.topics.events, event)
+    finally:
+        await producer.stop()
+
+    receiver.hold["/slow"] = asyncio.Event()  # the receiver does not answer yet
+    async with running(settings, monkeypatch) as web:
+        assert (await web.get("/healthz")).status_code == 200
+        ready = await web.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["partitions"] == 1
+        await until(lambda: len(receiver.at("/slow")) == 1)
+        # Offset 0 is done, 1 is being delivered: 2 is done too, but the commit waits at 1.
+        await committed_becomes(settings, 1)
+        await asyncio.sleep(1.5)  # more than the commit interval
+        assert await committed(settings) == 1
+        metrics = (await web.get("/metrics")).text
+        assert "docstream_consumer_records_total" in metrics
+        assert "docstream_webhooks_in_flight 1.0" in metrics
+    # Stopped with the delivery under way: cancelled, and still not committed.
+    assert await committed(settings) == 1
+
+    receiver.hold.pop("/slow").set()  # answers (200) from now on
+    async with running(settings, monkeypatch):
+        await until(lambda: len(receiver.at("/slow")) == 2)
+        first, again = receiver.at("/slow")
+        assert again.signed
+        assert again.headers["webhook-id"] == first.headers["webhook-id"]  # the same message
+        await committed_becomes(settings, 3)
+    assert await committed(settings) == 3
+    assert len(receiver.at("/slow")) == 2
