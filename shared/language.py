@@ -1,24 +1,27 @@
-"""langdetect's answer, computed with fewer Python-level steps: the same answer, bit for bit.
+"""Language detection with langdetect's profiles and algorithm, on a bounded sample, with
+fewer trials when the answer is clear.
 
-langdetect (a port of Google's Java language-detection) reads its input one character at a
-time in Python: it copies the text character by character, counts scripts character by
-character, normalizes and slices n-grams character by character, then runs seven random
-trials that multiply 55 per-language probabilities for every sampled n-gram. On the short
-documents the extractor mostly sees, that cost (~6 ms a document) is as large as pdfium's
-reading of the whole document.
+langdetect (a port of Google's Java language-detection) reads its whole input (up to 10,000
+characters) one character at a time in Python, then runs seven random trials that multiply 55
+per-language probabilities for every sampled n-gram. On the short documents the extractor
+mostly sees, that cost (~6 ms a document) is as large as pdfium's reading of the whole
+document. This module keeps langdetect's profiles, normalizer, constants and trials, and
+changes what it costs:
 
-This module computes the same thing from langdetect's own profiles, normalizer and constants:
-
+- it reads at most ``_MAX_CHARS`` characters of the text, in ``_WINDOWS`` windows of whole
+  words spread evenly over it (the trials draw a few hundred n-grams at most: a few thousand
+  characters of a text say nothing more than 1,500 of them);
+- the trials stop after ``_MIN_TRIALS`` when each of them so far named the same language with
+  more than ``_DECISIVE`` (langdetect's trials run until one language holds 0.99999, so on a
+  clear text they all name it); otherwise all seven run, as in langdetect;
 - the text clean-up and the script count are regular expressions and ``str.translate`` (one
-  C-speed pass each) instead of per-character loops;
-- the n-grams of a word depend on the word alone (langdetect's n-gram window restarts at every
-  space), so each distinct word is sliced once per text;
-- the trials draw from the same seeded ``random.Random`` in the same order and do the same
-  floating-point operations in the same order (``p * (weight + m)``, sums left to right), so
-  every probability, and so the answer, is identical. ``weight + m`` is kept per trial and
-  n-gram instead of being recomputed at every draw of that n-gram (same value).
+  C-speed pass each) instead of per-character loops, each distinct word is sliced into n-grams
+  once, and a draw multiplies the 55 probabilities through ``map`` over a packed row.
 
-tests/shared/test_language.py compares the probabilities with langdetect's on many texts.
+So its answer is langdetect's wherever langdetect's is clear, not bit for bit: a text whose
+language is in doubt (langdetect's top probability well under 0.9) may get another of the
+doubtful candidates. The draws come from a generator with a fixed seed: the same text always
+gets the same answer. tests/shared/test_language.py compares it with langdetect.
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ _LATIN = re.compile("[A-z]")
 _FROM_0300 = re.compile("[\u0300-\U0010ffff]")
 _LATIN_EXTENDED_ADDITIONAL = re.compile("[\u1e00-\u1eff]")
 _SPACE_RUN = re.compile(" {2,}")
+# What the detector reads of a longer text: this many characters, in this many windows.
+_MAX_CHARS = 1500
+_WINDOWS = 3
+# The trials stop once this many of them all named one language with more than _DECISIVE.
+_MIN_TRIALS = 2
+_DECISIVE = 0.99
+_SEED = 0  # of the trials' draws: the same text, the same answer
 # langdetect keeps each n-gram's 55 probabilities as 55 float objects allocated profile by
 # profile, scattered over ~100 MB: a draw in a trial touched ~55 cache lines, and between two
 # documents pdfium pushes them all out of the cache. The rows drawn are packed into arrays
@@ -61,7 +71,6 @@ class _Model:
         sample = factory.create()  # the defaults a fresh detector would use
         self.probabilities: dict[str, list[float]] = factory.word_lang_prob_map
         self.languages: list[str] = list(factory.langlist)
-        self._factory = factory
         self.alpha: float = sample.alpha
         self.trials: int = sample.n_trial
         self.max_text_length: int = sample.max_text_length
@@ -88,10 +97,6 @@ class _Model:
         # n-gram -> its per-language probabilities as one block of doubles (see _trials).
         self.packed_rows: dict[str, array[float]] = {}
 
-    @property
-    def seed(self) -> Any:
-        return self._factory.seed  # DetectorFactory.seed, as the caller set it
-
 
 def _the_model() -> _Model:
     global _model
@@ -103,7 +108,7 @@ def _the_model() -> _Model:
 
 
 def detect(text: str) -> str | None:
-    """``langdetect.detect(text)`` (with ``DetectorFactory.seed`` as set by the caller), or
+    """The language code ``langdetect.detect(text)`` gives where it is clear (see above), or
     None where langdetect raises for want of features."""
     model = _the_model()
     probabilities = language_probabilities(text, model)
@@ -119,12 +124,58 @@ def detect(text: str) -> str | None:
 
 
 def language_probabilities(text: str, model: _Model | None = None) -> list[float] | None:
-    """Detector.langprob after its _detect_block (None: no n-gram to go by)."""
+    """The probability of each of ``_the_model().languages`` (as langdetect's
+    Detector.langprob after its _detect_block), None: no n-gram to go by."""
+    found = _detection(text, model)
+    return None if found is None else found[0]
+
+
+def _detection(text: str, model: _Model | None = None) -> tuple[list[float], int] | None:
+    """The probabilities (the trials' average) and how many trials gave them."""
     model = model or _the_model()
-    ngrams = _ngrams(_cleaned(_appended(text, model)), model)
+    trials = _trials_of(text, model)
+    if trials is None:
+        return None
+    return [sum(column) / len(trials) for column in zip(*trials, strict=True)], len(trials)
+
+
+def _trials_of(text: str, model: _Model) -> list[list[float]] | None:
+    """Each trial's probabilities, in the order they ran (None: no n-gram to go by)."""
+    ngrams = _ngrams(_cleaned(_appended(_spread(text), model)), model)
     if not ngrams:
         return None
     return _trials(ngrams, model)
+
+
+def _spread(text: str) -> str:
+    """At most about ``_MAX_CHARS`` characters of ``text``: ``_WINDOWS`` evenly spaced
+    windows, each cut to whole words where it has a space or line break (a text in a script
+    without spaces is cut anywhere)."""
+    if len(text) <= _MAX_CHARS:
+        return text
+    width = (_MAX_CHARS - (_WINDOWS - 1)) // _WINDOWS  # and a space between two
+    step = (len(text) - width) / (_WINDOWS - 1)
+    windows = []
+    for number in range(_WINDOWS):
+        start = round(number * step)
+        window = text[start : start + width]
+        if number > 0:  # a word cut at the start: from the first break on
+            cut = _first_break(window)
+            if cut >= 0:
+                window = window[cut + 1 :]
+        if number < _WINDOWS - 1:  # a word cut at the end: up to the last break
+            cut = max(window.rfind(" "), window.rfind("\n"))
+            if cut >= 0:
+                window = window[:cut]
+        windows.append(window)
+    return " ".join(windows)
+
+
+def _first_break(text: str) -> int:
+    space, newline = text.find(" "), text.find("\n")
+    if space < 0 or 0 <= newline < space:
+        return newline
+    return space
 
 
 def _appended(text: str, model: _Model) -> str:
@@ -191,26 +242,26 @@ def _word_ngrams(word: str, known: dict[str, list[float]]) -> list[str]:
     return out
 
 
-def _trials(ngrams: list[str], model: _Model) -> list[float]:
-    """Detector._detect_block's trials, same draws and same arithmetic in the same order.
+def _trials(ngrams: list[str], model: _Model) -> list[list[float]]:
+    """Detector._detect_block's trials, stopped early once they agree decisively: each
+    trial's probabilities.
 
-    Per draw, ``prob[i] * (weight + m[i])`` for every language, as langdetect computes it, but
-    through ``map`` (no Python-level step per language). The normalization every fifth draw
-    divides each probability by the sum; that division is carried into the next draw's pass
-    (``p / sum * factor``, the same two roundings) instead of a pass of its own. The
-    convergence test takes ``max(p) / sum``, which equals the largest ``p / sum``: a correctly
-    rounded division by a positive number keeps the order.
+    Each trial is langdetect's: from equal odds, n-grams drawn at random multiply each
+    language's probability by ``weight + p(n-gram | language)`` (through ``map``: no
+    Python-level step per language), normalized every fifth draw (the division carried into
+    the next draw's pass), until one language holds more than ``conv_threshold`` or the
+    iteration limit. langdetect averages seven such trials; here the trials stop after
+    ``_MIN_TRIALS`` when every one so far named the same language with more than
+    ``_DECISIVE``: on a text whose language is clear, the other trials say the same again.
     """
     languages = len(model.languages)
-    trials = model.trials
     known = model.probabilities
     rows = model.packed_rows
     conv_threshold, iteration_limit = model.conv_threshold, model.iteration_limit
-    rng = random.Random()
-    rng.seed(model.seed)
+    rng = random.Random(_SEED)
     choice = rng.choice
-    total = [0.0] * languages
-    for _ in range(trials):
+    trials: list[list[float]] = []
+    while len(trials) < model.trials:
         prob = [1.0 / languages] * languages
         alpha = model.alpha + rng.gauss(0.0, 1.0) * model.alpha_width
         weights = repeat(alpha / model.base_freq)
@@ -229,12 +280,25 @@ def _trials(ngrams: list[str], model: _Model) -> list[float]:
                 prob = list(map(mul, prob, map(add, weights, row)))
             divisor = 0.0
             if i % 5 == 0:
-                # Detector._normalize_prob: builtin sum (left to right), each divided by it.
+                # Detector._normalize_prob: each divided by the sum.
                 sump = sum(prob)
                 if max(prob) / sump > conv_threshold or i >= iteration_limit:
                     prob = [p / sump for p in prob]
                     break
                 divisor = sump
             i += 1
-        total = [t + p / trials for t, p in zip(total, prob, strict=True)]
-    return total
+        trials.append(prob)
+        if len(trials) >= _MIN_TRIALS and _decisive(trials):
+            break
+    return trials
+
+
+def _decisive(trials: list[list[float]]) -> bool:
+    """Every trial named the same language, each with more than ``_DECISIVE``."""
+    leaders = set()
+    for prob in trials:
+        top = max(prob)
+        if top <= _DECISIVE:
+            return False
+        leaders.add(prob.index(top))
+    return len(leaders) == 1
