@@ -2,26 +2,34 @@
 fewer trials when the answer is clear.
 
 langdetect (a port of Google's Java language-detection) reads its whole input (up to 10,000
-characters) one character at a time in Python, then runs seven random trials that multiply 55
-per-language probabilities for every sampled n-gram. On the short documents the extractor
-mostly sees, that cost (~6 ms a document) is as large as pdfium's reading of the whole
-document. This module keeps langdetect's profiles, normalizer, constants and trials, and
-changes what it costs:
+characters) one character at a time in Python, lists every n-gram of it, then runs seven
+random trials that multiply 55 per-language probabilities for every n-gram drawn. On the short
+documents the extractor mostly sees, that cost (~3-6 ms a document) was as large as pdfium's
+reading of the whole document. This module keeps langdetect's profiles, normalizer and
+constants, and its trials, and changes what they cost:
 
 - it reads at most ``_MAX_CHARS`` characters of the text, in ``_WINDOWS`` windows of whole
-  words spread evenly over it (the trials draw a few hundred n-grams at most: a few thousand
-  characters of a text say nothing more than 1,500 of them);
+  words spread evenly over it (two trials draw a few hundred n-grams: more text than this
+  says nothing more);
+- it lists no n-grams: a draw picks a position and a length (1 to 3) in the normalized text
+  and takes that substring when langdetect would have listed it (a known n-gram, not inside
+  a word in capitals), else draws again. That is a uniform draw from langdetect's list (no
+  profile n-gram holds two spaces or a space inside, so a substring across words is never
+  one), without building the list;
+- a draw multiplies only the languages still in the running: one whose probability fell
+  under ``_NEGLIGIBLE`` (1e-10) in a trial is out of that trial (it would need ten orders of
+  magnitude back on the leader before the trial ends);
 - the trials stop after ``_MIN_TRIALS`` when each of them so far named the same language with
   more than ``_DECISIVE`` (langdetect's trials run until one language holds 0.99999, so on a
   clear text they all name it); otherwise all seven run, as in langdetect;
-- the text clean-up and the script count are regular expressions and ``str.translate`` (one
-  C-speed pass each) instead of per-character loops, each distinct word is sliced into n-grams
-  once, and a draw multiplies the 55 probabilities through ``map`` over a packed row.
+- the smoothing weight is langdetect's mean one in every trial (langdetect jitters it by 10%
+  from trial to trial), added once into each packed row.
 
 So its answer is langdetect's wherever langdetect's is clear, not bit for bit: a text whose
-language is in doubt (langdetect's top probability well under 0.9) may get another of the
-doubtful candidates. The draws come from a generator with a fixed seed: the same text always
-gets the same answer. tests/shared/test_language.py compares it with langdetect.
+language is in doubt (mixed, or a few words) may get another of the doubtful candidates, as
+langdetect itself does from one seed to another. The draws come from a generator with a fixed
+seed: the same text always gets the same answer. tests/shared/test_language.py compares it
+with langdetect.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import threading
 from array import array
 from collections.abc import Callable
 from itertools import repeat
-from operator import add, mul, truediv
+from operator import add, itemgetter, mul
 from typing import Any
 
 # langdetect's own cut-offs (Detector.cleaning_text): letters between 'A' and 'z' count as
@@ -48,10 +56,14 @@ _WINDOWS = 3
 _MIN_TRIALS = 2
 _DECISIVE = 0.99
 _SEED = 0  # of the trials' draws: the same text, the same answer
+# A language under this probability in a trial is out of it (see above).
+_NEGLIGIBLE = 1e-10
+# Draws at random before a text is taken to have no n-gram langdetect knows (then checked).
+_FIRST_DRAWS = 64
 # langdetect keeps each n-gram's 55 probabilities as 55 float objects allocated profile by
 # profile, scattered over ~100 MB: a draw in a trial touched ~55 cache lines, and between two
 # documents pdfium pushes them all out of the cache. The rows drawn are packed into arrays
-# (440 bytes each, same values), up to this many (~20 MB), kept across documents.
+# (440 bytes each, weight + probability), up to this many (~20 MB), kept across documents.
 _MAX_PACKED_ROWS = 40_000
 
 _lock = threading.Lock()
@@ -76,7 +88,6 @@ class _Model:
         self.max_text_length: int = sample.max_text_length
         if sample.prior_map is not None:
             raise RuntimeError("a prior map is not supported")  # never set by langdetect.detect
-        self.alpha_width: float = Detector.ALPHA_WIDTH
         self.iteration_limit: int = Detector.ITERATION_LIMIT
         self.prob_threshold: float = Detector.PROB_THRESHOLD
         self.conv_threshold: float = Detector.CONV_THRESHOLD
@@ -94,7 +105,9 @@ class _Model:
             if normalized != char:
                 table[code] = normalized
         self.normalize_table = table
-        # n-gram -> its per-language probabilities as one block of doubles (see _trials).
+        # The smoothing langdetect adds to every probability, at its mean.
+        self.weight = self.alpha / self.base_freq
+        # n-gram -> weight + its per-language probabilities, as one block of doubles.
         self.packed_rows: dict[str, array[float]] = {}
 
 
@@ -141,10 +154,14 @@ def _detection(text: str, model: _Model | None = None) -> tuple[list[float], int
 
 def _trials_of(text: str, model: _Model) -> list[list[float]] | None:
     """Each trial's probabilities, in the order they ran (None: no n-gram to go by)."""
-    ngrams = _ngrams(_cleaned(_appended(_spread(text), model)), model)
-    if not ngrams:
+    normalized = _cleaned(_appended(_spread(text), model)).translate(model.normalize_table)
+    if not normalized.strip(" "):
+        return None  # no letter at all
+    rng = random.Random(_SEED)
+    draw = _drawer(" " + normalized, model, rng.random)
+    if draw is None:
         return None
-    return _trials(ngrams, model)
+    return _trials(draw, model)
 
 
 def _spread(text: str) -> str:
@@ -198,23 +215,55 @@ def _cleaned(text: str) -> str:
     return text
 
 
-def _ngrams(text: str, model: _Model) -> list[str]:
-    """Detector._extract_ngrams: the known 1- to 3-grams, in the order langdetect lists them."""
+def _drawer(text: str, model: _Model, rand: Callable[[], float]) -> Callable[[], str] | None:
+    """A function drawing one of the n-grams langdetect would list for ``text`` (normalized,
+    after a space), uniformly; None when there is none.
+
+    A draw is a substring of 1 to 3 characters at a random place, taken when it is a known
+    n-gram and does not end inside a word in capitals (langdetect's NGram lists nothing
+    there: a capital after a capital), drawn again otherwise. Every n-gram langdetect lists
+    is one such substring, and every such substring one it lists: no known n-gram has a
+    space inside or two spaces, so those across two words are never taken."""
     known = model.probabilities
-    words = text.translate(model.normalize_table).split(" ")
+    places = 3 * len(text)
+
+    def draw() -> str:
+        while True:
+            gram = _substring_ngram(text, int(rand() * places), known)
+            if gram is not None:
+                return gram
+
+    if any(_substring_ngram(text, int(rand() * places), known) for _ in range(_FIRST_DRAWS)):
+        return draw
+    # Few of the substrings are n-grams, maybe none: list them (a short text).
+    grams = _ngrams(text, known)
+    if not grams:
+        return None
+    return lambda: grams[int(rand() * len(grams))]
+
+
+def _substring_ngram(text: str, place: int, known: dict[str, list[float]]) -> str | None:
+    """The substring at ``place`` (0 <= place < 3 * len(text): where it ends, and its length,
+    1 to 3) when langdetect lists it as an n-gram of ``text``, else None."""
+    end = place // 3 + 1
+    start = end - place % 3 - 1
+    if start < 0:
+        return None
+    gram = text[start:end]
+    if gram in known and not (text[end - 1].isupper() and text[end - 2].isupper()):
+        return gram
+    return None
+
+
+def _ngrams(text: str, known: dict[str, list[float]]) -> list[str]:
+    """Detector._extract_ngrams on a normalized text: the known 1- to 3-grams, in order."""
+    words = text.split(" ")
     last = len(words) - 1
     result: list[str] = []
-    seen: dict[str, list[str]] = {}
-    seen_last: dict[str, list[str]] = {}
     for index, word in enumerate(words):
-        if not word:
-            continue  # a space after a space (or at the start) yields nothing
-        # Every word but the last is followed by a space, which yields "x " and "xy ".
-        cache = seen if index < last else seen_last
-        grams = cache.get(word)
-        if grams is None:
-            grams = cache[word] = _word_ngrams(word + " " if index < last else word, known)
-        result += grams
+        if word:  # a space after a space (or at the start) yields nothing
+            # Every word but the last is followed by a space, which yields "x " and "xy ".
+            result += _word_ngrams(word + " " if index < last else word, known)
     return result
 
 
@@ -242,55 +291,61 @@ def _word_ngrams(word: str, known: dict[str, list[float]]) -> list[str]:
     return out
 
 
-def _trials(ngrams: list[str], model: _Model) -> list[list[float]]:
+def _trials(draw: Callable[[], str], model: _Model) -> list[list[float]]:
     """Detector._detect_block's trials, stopped early once they agree decisively: each
     trial's probabilities.
 
-    Each trial is langdetect's: from equal odds, n-grams drawn at random multiply each
-    language's probability by ``weight + p(n-gram | language)`` (through ``map``: no
-    Python-level step per language), normalized every fifth draw (the division carried into
-    the next draw's pass), until one language holds more than ``conv_threshold`` or the
-    iteration limit. langdetect averages seven such trials; here the trials stop after
-    ``_MIN_TRIALS`` when every one so far named the same language with more than
+    Each trial is langdetect's: from equal odds, each n-gram drawn multiplies each language's
+    probability by ``weight + p(n-gram | language)`` (through ``map`` over a packed row: no
+    Python-level step per language), normalized every fifth draw, until one language holds
+    more than ``conv_threshold`` or the iteration limit. The languages under ``_NEGLIGIBLE``
+    at a normalization leave the trial. langdetect averages seven trials; here they stop
+    after ``_MIN_TRIALS`` when every one so far named the same language with more than
     ``_DECISIVE``: on a text whose language is clear, the other trials say the same again.
     """
     languages = len(model.languages)
-    known = model.probabilities
     rows = model.packed_rows
     conv_threshold, iteration_limit = model.conv_threshold, model.iteration_limit
-    rng = random.Random(_SEED)
-    choice = rng.choice
     trials: list[list[float]] = []
     while len(trials) < model.trials:
         prob = [1.0 / languages] * languages
-        alpha = model.alpha + rng.gauss(0.0, 1.0) * model.alpha_width
-        weights = repeat(alpha / model.base_freq)
-        divisor = 0.0  # the sum prob still has to be divided by (0: none)
-        i = 0
+        running: list[int] = list(range(languages))  # the languages still in this trial
+        pick: Callable[[array[float]], Any] | None = None  # their part of a row (None: all)
+        draws = 0
         while True:
-            gram = choice(ngrams)
-            row = rows.get(gram)
-            if row is None:
-                row = array("d", known[gram])
-                if len(rows) < _MAX_PACKED_ROWS:
-                    rows[gram] = row
-            if divisor:
-                prob = list(map(mul, map(truediv, prob, repeat(divisor)), map(add, weights, row)))
-            else:
-                prob = list(map(mul, prob, map(add, weights, row)))
-            divisor = 0.0
-            if i % 5 == 0:
-                # Detector._normalize_prob: each divided by the sum.
-                sump = sum(prob)
-                if max(prob) / sump > conv_threshold or i >= iteration_limit:
-                    prob = [p / sump for p in prob]
-                    break
-                divisor = sump
-            i += 1
-        trials.append(prob)
+            for _ in range(5):
+                gram = draw()
+                row = rows.get(gram)
+                if row is None:
+                    row = _packed(gram, model)
+                prob = list(map(mul, prob, row if pick is None else pick(row)))
+            draws += 5
+            total = sum(prob)
+            if max(prob) / total > conv_threshold or draws >= iteration_limit:
+                break
+            # Detector._normalize_prob: each divided by the sum.
+            prob = [p / total for p in prob]
+            if min(prob) < _NEGLIGIBLE:
+                # Two stay at least: the leader holds at most conv_threshold of the sum.
+                kept = [i for i, p in enumerate(prob) if p >= _NEGLIGIBLE]
+                running = [running[i] for i in kept]
+                prob = [prob[i] for i in kept]
+                pick = itemgetter(*running)
+        trial = [0.0] * languages
+        for language, p in zip(running, prob, strict=True):
+            trial[language] = p / total
+        trials.append(trial)
         if len(trials) >= _MIN_TRIALS and _decisive(trials):
             break
     return trials
+
+
+def _packed(gram: str, model: _Model) -> array[float]:
+    """weight + the n-gram's probability in each language, as one block of doubles."""
+    row = array("d", map(add, repeat(model.weight), model.probabilities[gram]))
+    if len(model.packed_rows) < _MAX_PACKED_ROWS:
+        model.packed_rows[gram] = row
+    return row
 
 
 def _decisive(trials: list[list[float]]) -> bool:
