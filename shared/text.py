@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -17,12 +18,42 @@ def sanitize(text: str) -> str:
     MongoDB-compatible stores (FerretDB) refuse NUL in strings; lone surrogates from broken
     PDFs cannot be encoded as UTF-8. Tabs and newlines are kept.
     """
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")  # no lone surrogate: the round trip would change nothing
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub("", text)
 
 
+# count_words sees the text as bytes: "a" for a character \w matches (for a str pattern:
+# str.isalnum() or "_"), a space for any other. Latin-1 through a table; the characters above
+# it through an encoding error handler, one call per run of them.
+_WORDNESS = bytes(
+    ord("a") if chr(code).isalnum() or chr(code) == "_" else ord(" ") for code in range(256)
+)
+_ABOVE_LATIN1 = "docstream-wordness"
+
+
+def _wordness(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    run = error.object[error.start : error.end]
+    return "".join("a" if char.isalnum() or char == "_" else " " for char in run), error.end
+
+
+codecs.register_error(_ABOVE_LATIN1, _wordness)
+
+
 def count_words(text: str) -> int:
-    return len(_WORD.findall(text))
+    r"""How many runs of word characters ``text`` has: ``len(re.findall(r"\w+", text))``,
+    counted in C without building the words (a third of the time on PDF text)."""
+    if not text.isascii():
+        # The two characters above Latin-1 most frequent in PDF text, neither of them a word
+        # character: replaced in C, they cost no error handler call.
+        text = text.replace("\u2019", "'").replace("\u2013", "-")
+    marks = text.encode("latin-1", _ABOVE_LATIN1).translate(_WORDNESS)
+    return marks.count(b" a") + marks.startswith(b"a")
 
 
 def detect_language(text: str) -> str | None:
