@@ -26,13 +26,33 @@ def sanitize(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-# count_words sees the text as bytes: "a" for a character \w matches (for a str pattern:
-# str.isalnum() or "_"), a space for any other. Latin-1 through a table; the characters above
-# it through an encoding error handler, one call per run of them.
+def byte_classes(text: str, table: bytes, above_latin1: str) -> bytes | None:
+    """``text`` as one byte per character naming its class, for ``bytes.count`` to count in C:
+    a Latin-1 character through ``table`` (256 bytes), a run of characters above Latin-1
+    through the encoding error handler registered as ``above_latin1`` (which must put one
+    Latin-1 character of the right class for each). None when more than an eighth of the
+    characters are above Latin-1 (Cyrillic, CJK...): the handler, a Python call per run,
+    would cost more than a regular expression's pass.
+
+    The right single quote and the en dash (U+2019, U+2013: the characters above Latin-1
+    most frequent in PDF text) are put in C as a middle dot (U+00B7), which every caller's
+    table must class as it classes them (not a word character, not junk, not white space,
+    not ASCII punctuation)."""
+    if not text.isascii():
+        text = text.replace("\u2019", _STAND_IN).replace("\u2013", _STAND_IN)
+        above = len(text) - len(text.encode("latin-1", "ignore"))
+        if above * 8 > len(text):
+            return None
+    return text.encode("latin-1", above_latin1).translate(table)
+
+
+_STAND_IN = "\u00b7"
+# count_words' classes: "a" for a character \w matches (for a str pattern: str.isalnum() or
+# "_"), a space for any other.
 _WORDNESS = bytes(
     ord("a") if chr(code).isalnum() or chr(code) == "_" else ord(" ") for code in range(256)
 )
-_ABOVE_LATIN1 = "docstream-wordness"
+_WORDNESS_ABOVE_LATIN1 = "docstream-wordness"
 
 
 def _wordness(error: UnicodeError) -> tuple[str, int]:
@@ -42,17 +62,16 @@ def _wordness(error: UnicodeError) -> tuple[str, int]:
     return "".join("a" if char.isalnum() or char == "_" else " " for char in run), error.end
 
 
-codecs.register_error(_ABOVE_LATIN1, _wordness)
+codecs.register_error(_WORDNESS_ABOVE_LATIN1, _wordness)
 
 
 def count_words(text: str) -> int:
     r"""How many runs of word characters ``text`` has: ``len(re.findall(r"\w+", text))``,
-    counted in C without building the words (a third of the time on PDF text)."""
-    if not text.isascii():
-        # The two characters above Latin-1 most frequent in PDF text, neither of them a word
-        # character: replaced in C, they cost no error handler call.
-        text = text.replace("\u2019", "'").replace("\u2013", "-")
-    marks = text.encode("latin-1", _ABOVE_LATIN1).translate(_WORDNESS)
+    counted in C without building the words where the text is mostly Latin-1 (a third of the
+    time on PDF text)."""
+    marks = byte_classes(text, _WORDNESS, _WORDNESS_ABOVE_LATIN1)
+    if marks is None:
+        return len(_WORD.findall(text))
     return marks.count(b" a") + marks.startswith(b"a")
 
 
