@@ -17,7 +17,7 @@ ratios compare equal numbers of processes.
   ``..._1worker_cpu`` is the same pair on CPU time (this process plus the worker, against the
   loop's), which load from other processes barely moves. The pool also does the work the
   issue asks for beyond the text (sanitizing, word count,
-  language detection: about 40% of a bare loop's time on this corpus);
+  language detection: about 15% of a bare loop's time on this corpus);
   ``ratio_vs_in_process_1worker`` compares the one-worker pool with that same pipeline run in
   this process: the cost of the pool itself;
 - ``extraction.pdfplumber_pages_per_s``: pdfplumber's ``extract_text``, one process (one corpus

@@ -1,24 +1,35 @@
-"""langdetect's answer, computed with fewer Python-level steps: the same answer, bit for bit.
+"""Language detection with langdetect's profiles and algorithm, on a bounded sample, with
+fewer trials when the answer is clear.
 
-langdetect (a port of Google's Java language-detection) reads its input one character at a
-time in Python: it copies the text character by character, counts scripts character by
-character, normalizes and slices n-grams character by character, then runs seven random
-trials that multiply 55 per-language probabilities for every sampled n-gram. On the short
-documents the extractor mostly sees, that cost (~6 ms a document) is as large as pdfium's
-reading of the whole document.
+langdetect (a port of Google's Java language-detection) reads its whole input (up to 10,000
+characters) one character at a time in Python, lists every n-gram of it, then runs seven
+random trials that multiply 55 per-language probabilities for every n-gram drawn. On the short
+documents the extractor mostly sees, that cost (~3-6 ms a document) was as large as pdfium's
+reading of the whole document. This module keeps langdetect's profiles, normalizer and
+constants, and its trials, and changes what they cost:
 
-This module computes the same thing from langdetect's own profiles, normalizer and constants:
+- it reads at most ``_MAX_CHARS`` characters of the text, in ``_WINDOWS`` windows of whole
+  words spread evenly over it (two trials draw a few hundred n-grams: more text than this
+  says nothing more);
+- it lists no n-grams: a draw picks a position and a length (1 to 3) in the normalized text
+  and takes that substring when langdetect would have listed it (a known n-gram, not inside
+  a word in capitals), else draws again. That is a uniform draw from langdetect's list (no
+  profile n-gram holds two spaces or a space inside, so a substring across words is never
+  one), without building the list;
+- a draw multiplies only the languages still in the running: one whose probability fell
+  under ``_NEGLIGIBLE`` (1e-10) in a trial is out of that trial (it would need ten orders of
+  magnitude back on the leader before the trial ends);
+- the trials stop after ``_MIN_TRIALS`` when each of them so far named the same language with
+  more than ``_DECISIVE`` (langdetect's trials run until one language holds 0.99999, so on a
+  clear text they all name it); otherwise all seven run, as in langdetect;
+- the smoothing weight is langdetect's mean one in every trial (langdetect jitters it by 10%
+  from trial to trial), added once into each packed row.
 
-- the text clean-up and the script count are regular expressions and ``str.translate`` (one
-  C-speed pass each) instead of per-character loops;
-- the n-grams of a word depend on the word alone (langdetect's n-gram window restarts at every
-  space), so each distinct word is sliced once per text;
-- the trials draw from the same seeded ``random.Random`` in the same order and do the same
-  floating-point operations in the same order (``p * (weight + m)``, sums left to right), so
-  every probability, and so the answer, is identical. ``weight + m`` is kept per trial and
-  n-gram instead of being recomputed at every draw of that n-gram (same value).
-
-tests/shared/test_language.py compares the probabilities with langdetect's on many texts.
+So its answer is langdetect's wherever langdetect's is clear, not bit for bit: a text whose
+language is in doubt (mixed, or a few words) may get another of the doubtful candidates, as
+langdetect itself does from one seed to another. The draws come from a generator with a fixed
+seed: the same text always gets the same answer. tests/shared/test_language.py compares it
+with langdetect.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import threading
 from array import array
 from collections.abc import Callable
 from itertools import repeat
-from operator import add, mul, truediv
+from operator import add, itemgetter, mul
 from typing import Any
 
 # langdetect's own cut-offs (Detector.cleaning_text): letters between 'A' and 'z' count as
@@ -38,10 +49,21 @@ _LATIN = re.compile("[A-z]")
 _FROM_0300 = re.compile("[\u0300-\U0010ffff]")
 _LATIN_EXTENDED_ADDITIONAL = re.compile("[\u1e00-\u1eff]")
 _SPACE_RUN = re.compile(" {2,}")
+# What the detector reads of a longer text: this many characters, in this many windows.
+_MAX_CHARS = 1500
+_WINDOWS = 3
+# The trials stop once this many of them all named one language with more than _DECISIVE.
+_MIN_TRIALS = 2
+_DECISIVE = 0.99
+_SEED = 0  # of the trials' draws: the same text, the same answer
+# A language under this probability in a trial is out of it (see above).
+_NEGLIGIBLE = 1e-10
+# Draws at random before a text is taken to have no n-gram langdetect knows (then checked).
+_FIRST_DRAWS = 64
 # langdetect keeps each n-gram's 55 probabilities as 55 float objects allocated profile by
 # profile, scattered over ~100 MB: a draw in a trial touched ~55 cache lines, and between two
 # documents pdfium pushes them all out of the cache. The rows drawn are packed into arrays
-# (440 bytes each, same values), up to this many (~20 MB), kept across documents.
+# (440 bytes each, weight + probability), up to this many (~20 MB), kept across documents.
 _MAX_PACKED_ROWS = 40_000
 
 _lock = threading.Lock()
@@ -61,13 +83,11 @@ class _Model:
         sample = factory.create()  # the defaults a fresh detector would use
         self.probabilities: dict[str, list[float]] = factory.word_lang_prob_map
         self.languages: list[str] = list(factory.langlist)
-        self._factory = factory
         self.alpha: float = sample.alpha
         self.trials: int = sample.n_trial
         self.max_text_length: int = sample.max_text_length
         if sample.prior_map is not None:
             raise RuntimeError("a prior map is not supported")  # never set by langdetect.detect
-        self.alpha_width: float = Detector.ALPHA_WIDTH
         self.iteration_limit: int = Detector.ITERATION_LIMIT
         self.prob_threshold: float = Detector.PROB_THRESHOLD
         self.conv_threshold: float = Detector.CONV_THRESHOLD
@@ -85,12 +105,10 @@ class _Model:
             if normalized != char:
                 table[code] = normalized
         self.normalize_table = table
-        # n-gram -> its per-language probabilities as one block of doubles (see _trials).
+        # The smoothing langdetect adds to every probability, at its mean.
+        self.weight = self.alpha / self.base_freq
+        # n-gram -> weight + its per-language probabilities, as one block of doubles.
         self.packed_rows: dict[str, array[float]] = {}
-
-    @property
-    def seed(self) -> Any:
-        return self._factory.seed  # DetectorFactory.seed, as the caller set it
 
 
 def _the_model() -> _Model:
@@ -103,7 +121,7 @@ def _the_model() -> _Model:
 
 
 def detect(text: str) -> str | None:
-    """``langdetect.detect(text)`` (with ``DetectorFactory.seed`` as set by the caller), or
+    """The language code ``langdetect.detect(text)`` gives where it is clear (see above), or
     None where langdetect raises for want of features."""
     model = _the_model()
     probabilities = language_probabilities(text, model)
@@ -119,12 +137,62 @@ def detect(text: str) -> str | None:
 
 
 def language_probabilities(text: str, model: _Model | None = None) -> list[float] | None:
-    """Detector.langprob after its _detect_block (None: no n-gram to go by)."""
+    """The probability of each of ``_the_model().languages`` (as langdetect's
+    Detector.langprob after its _detect_block), None: no n-gram to go by."""
+    found = _detection(text, model)
+    return None if found is None else found[0]
+
+
+def _detection(text: str, model: _Model | None = None) -> tuple[list[float], int] | None:
+    """The probabilities (the trials' average) and how many trials gave them."""
     model = model or _the_model()
-    ngrams = _ngrams(_cleaned(_appended(text, model)), model)
-    if not ngrams:
+    trials = _trials_of(text, model)
+    if trials is None:
         return None
-    return _trials(ngrams, model)
+    return [sum(column) / len(trials) for column in zip(*trials, strict=True)], len(trials)
+
+
+def _trials_of(text: str, model: _Model) -> list[list[float]] | None:
+    """Each trial's probabilities, in the order they ran (None: no n-gram to go by)."""
+    normalized = _cleaned(_appended(_spread(text), model)).translate(model.normalize_table)
+    if not normalized.strip(" "):
+        return None  # no letter at all
+    rng = random.Random(_SEED)
+    draw = _drawer(" " + normalized, model, rng.random)
+    if draw is None:
+        return None
+    return _trials(draw, model)
+
+
+def _spread(text: str) -> str:
+    """At most about ``_MAX_CHARS`` characters of ``text``: ``_WINDOWS`` evenly spaced
+    windows, each cut to whole words where it has a space or line break (a text in a script
+    without spaces is cut anywhere)."""
+    if len(text) <= _MAX_CHARS:
+        return text
+    width = (_MAX_CHARS - (_WINDOWS - 1)) // _WINDOWS  # and a space between two
+    step = (len(text) - width) / (_WINDOWS - 1)
+    windows = []
+    for number in range(_WINDOWS):
+        start = round(number * step)
+        window = text[start : start + width]
+        if number > 0:  # a word cut at the start: from the first break on
+            cut = _first_break(window)
+            if cut >= 0:
+                window = window[cut + 1 :]
+        if number < _WINDOWS - 1:  # a word cut at the end: up to the last break
+            cut = max(window.rfind(" "), window.rfind("\n"))
+            if cut >= 0:
+                window = window[:cut]
+        windows.append(window)
+    return " ".join(windows)
+
+
+def _first_break(text: str) -> int:
+    space, newline = text.find(" "), text.find("\n")
+    if space < 0 or 0 <= newline < space:
+        return newline
+    return space
 
 
 def _appended(text: str, model: _Model) -> str:
@@ -147,23 +215,55 @@ def _cleaned(text: str) -> str:
     return text
 
 
-def _ngrams(text: str, model: _Model) -> list[str]:
-    """Detector._extract_ngrams: the known 1- to 3-grams, in the order langdetect lists them."""
+def _drawer(text: str, model: _Model, rand: Callable[[], float]) -> Callable[[], str] | None:
+    """A function drawing one of the n-grams langdetect would list for ``text`` (normalized,
+    after a space), uniformly; None when there is none.
+
+    A draw is a substring of 1 to 3 characters at a random place, taken when it is a known
+    n-gram and does not end inside a word in capitals (langdetect's NGram lists nothing
+    there: a capital after a capital), drawn again otherwise. Every n-gram langdetect lists
+    is one such substring, and every such substring one it lists: no known n-gram has a
+    space inside or two spaces, so those across two words are never taken."""
     known = model.probabilities
-    words = text.translate(model.normalize_table).split(" ")
+    places = 3 * len(text)
+
+    def draw() -> str:
+        while True:
+            gram = _substring_ngram(text, int(rand() * places), known)
+            if gram is not None:
+                return gram
+
+    if any(_substring_ngram(text, int(rand() * places), known) for _ in range(_FIRST_DRAWS)):
+        return draw
+    # Few of the substrings are n-grams, maybe none: list them (a short text).
+    grams = _ngrams(text, known)
+    if not grams:
+        return None
+    return lambda: grams[int(rand() * len(grams))]
+
+
+def _substring_ngram(text: str, place: int, known: dict[str, list[float]]) -> str | None:
+    """The substring at ``place`` (0 <= place < 3 * len(text): where it ends, and its length,
+    1 to 3) when langdetect lists it as an n-gram of ``text``, else None."""
+    end = place // 3 + 1
+    start = end - place % 3 - 1
+    if start < 0:
+        return None
+    gram = text[start:end]
+    if gram in known and not (text[end - 1].isupper() and text[end - 2].isupper()):
+        return gram
+    return None
+
+
+def _ngrams(text: str, known: dict[str, list[float]]) -> list[str]:
+    """Detector._extract_ngrams on a normalized text: the known 1- to 3-grams, in order."""
+    words = text.split(" ")
     last = len(words) - 1
     result: list[str] = []
-    seen: dict[str, list[str]] = {}
-    seen_last: dict[str, list[str]] = {}
     for index, word in enumerate(words):
-        if not word:
-            continue  # a space after a space (or at the start) yields nothing
-        # Every word but the last is followed by a space, which yields "x " and "xy ".
-        cache = seen if index < last else seen_last
-        grams = cache.get(word)
-        if grams is None:
-            grams = cache[word] = _word_ngrams(word + " " if index < last else word, known)
-        result += grams
+        if word:  # a space after a space (or at the start) yields nothing
+            # Every word but the last is followed by a space, which yields "x " and "xy ".
+            result += _word_ngrams(word + " " if index < last else word, known)
     return result
 
 
@@ -191,50 +291,69 @@ def _word_ngrams(word: str, known: dict[str, list[float]]) -> list[str]:
     return out
 
 
-def _trials(ngrams: list[str], model: _Model) -> list[float]:
-    """Detector._detect_block's trials, same draws and same arithmetic in the same order.
+def _trials(draw: Callable[[], str], model: _Model) -> list[list[float]]:
+    """Detector._detect_block's trials, stopped early once they agree decisively: each
+    trial's probabilities.
 
-    Per draw, ``prob[i] * (weight + m[i])`` for every language, as langdetect computes it, but
-    through ``map`` (no Python-level step per language). The normalization every fifth draw
-    divides each probability by the sum; that division is carried into the next draw's pass
-    (``p / sum * factor``, the same two roundings) instead of a pass of its own. The
-    convergence test takes ``max(p) / sum``, which equals the largest ``p / sum``: a correctly
-    rounded division by a positive number keeps the order.
+    Each trial is langdetect's: from equal odds, each n-gram drawn multiplies each language's
+    probability by ``weight + p(n-gram | language)`` (through ``map`` over a packed row: no
+    Python-level step per language), normalized every fifth draw, until one language holds
+    more than ``conv_threshold`` or the iteration limit. The languages under ``_NEGLIGIBLE``
+    at a normalization leave the trial. langdetect averages seven trials; here they stop
+    after ``_MIN_TRIALS`` when every one so far named the same language with more than
+    ``_DECISIVE``: on a text whose language is clear, the other trials say the same again.
     """
     languages = len(model.languages)
-    trials = model.trials
-    known = model.probabilities
     rows = model.packed_rows
     conv_threshold, iteration_limit = model.conv_threshold, model.iteration_limit
-    rng = random.Random()
-    rng.seed(model.seed)
-    choice = rng.choice
-    total = [0.0] * languages
-    for _ in range(trials):
+    trials: list[list[float]] = []
+    while len(trials) < model.trials:
         prob = [1.0 / languages] * languages
-        alpha = model.alpha + rng.gauss(0.0, 1.0) * model.alpha_width
-        weights = repeat(alpha / model.base_freq)
-        divisor = 0.0  # the sum prob still has to be divided by (0: none)
-        i = 0
+        running: list[int] = list(range(languages))  # the languages still in this trial
+        pick: Callable[[array[float]], Any] | None = None  # their part of a row (None: all)
+        draws = 0
         while True:
-            gram = choice(ngrams)
-            row = rows.get(gram)
-            if row is None:
-                row = array("d", known[gram])
-                if len(rows) < _MAX_PACKED_ROWS:
-                    rows[gram] = row
-            if divisor:
-                prob = list(map(mul, map(truediv, prob, repeat(divisor)), map(add, weights, row)))
-            else:
-                prob = list(map(mul, prob, map(add, weights, row)))
-            divisor = 0.0
-            if i % 5 == 0:
-                # Detector._normalize_prob: builtin sum (left to right), each divided by it.
-                sump = sum(prob)
-                if max(prob) / sump > conv_threshold or i >= iteration_limit:
-                    prob = [p / sump for p in prob]
-                    break
-                divisor = sump
-            i += 1
-        total = [t + p / trials for t, p in zip(total, prob, strict=True)]
-    return total
+            for _ in range(5):
+                gram = draw()
+                row = rows.get(gram)
+                if row is None:
+                    row = _packed(gram, model)
+                prob = list(map(mul, prob, row if pick is None else pick(row)))
+            draws += 5
+            total = sum(prob)
+            if max(prob) / total > conv_threshold or draws >= iteration_limit:
+                break
+            # Detector._normalize_prob: each divided by the sum.
+            prob = [p / total for p in prob]
+            if min(prob) < _NEGLIGIBLE:
+                # Two stay at least: the leader holds at most conv_threshold of the sum.
+                kept = [i for i, p in enumerate(prob) if p >= _NEGLIGIBLE]
+                running = [running[i] for i in kept]
+                prob = [prob[i] for i in kept]
+                pick = itemgetter(*running)
+        trial = [0.0] * languages
+        for language, p in zip(running, prob, strict=True):
+            trial[language] = p / total
+        trials.append(trial)
+        if len(trials) >= _MIN_TRIALS and _decisive(trials):
+            break
+    return trials
+
+
+def _packed(gram: str, model: _Model) -> array[float]:
+    """weight + the n-gram's probability in each language, as one block of doubles."""
+    row = array("d", map(add, repeat(model.weight), model.probabilities[gram]))
+    if len(model.packed_rows) < _MAX_PACKED_ROWS:
+        model.packed_rows[gram] = row
+    return row
+
+
+def _decisive(trials: list[list[float]]) -> bool:
+    """Every trial named the same language, each with more than ``_DECISIVE``."""
+    leaders = set()
+    for prob in trials:
+        top = max(prob)
+        if top <= _DECISIVE:
+            return False
+        leaders.add(prob.index(top))
+    return len(leaders) == 1

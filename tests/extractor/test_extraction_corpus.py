@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from pathlib import Path
 
@@ -176,6 +177,23 @@ async def test_progress_page_by_page_in_the_loop_thread(pool: ExtractorPool, cor
     await pool.extract("progress", path, on_progress=on_progress)
     assert calls == [(n, 15) for n in range(1, 16)]
     assert threads == {threading.get_ident()}
+
+
+_CALLER = contextvars.ContextVar("caller", default="none")
+
+
+async def test_progress_runs_in_the_callers_context(pool: ExtractorPool, corpus: Path) -> None:
+    # The pool takes a worker's frames in the pipe's callback; progress still sees the
+    # context of the extract() call (the service's trace context rides on it).
+    seen: set[str] = set()
+
+    async def one(name: str) -> None:
+        _CALLER.set(name)
+        path = corpus / "pdf" / "federal-register-2020-17221.pdf"
+        await pool.extract(name, path, on_progress=lambda d, t: seen.add(f"{name}:{_CALLER.get()}"))
+
+    await asyncio.gather(one("first"), one("second"))
+    assert seen == {"first:first", "second:second"}
 
 
 async def test_a_failing_progress_callback_does_not_fail_the_document(

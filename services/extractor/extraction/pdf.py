@@ -63,12 +63,12 @@ def extract_pdf(
         _read_pages(len(pages), partial(_pypdf_page, pages, info), out, finder)
         return info
     try:
-        metadata = document.get_metadata_dict()
         info = DocumentInfo(
             detected_type=PDF,
             extractor="pypdfium2",
-            title=clean_field(metadata.get("Title")),
-            author=clean_field(metadata.get("Author")),
+            # The two fields used, not all eight get_metadata_dict reads ("" when absent).
+            title=clean_field(document.get_metadata_value("Title")),
+            author=clean_field(document.get_metadata_value("Author")),
         )
         ruled: set[int] = set()  # pages pdfium saw ruling lines on; the others need no search
         if tables:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import os
 import signal
@@ -42,6 +44,13 @@ WATCH_INTERVAL_S = 0.1
 # A worker that dies this close to a memory limit is taken to have died of it.
 _NEAR_LIMIT = 0.8
 _RESPAWN_DELAY_S = (0.5, 30.0)  # first and longest pause between failed attempts
+
+
+@functools.lru_cache(maxsize=16)
+def _as_dict(options: ExtractionLimits | OcrOptions) -> dict[str, Any]:
+    """The options as a job sends them, made once (frozen: the same options, the same dict;
+    dataclasses.asdict costs tens of microseconds a job). Not to be changed by the caller."""
+    return options.to_dict()
 
 
 @dataclass(eq=False)
@@ -182,8 +191,8 @@ class ExtractorPool:
                 "path": os.fspath(path),
                 "password": password,
                 "tables": self.tables,
-                "limits": self.limits.to_dict(),
-                "ocr": self.ocr.to_dict(),
+                "limits": _as_dict(self.limits),
+                "ocr": _as_dict(self.ocr),
                 "ocr_languages": ocr_languages,
                 # None: never ask (a single worker could only split with itself).
                 "split_above": self.split_pages if self.split_pages and self.size > 1 else None,
@@ -502,58 +511,85 @@ class ExtractorPool:
         report: ProgressCallback,
         next_pages: Callable[[int], range] | None = None,
     ) -> protocol.Header:
-        """Runs one part to its DONE header; raises ExtractionError or ExtractionCancelled."""
+        """Runs one part to its DONE header; raises ExtractionError or ExtractionCancelled.
+
+        The frames are taken as they arrive, in the pipe's data callback (see process.py);
+        this coroutine only wakes up for the outcome, and for the memory watch and the
+        deadline."""
         worker = part.worker
         assert worker is not None
-        worker.next_memory_check = asyncio.get_running_loop().time()
-        try:
-            worker.send(request)
-            while True:
-                frame = await self._next_frame(worker, deadline)
-                if frame is None:
-                    raise await self._why_it_ended(job, worker)
-                try:
-                    if next_pages is not None and frame[0]["k"] == protocol.SPLIT:
-                        pages = next_pages(int(frame[0]["total"]))
-                        worker.send({"k": protocol.PAGES, "start": pages.start, "stop": pages.stop})
-                        continue
-                    done = part.assembly.add(frame, report)
-                except ExtractionError:
-                    part.reusable = not part.assembly.worker_exiting
-                    raise
-                except (KeyError, TypeError, ValueError) as exc:
-                    worker.kill()
-                    raise ExtractionError(
-                        ReasonCode.INTERNAL, f"The extractor worker broke the protocol: {exc!r}"
-                    ) from exc
+        loop = asyncio.get_running_loop()
+        # The memory watch keeps its rhythm across the worker's jobs: a new job is sampled
+        # at once unless the worker was sampled less than WATCH_INTERVAL_S ago.
+        worker.next_memory_check = min(worker.next_memory_check, loop.time() + WATCH_INTERVAL_S)
+        # The DONE header, or None when the stream ended first.
+        outcome: asyncio.Future[protocol.Header | None] = loop.create_future()
+
+        def take(frame: Frame | None) -> None:
+            if outcome.done():
+                return  # after the outcome: nothing a worker sends counts any more
+            if frame is None:
+                outcome.set_result(None)
+                return
+            try:
+                if next_pages is not None and frame[0]["k"] == protocol.SPLIT:
+                    pages = next_pages(int(frame[0]["total"]))
+                    worker.send({"k": protocol.PAGES, "start": pages.start, "stop": pages.stop})
+                    return
+                done = part.assembly.add(frame, report)
+            except ExtractionError as exc:
+                part.reusable = not part.assembly.worker_exiting
+                outcome.set_exception(exc)
+            except (KeyError, TypeError, ValueError) as exc:
+                worker.kill()
+                broke = ExtractionError(
+                    ReasonCode.INTERNAL, f"The extractor worker broke the protocol: {exc!r}"
+                )
+                broke.__cause__ = exc
+                outcome.set_exception(broke)
+            except Exception as exc:  # noqa: BLE001 - raised by the job, not in the pipe's callback
+                outcome.set_exception(exc)
+            else:
                 if done is not None:
                     part.reusable = True
-                    return done
+                    outcome.set_result(done)
+
+        # In the job's context (the caller's trace, say), as when a coroutine took them.
+        context = contextvars.copy_context()
+        try:
+            worker.send(request)
+            worker.consume(lambda frame: context.run(take, frame))
+            while not outcome.done():
+                self._watch(worker, deadline, loop.time())
+                wait = min(deadline, worker.next_memory_check) - loop.time()
+                await asyncio.wait((outcome,), timeout=max(wait, 0.0))
+            done = outcome.result()
+            if done is None:
+                raise await self._why_it_ended(job, worker)
+            return done
         finally:
+            worker.consume(None)
+            outcome.cancel()  # when the watch or a cancellation ended the part first
             part.running = False
 
-    async def _next_frame(self, worker: WorkerProcess, deadline: float) -> Frame | None:
-        loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            if now >= worker.next_memory_check:
-                worker.next_memory_check = now + WATCH_INTERVAL_S
-                if worker.sample_memory() > self.limits.memory_mb:
-                    worker.kill()
-                    raise ExtractionError(
-                        ReasonCode.MEMORY_LIMIT,
-                        f"Extraction used more than {self.limits.memory_mb} MB of memory; "
-                        "it was stopped.",
-                    )
-            if now >= deadline:
+    def _watch(self, worker: WorkerProcess, deadline: float, now: float) -> None:
+        """Stops a worker over the memory limit (sampled every WATCH_INTERVAL_S) or past the
+        deadline."""
+        if now >= worker.next_memory_check:
+            worker.next_memory_check = now + WATCH_INTERVAL_S
+            if worker.sample_memory() > self.limits.memory_mb:
                 worker.kill()
                 raise ExtractionError(
-                    ReasonCode.TIMEOUT,
-                    f"Extraction took longer than {self.limits.timeout_s:g} s; it was stopped.",
+                    ReasonCode.MEMORY_LIMIT,
+                    f"Extraction used more than {self.limits.memory_mb} MB of memory; "
+                    "it was stopped.",
                 )
-            wait = min(deadline, worker.next_memory_check) - now
-            with contextlib.suppress(TimeoutError):
-                return await worker.next_frame(wait)
+        if now >= deadline:
+            worker.kill()
+            raise ExtractionError(
+                ReasonCode.TIMEOUT,
+                f"Extraction took longer than {self.limits.timeout_s:g} s; it was stopped.",
+            )
 
     async def _why_it_ended(self, job: _Job, worker: WorkerProcess) -> Exception:
         """The error for a worker whose stream ended in the middle of a job."""

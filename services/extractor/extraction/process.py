@@ -1,7 +1,8 @@
 """The parent's handle on one worker process: start it, feed it, read its frames, kill it.
 
 Frames are cut out of the pipe in the loop's data callback (an ``asyncio.SubprocessProtocol``),
-not by a reader coroutine: one wake-up per chunk of data instead of several per frame keeps the
+not by a reader coroutine, and during a job they are handed on right there to the job's
+consumer (:meth:`WorkerProcess.consume`): no coroutine wakes up per frame, which keeps the
 service's own CPU use per page small (it shares the cores with the workers).
 """
 
@@ -12,6 +13,7 @@ import contextlib
 import os
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 # psutil ships no type hints; the second code keeps this quiet once types-psutil is added.
@@ -20,6 +22,8 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 from . import protocol
 
 Frame = tuple[protocol.Header, bytes]
+# Called with each frame as it arrives, and with None once the stream has ended.
+Consumer = Callable[[Frame | None], None]
 
 STARTUP_TIMEOUT_S = 60.0
 _EXIT_WAIT_S = 5.0
@@ -43,6 +47,7 @@ class WorkerProcess:
         self.next_memory_check = 0.0
         self._transport: asyncio.SubprocessTransport | None = None
         self._frames: deque[Frame] = deque()
+        self._consumer: Consumer | None = None
         self._ended = False  # its stdout closed: it died, or is about to
         self._waiter: asyncio.Future[None] | None = None
         self._exited: asyncio.Future[int] = loop.create_future()
@@ -110,6 +115,16 @@ class WorkerProcess:
             return None
         raise TimeoutError
 
+    def consume(self, consumer: Consumer | None) -> None:
+        """From now on, hand each frame to ``consumer`` as it arrives (those already queued
+        first), and None once the stream has ended; None: queue them for :meth:`next_frame`
+        again. ``consumer`` runs in the pipe's data callback: it must not raise."""
+        self._consumer = consumer
+        while consumer is not None and self._consumer is consumer and self._frames:
+            consumer(self._frames.popleft())
+        if consumer is not None and self._consumer is consumer and self._ended:
+            consumer(None)
+
     def send(self, header: protocol.Header) -> None:
         """Queue a frame for the worker; a dead worker shows as the end of its stream."""
         assert self._transport is not None
@@ -151,6 +166,9 @@ class WorkerProcess:
     # --- called by the protocol ---
 
     def _push(self, frame: Frame) -> None:
+        if self._consumer is not None:
+            self._consumer(frame)
+            return
         self._frames.append(frame)
         self._wake_reader()
 
@@ -160,6 +178,8 @@ class WorkerProcess:
         self._wake_reader()
         if broken:
             self.kill()
+        if self._consumer is not None:
+            self._consumer(None)
 
     def _process_exited(self, code: int) -> None:
         # Not the end of the stream: frames it wrote before exiting may still be in the pipe.

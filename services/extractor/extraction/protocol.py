@@ -44,13 +44,18 @@ EXIT_OUT_OF_MEMORY = 86
 Header = dict[str, Any]
 
 
+# Made once: json.dumps with options and json.loads of bytes build or look these up per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_DECODER = json.JSONDecoder()
+
+
 def encode(header: Header, body: bytes = b"") -> bytes:
-    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw = _ENCODER.encode(header).encode()
     return PREFIX.pack(len(raw), len(body)) + raw + body
 
 
 def decode_header(raw: bytes | bytearray) -> Header:
-    header = json.loads(raw)
+    header = _DECODER.decode(raw.decode("utf-8"))
     if not isinstance(header, dict) or not isinstance(header.get("k"), str):
         raise ValueError("frame header is not an object with a kind")
     return header

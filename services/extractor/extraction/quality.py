@@ -4,14 +4,18 @@ A PDF's text layer can be garbage without any reader noticing: a font without a 
 mapping yields its raw glyph codes (``'"7+%-`` for "Phone"), an unmapped CJK font only its
 digits and punctuation, a broken one replacement or private-use characters. What these have in
 common is visible in the characters themselves, so the check looks only at the text, with a few
-C-speed passes (``str.count`` and one regular expression): a page that passes costs the fast
-path almost nothing, and only a page that fails is read again another way.
+C-speed passes: each character becomes one byte naming its class (an encoding with a
+translation table, ``bytes.count`` per class), so a page that passes costs the fast path
+almost nothing, and only a page that fails is read again another way.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
+
+from shared.text import byte_classes
 
 # Characters no honest text layer is made of: the replacement character, private use (fonts'
 # own symbols), C0/C1 controls but tab and newline, surrogates and noncharacters.
@@ -25,6 +29,33 @@ _JUNK = re.compile(
 _SYMBOL = re.compile(r"[!-/:-@\[-`{-~]")
 _SYMBOL_RUN = re.compile(r"([!-/:-@\[-`{-~])\1*")
 _LETTER = re.compile(r"[^\W\d_]")  # a word character that is no digit: a letter (or a mark)
+
+# assess counts the classes above as bytes (shared.text.byte_classes), one byte per character:
+# w (white space), j (junk), s (ASCII punctuation or symbol), o (anything else). Above Latin-1
+# the error handler puts "\x00" (junk) or "a" (other).
+_SPACES = " \n\t\r\u00a0"
+
+
+def _class_of(char: str) -> str:
+    if char in _SPACES:
+        return "w"
+    if _JUNK.match(char):
+        return "j"
+    return "s" if _SYMBOL.match(char) else "o"
+
+
+_CLASSES = "".join(_class_of(chr(code)) for code in range(256)).encode("ascii")
+_ABOVE_LATIN1 = "docstream-junk-or-not"
+
+
+def _junk_or_not(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    run = error.object[error.start : error.end]
+    return "".join("\x00" if _JUNK.match(char) else "a" for char in run), error.end
+
+
+codecs.register_error(_ABOVE_LATIN1, _junk_or_not)
 
 # Thresholds, chosen on the corpus (no text page comes near them) and the failures of issue 8.
 MAX_JUNK_SHARE = 0.1
@@ -52,11 +83,15 @@ class Verdict:
 
 def assess(text: str) -> Verdict:
     """Judge one page's text. Empty text is not "trusted": there is nothing to trust."""
-    visible = len(text) - sum(text.count(space) for space in " \n\t\r\u00a0")
+    classes = byte_classes(text, _CLASSES, _ABOVE_LATIN1)
+    if classes is None:  # mostly above Latin-1: regular expressions
+        visible = len(text) - sum(text.count(space) for space in _SPACES)
+        junk, symbols = len(_JUNK.findall(text)), len(_SYMBOL.findall(text))
+    else:
+        visible = len(classes) - classes.count(b"w")
+        junk, symbols = classes.count(b"j"), classes.count(b"s")
     if visible <= 0:
         return Verdict(0, 0, 0, "no text")
-    junk = len(_JUNK.findall(text))
-    symbols = len(_SYMBOL.findall(text))
     if symbols > MAX_SYMBOL_SHARE * visible:
         symbols = len(_SYMBOL_RUN.findall(text))
     reason = None

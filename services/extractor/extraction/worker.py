@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -18,7 +19,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from shared.reasons import ReasonCode
 from shared.text import detect_language
@@ -70,7 +71,7 @@ class _Sender:
 def run_job(
     header: protocol.Header, writer: protocol.FrameWriter, jobs_in: BinaryIO | None = None
 ) -> None:
-    limits = ExtractionLimits.from_dict(header["limits"])
+    limits = _limits(tuple(sorted(header["limits"].items())))
     sender = _Sender(writer)
     collector = PageCollector(
         limits, sender.page, sender.table, _page_chooser(header, writer, jobs_in)
@@ -79,7 +80,7 @@ def run_job(
     out_of_memory = False
     try:
         testhooks.run_if_requested(path)
-        ocr = OcrOptions.from_dict(header["ocr"]) if header.get("ocr") else OcrOptions()
+        ocr = _ocr_options(tuple(sorted(header["ocr"].items()))) if header.get("ocr") else _NO_OCR
         info = extract_document(
             path,
             password=header.get("password"),
@@ -117,6 +118,21 @@ def run_job(
         _send_error(writer, ReasonCode.INTERNAL, f"Unexpected {type(exc).__name__}: {exc}")
     if out_of_memory:
         _exit_out_of_memory(writer)
+
+
+# The options of a job, made once per distinct value: every job of a pool sends the same, and
+# building them (validation with dataclasses.asdict) costs tens of microseconds.
+@functools.lru_cache(maxsize=16)
+def _limits(items: tuple[tuple[str, Any], ...]) -> ExtractionLimits:
+    return ExtractionLimits.from_dict(dict(items))
+
+
+@functools.lru_cache(maxsize=16)
+def _ocr_options(items: tuple[tuple[str, Any], ...]) -> OcrOptions:
+    return OcrOptions.from_dict(dict(items))
+
+
+_NO_OCR = OcrOptions()
 
 
 def _page_chooser(
