@@ -20,6 +20,11 @@ Records still running when their partition is revoked are not stopped: they fini
 their offsets are not committed any more, and the partition's new owner (maybe this member
 again) reads them again. Records still running at :meth:`RecordConsumer.stop` are cancelled
 and left uncommitted. Either way they are delivered again: at-least-once, never skipped.
+
+A consumer that works on batches (status folds up to ``max_records`` events, or what came
+within ``within_s``, into one write) gives a :class:`Batching` instead of a per-record handler:
+the batch's records are finished only once its handler returned, a revocation waits for the
+batch under way (then commits it), and a stop cancels it uncommitted.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -46,6 +52,23 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 #: records at once, and the record counts as finished once the future is done (cancelled:
 #: not finished, the record is read again after a restart or rebalance).
 Handler = Callable[[Record], Awaitable["asyncio.Future[Any] | None"]]
+#: Awaited for each batch (records of any assigned partitions, in offset order per partition);
+#: the records are finished when it returns. Raising: the same batch again, after a pause.
+BatchHandler = Callable[[list[Record]], Awaitable[None]]
+#: Awaited on revocation, once what is finished is committed and before the partitions are
+#: assigned again (with the revoked partitions).
+RevokedHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Records handed out in batches: up to ``max_records``, or what came within ``within_s``
+    of the batch's first record."""
+
+    handler: BatchHandler
+    max_records: int = 500
+    within_s: float = 0.25
+
 
 RECORDS = Counter(
     "docstream_consumer_records_total",
@@ -118,7 +141,8 @@ class PartitionOffsets:
 
 
 class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """A group member feeding each record of ``topics`` to ``handler`` (see :data:`Handler`).
+    """A group member feeding each record of ``topics`` to ``handler`` (see :data:`Handler`),
+    or its batches to ``batch.handler`` (see :class:`Batching`; then ``handler`` is None).
 
     :meth:`start` subscribes and starts the loop (joining the group happens in the background;
     :attr:`ready` says when partitions are assigned); :meth:`stop` cancels what is still
@@ -131,8 +155,10 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         bootstrap_servers: str,
         group: str,
         topics: Sequence[str],
-        handler: Handler,
+        handler: Handler | None,
         *,
+        batch: Batching | None = None,
+        on_revoked: RevokedHook | None = None,
         instance_id: str | None = None,
         session_timeout_s: float = 10.0,
         max_poll_interval_s: float = 600.0,
@@ -144,9 +170,13 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         fetch_min_bytes: int = 1,
         client_id: str | None = None,
     ) -> None:
+        if (handler is None) == (batch is None):
+            raise ValueError("give either a record handler or a batch handler")
         self.group = group
         self.topics = list(topics)
         self._handler = handler
+        self._batch = batch
+        self._on_revoked = on_revoked
         self._options: dict[str, Any] = {
             "bootstrap_servers": bootstrap_servers,
             "client_id": client_id or group,
@@ -176,6 +206,8 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         self._commit_due = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._rebalancing = True
+        #: Held while a batch is handled: a revocation waits for it (see on_partitions_revoked).
+        self._batch_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -184,7 +216,7 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         service: str,
         settings: ServiceSettings,
         topics: Sequence[str],
-        handler: Handler,
+        handler: Handler | None,
         **options: Any,
     ) -> RecordConsumer:
         """The member of ``service``'s group, configured from its settings like faust's was."""
@@ -205,8 +237,9 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         consumer = self._consumer = AIOKafkaConsumer(**self._options)
         await consumer.start()
         consumer.subscribe(self.topics, listener=self)
+        poll = self._poll() if self._batch is None else self._poll_batches(self._batch)
         self._tasks = [
-            asyncio.create_task(self._poll(), name=f"consume:{self.group}"),
+            asyncio.create_task(poll, name=f"consume:{self.group}"),
             asyncio.create_task(self._commit_periodically(), name=f"commit:{self.group}"),
         ]
 
@@ -241,8 +274,24 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         return bool(self._partitions) and not self._rebalancing
 
     @property
+    def rebalancing(self) -> bool:
+        """A rebalance under way, or not in the group yet: the assignment is not to be used."""
+        return self._rebalancing
+
+    @property
     def assigned(self) -> int:
         return len(self._partitions)
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this member holds (empty before the first assignment)."""
+        return set(self._partitions)
+
+    async def highwaters(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """Each partition's end offset (the offset its next record will get), from the broker."""
+        if self._consumer is None:
+            return {}
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(list(partitions))
+        return ends
 
     @property
     def in_flight(self) -> int:
@@ -253,10 +302,16 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         self._rebalancing = True
-        # Still this generation's member: the new owner starts after what is finished here.
-        await self.commit()
-        for tp in revoked:
-            self._partitions.pop(tp, None)
+        revoked = set(revoked)
+        # A batch under way is finished first (and committed below): its partitions' new owner
+        # starts after it, and on_revoked runs once nothing of the old assignment is in hand.
+        async with self._batch_lock:
+            # Still this generation's member: the new owner starts after what is finished here.
+            await self.commit()
+            for tp in revoked:
+                self._partitions.pop(tp, None)
+            if self._on_revoked is not None:
+                await self._on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         # Fresh bookkeeping: reading resumes at the committed offset, whatever ran here before.
@@ -315,24 +370,29 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
 
     # -- the loop ------------------------------------------------------------------------------
 
-    async def _poll(self) -> None:
+    async def _fetch(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        """What the consumer has (waiting up to ``timeout_ms`` for something); a failure is
+        logged and retried after a pause (stopping would leave the process looking healthy
+        while it reads nothing)."""
         consumer = self._consumer
         assert consumer is not None
         delay = 0.5
         while True:
             try:
-                batches = await consumer.getmany(
-                    timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+                fetched: dict[TopicPartition, list[Record]] = await consumer.getmany(
+                    timeout_ms=timeout_ms, max_records=max_records
                 )
-                delay = 0.5
+                return fetched
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # Stopping would leave the process looking healthy while it reads nothing.
                 log.exception("consumer poll failed", extra={"group": self.group})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-                continue
+
+    async def _poll(self) -> None:
+        while True:
+            batches = await self._fetch(self._poll_timeout_ms, self._max_records)
             for tp, records in batches.items():
                 partition = self._partitions.get(tp)
                 if partition is None:
@@ -344,10 +404,12 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
                     await self._handle(partition, record)
 
     async def _handle(self, partition: PartitionOffsets, record: Record) -> None:
+        handler = self._handler
+        assert handler is not None  # per record, not in batches
         delay = 0.5
         while True:
             try:
-                future = await self._handler(record)
+                future = await handler(record)
                 break
             except Exception:
                 # Never skipped: the same record again, after a pause.
@@ -387,3 +449,58 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             self._count_finished()
 
         future.add_done_callback(done)
+
+    async def _poll_batches(self, batching: Batching) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch: list[tuple[PartitionOffsets, Record]] = []
+            deadline: float | None = None
+            while len(batch) < batching.max_records:
+                if deadline is None:
+                    timeout_ms = self._poll_timeout_ms
+                else:
+                    timeout_ms = max(0, int((deadline - loop.time()) * 1000))
+                fetched = await self._fetch(timeout_ms, batching.max_records - len(batch))
+                for tp, records in fetched.items():
+                    partition = self._partitions.get(tp)
+                    if partition is None:
+                        continue  # revoked since the fetch: the new owner reads these
+                    RECORDS.labels(tp.topic).inc(len(records))
+                    batch.extend((partition, record) for record in records)
+                if batch and deadline is None:
+                    deadline = loop.time() + batching.within_s
+                if deadline is not None and loop.time() >= deadline:
+                    break
+            await self._handle_batch(batching, batch)
+
+    async def _handle_batch(
+        self, batching: Batching, batch: list[tuple[PartitionOffsets, Record]]
+    ) -> None:
+        async with self._batch_lock:
+            # A partition revoked (maybe assigned again) while the batch gathered: its records
+            # are read again from its committed offset, by whichever member has it now.
+            current = self._partitions
+            batch = [
+                (partition, record)
+                for partition, record in batch
+                if current.get(TopicPartition(record.topic, record.partition)) is partition
+            ]
+            if not batch:
+                return
+            records = [record for _, record in batch]
+            delay = 0.5
+            while True:
+                try:
+                    await batching.handler(records)
+                    break
+                except Exception:
+                    # Never skipped: the same batch again, after a pause.
+                    log.exception(
+                        "batch handler failed; retrying the batch",
+                        extra={"group": self.group, "records": len(records), "retry_in_s": delay},
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            for partition, record in batch:
+                partition.passed(record.offset)
+                self._count_finished()

@@ -1,4 +1,5 @@
-"""The one way a docstream stream service (extractor, analyzer, status) builds its faust app.
+"""The one way a docstream faust service (extractor, analyzer) builds its faust app (status
+and webhooks are plain consumer groups: shared/record_consumer.py).
 
 Same shape everywhere: a consumer group named after the service (and topic prefix), in-memory
 tables only, faust's own Prometheus sensor on ``/metrics``, ``/healthz``, and our durable

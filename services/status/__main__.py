@@ -3,9 +3,11 @@ read model from documents.events into a fresh database and switches to it."""
 
 import sys
 
-from services.status.agent import build
+import uvicorn
+
+from services.status.app import create_app
 from services.status.settings import StatusSettings
-from shared.stream_app import run_worker
+from shared import logs, tracing
 
 
 def main() -> None:
@@ -14,7 +16,17 @@ def main() -> None:
 
         raise SystemExit(rebuild(sys.argv[2:]))
     settings = StatusSettings()  # values come from the environment
-    run_worker(build(settings), "status", settings)
+    logs.configure("status", level=settings.log_level, json_format=settings.log_json)
+    tracing.configure("status", settings.otlp_endpoint)
+    # SIGTERM: uvicorn stops serving, then the lifespan stops the timers and the consumer (a
+    # batch under way is cancelled and not committed) and closes the rest (see app.py).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.web_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

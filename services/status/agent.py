@@ -1,8 +1,7 @@
-"""The status agent: batches of lifecycle events, grouped per document, folded and written.
-
-Events are acknowledged by hand, only once their batch is in the read model: faust's own
-``take_events`` acks in a ``finally``, so a shutdown during a database outage would commit
-events that were never folded.
+"""What status does with a batch of lifecycle events: grouped per document, folded and
+written (:class:`BatchWriter`), and what a document's new state means outside the database
+(:class:`OutsideEffects`). services/status/app.py feeds it the batches and commits them only
+once they are in the read model.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,133 +18,20 @@ from pymongo.errors import PyMongoError
 
 from services.status import metrics, store
 from services.status.fold import TERMINAL, Position
-from services.status.housekeeping import Housekeeping
-from services.status.lag import export_lag
 from services.status.settings import StatusSettings
-from services.status.switch import ReadModelSwitch
-from services.status.watchdog import Watchdog
-from shared import mongo, tracing
-from shared.blobs import BlobStore, document_blob_prefix, open_blob_store
+from shared import tracing
+from shared.blobs import BlobStore, document_blob_prefix
 from shared.events import TERMINAL_TYPES, DocumentUpdated, StateData, decode
 from shared.kafka import EventProducer
 from shared.mongo import public_view
-from shared.readmodel import ADMISSIONS, content_pointer_id
-from shared.stream_app import create_app, raw_topic
+from shared.readmodel import content_pointer_id
+from shared.record_consumer import Record
 
 log = logging.getLogger(__name__)
 SOURCE = "/docstream/status"
 #: What a document's state may change in without being published at once: its progress and
 #: what every event moves (``_`` fields are not in the published state at all).
 PROGRESS_ONLY = frozenset({"progress", "updated_at", "last_event_id", "events_folded", "position"})
-
-
-def build(settings: StatusSettings) -> Any:
-    app, producer, resources = create_app("status", settings, web_port=settings.web_port)
-    events_topic = raw_topic(app, settings.topics.events)
-    state: dict[str, Any] = {}
-    blobs = open_blob_store(settings)
-
-    async def connect_mongo() -> None:
-        client = mongo.connect(settings.mongo_url, app_name="docstream-status")
-        guarded = settings.guarded_writes
-        if guarded is None:
-            base = client[settings.mongo_database]
-            guarded = not await _until_done(lambda: store.is_ferretdb(base), "asking the server")
-        effects = OutsideEffects(
-            settings, producer, blobs, lambda: client[settings.mongo_database][ADMISSIONS]
-        )
-        state["effects"] = effects
-
-        def use(db: Any) -> None:
-            state["store"] = store.ReadModelStore(
-                db, guarded=guarded, before_write=effects.before_write
-            )
-            state["writer"] = BatchWriter(state["store"], producer, settings)
-
-        switch = ReadModelSwitch(
-            client, settings.mongo_database, instance=settings.instance_id, on_switch=use
-        )
-        await _until_done(switch.start, "reading the read model's pointer")
-        use(switch.db)
-        state["client"] = client
-        state["switch"] = switch
-        log.info(
-            "read model connected",
-            extra={"guarded_writes": guarded, "database": switch.database},
-        )
-
-    async def close_mongo() -> None:
-        await state["client"].close()
-
-    resources.add(connect_mongo, close_mongo)
-    watchdog = Watchdog(settings, producer, lambda: state["switch"].db)
-    housekeeping = Housekeeping(
-        settings,
-        blobs,
-        lambda: state["switch"].db,
-        changed=lambda document_id: state["store"].forget(document_id),
-    )
-    progress = FoldProgress()
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types it narrowly
-    async def forget_moved_documents(sender: Any, *args: Any, signal: Any, **kw: Any) -> None:
-        if "store" in state:
-            state["store"].forget()
-        if "effects" in state:
-            state["effects"].forget()
-
-    @app.agent(events_topic)
-    async def fold_events(stream: Any) -> None:
-        async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
-            await resources.ensure_started()
-            started = time.perf_counter()
-            async with state["switch"].writing(), state["effects"].sending:
-                await state["writer"].write(batch)
-            for event in batch:
-                await stream.ack(event)
-                progress.folded(event.message.partition, event.message.offset)
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-
-    @app.timer(max(settings.publish_progress_every_s / 2, 0.25))  # type: ignore[untyped-decorator]
-    async def publish_held_states() -> None:
-        await resources.ensure_started()
-        assigned = app.consumer.assignment() if app.consumer else set()
-        mine = {tp.partition for tp in assigned if tp.topic == settings.topics.events}
-        if not app.rebalancing:
-            async with state["effects"].sending:
-                await state["effects"].flush(mine)
-
-    @app.timer(settings.lag_interval_s)  # type: ignore[untyped-decorator]
-    async def read_lag() -> None:
-        await export_lag(settings)
-
-    @app.timer(settings.switch_poll_s)  # type: ignore[untyped-decorator]
-    async def follow_the_pointer() -> None:
-        await resources.ensure_started()
-        try:
-            await state["switch"].poll()
-        except PyMongoError as exc:
-            log.warning("could not read the read model's pointer", extra={"error": repr(exc)})
-
-    @app.timer(settings.housekeeping_interval_s)  # type: ignore[untyped-decorator]
-    async def keep_house() -> None:
-        await resources.ensure_started()
-        assigned = app.consumer.assignment() if app.consumer else set()
-        mine = {tp.partition for tp in assigned if tp.topic == settings.topics.events}
-        if mine and not app.rebalancing:
-            await housekeeping.sweep(mine)
-
-    @app.timer(settings.watchdog_interval_s)  # type: ignore[untyped-decorator]
-    async def watch_for_stalls() -> None:
-        await resources.ensure_started()
-        assigned = app.consumer.assignment() if app.consumer else set()
-        mine = [tp for tp in assigned if tp.topic == settings.topics.events]
-        if not mine or app.rebalancing:
-            return
-        highwaters = await app.consumer.highwaters(*mine)
-        await watchdog.sweep(progress.lags({tp.partition: hw for tp, hw in highwaters.items()}))
-
-    return app
 
 
 class OutsideEffects:
@@ -304,20 +190,20 @@ class BatchWriter:
         self.producer = producer
         self.settings = settings
 
-    async def write(self, batch: list[Any]) -> None:
+    async def write(self, batch: Sequence[Record]) -> None:
         per_document: dict[str, list[store.Folded]] = defaultdict(list)
-        raw: dict[str, list[Any]] = defaultdict(list)
+        raw: dict[str, list[Record]] = defaultdict(list)
         for ev in batch:
             try:
-                event = decode(ev.value)
+                event = decode(ev.value or b"")
             except ValidationError:
                 metrics.EVENTS_FOLDED.labels("invalid").inc()
                 log.warning(
                     "not a docstream event; skipped",
-                    extra={"partition": ev.message.partition, "offset": ev.message.offset},
+                    extra={"partition": ev.partition, "offset": ev.offset},
                 )
                 continue
-            position = Position(ev.message.partition, ev.message.offset)
+            position = Position(ev.partition, ev.offset)
             per_document[event.subject].append((event, position))
             raw[event.subject].append(ev)
         writes = [self._write_document(d, evs, raw[d]) for d, evs in per_document.items()]
@@ -333,7 +219,7 @@ class BatchWriter:
                         )
 
     async def _write_document(
-        self, document_id: str, events: list[store.Folded], raw: list[Any]
+        self, document_id: str, events: list[store.Folded], raw: list[Record]
     ) -> None:
         delay = 0.1
         bugs = 0
@@ -360,7 +246,7 @@ class BatchWriter:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    async def _park(self, document_id: str, raw: list[Any], exc: Exception) -> None:
+    async def _park(self, document_id: str, raw: list[Record], exc: Exception) -> None:
         metrics.EVENTS_FOLDED.labels("dead_lettered").inc(len(raw))
         topic = self.settings.topics.dead_letter(self.settings.topics.events)
         for ev in raw:
@@ -370,13 +256,13 @@ class BatchWriter:
                 ev.value,
                 error=f"fold failed: {exc!r}",
                 source=self.settings.topics.events,
-                partition=ev.message.partition,
-                offset=ev.message.offset,
+                partition=ev.partition,
+                offset=ev.offset,
             )
         log.error("events of a document dead-lettered", extra={"document_id": document_id})
 
 
-async def _until_done(call: Any, what: str) -> Any:
+async def until_done(call: Any, what: str) -> Any:
     delay = 0.2
     while True:
         try:

@@ -1,4 +1,5 @@
-"""status's own metrics; consumer metrics come from faust's Prometheus sensor."""
+"""status's own metrics; its consumer's come from shared/record_consumer.py
+(``docstream_consumer_records_total``, ``docstream_consumer_commits_total``)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

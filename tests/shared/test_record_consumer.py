@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
-from shared.record_consumer import PartitionOffsets, Record, RecordConsumer
+from shared.record_consumer import Batching, PartitionOffsets, Record, RecordConsumer
 
 TOPIC = "events"
 P0, P1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
@@ -251,3 +253,192 @@ async def test_commit_every_wakes_the_periodic_commit() -> None:
         assert kafka.commits == [{P0: 3}]
     finally:
         committing.cancel()
+
+
+# -- RecordConsumer in batches -----------------------------------------------------------------
+
+
+class FakeFetches(FakeKafka):
+    """Also hands out records: each getmany returns the next scripted fetch (then nothing)."""
+
+    def __init__(self, *fetches: dict[TopicPartition, list[Record]]) -> None:
+        super().__init__()
+        self.fetches = list(fetches)
+        self.asked: list[int] = []
+
+    async def getmany(
+        self, *, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[Record]]:
+        self.asked.append(max_records)
+        if self.fetches:
+            return self.fetches.pop(0)
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+
+class Batches:
+    """A batch handler: records every batch; ``gate`` (when set) holds it until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[int, int]]] = []
+        self.gate: asyncio.Event | None = None
+        self.failures = 0
+
+    async def __call__(self, records: list[Record]) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database down")
+        self.batches.append([(r.partition, r.offset) for r in records])
+
+
+async def _batching(
+    batches: Batches, kafka: FakeFetches, *, max_records: int = 3, within_s: float = 0.05, **kw: Any
+) -> RecordConsumer:
+    consumer = RecordConsumer(
+        "unused:9092",
+        "group",
+        [TOPIC],
+        None,
+        batch=Batching(batches, max_records, within_s),
+        poll_timeout_s=0.01,
+        commit_every=1000,
+        **kw,
+    )
+    consumer._consumer = kafka
+    await consumer.on_partitions_assigned([P0, P1])
+    return consumer
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("timed out")
+
+
+def test_either_a_record_handler_or_a_batch_handler() -> None:
+    with pytest.raises(ValueError):
+        RecordConsumer("unused:9092", "group", [TOPIC], None)
+    with pytest.raises(ValueError):
+        RecordConsumer("unused:9092", "group", [TOPIC], Script(), batch=Batching(Batches()))
+
+
+async def test_a_batch_is_up_to_max_records_across_fetches_and_partitions() -> None:
+    batches = Batches()
+    kafka = FakeFetches(
+        {P0: [record(0, 0)]},
+        {P1: [record(1, 0)], P0: [record(0, 1)]},
+        {P0: [record(0, 2)]},
+    )
+    consumer = await _batching(batches, kafka, within_s=10)
+    polling = asyncio.create_task(consumer._poll_batches(consumer._batch))  # type: ignore[arg-type]
+    try:
+        # Full at three records: handled at once, not after within_s (10 s).
+        await _until(lambda: len(batches.batches) == 1)
+        await _until(lambda: len(kafka.asked) >= 3)
+    finally:
+        polling.cancel()
+    assert batches.batches == [[(0, 0), (1, 0), (0, 1)]]
+    # Each fetch asks for what the batch still has room for; the next batch starts afresh.
+    assert kafka.asked[:3] == [3, 2, 3]
+    await consumer.commit()
+    assert kafka.commits == [{P0: 2, P1: 1}]
+
+
+async def test_a_batch_that_is_not_full_goes_after_within_s() -> None:
+    batches = Batches()
+    consumer = await _batching(batches, FakeFetches({P0: [record(0, 0)]}), within_s=0.05)
+    polling = asyncio.create_task(consumer._poll_batches(consumer._batch))  # type: ignore[arg-type]
+    try:
+        await _until(lambda: bool(batches.batches))
+    finally:
+        polling.cancel()
+    assert batches.batches == [[(0, 0)]]
+
+
+async def test_a_batch_is_committed_only_once_its_handler_returned() -> None:
+    batches = Batches()
+    batches.gate = asyncio.Event()
+    kafka = FakeFetches({P0: [record(0, 0), record(0, 1)]})
+    consumer = await _batching(batches, kafka)
+    polling = asyncio.create_task(consumer._poll_batches(consumer._batch))  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(0.1)  # the batch is being written
+        await consumer.commit()
+        assert kafka.commits == []
+        batches.gate.set()
+        await _until(lambda: bool(batches.batches))
+        await consumer.commit()
+        assert kafka.commits == [{P0: 2}]
+    finally:
+        polling.cancel()
+
+
+async def test_a_failing_batch_is_handled_again_never_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def no_wait(_: float) -> None:
+        pass
+
+    batches = Batches()
+    batches.failures = 2
+    kafka = FakeFetches()
+    consumer = await _batching(batches, kafka)
+    monkeypatch.setattr("shared.record_consumer.asyncio.sleep", no_wait)
+    p0 = consumer._partitions[P0]
+    await consumer._handle_batch(consumer._batch, [(p0, record(0, 4))])  # type: ignore[arg-type]
+    assert batches.batches == [[(0, 4)]]
+    await consumer.commit()
+    assert kafka.commits == [{P0: 5}]
+
+
+async def test_stop_during_a_batch_cancels_it_uncommitted() -> None:
+    batches = Batches()
+    batches.gate = asyncio.Event()
+    kafka = FakeFetches({P0: [record(0, 0)]})
+    consumer = await _batching(batches, kafka)
+    consumer._tasks = [asyncio.create_task(consumer._poll_batches(consumer._batch))]  # type: ignore[arg-type]
+    await asyncio.sleep(0.1)
+    await consumer.stop()
+    assert batches.batches == [] and kafka.commits == []
+
+
+async def test_revocation_waits_for_the_batch_commits_it_then_calls_on_revoked() -> None:
+    events: list[str] = []
+    batches = Batches()
+    batches.gate = asyncio.Event()
+    kafka = FakeFetches({P0: [record(0, 0)], P1: [record(1, 7)]})
+
+    async def on_revoked(revoked: set[TopicPartition]) -> None:
+        events.append(f"revoked {sorted(tp.partition for tp in revoked)} after {kafka.commits}")
+
+    consumer = await _batching(batches, kafka, on_revoked=on_revoked)
+    polling = asyncio.create_task(consumer._poll_batches(consumer._batch))  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(0.1)  # the batch is being written
+        revoking = asyncio.create_task(consumer.on_partitions_revoked([P0, P1]))
+        await asyncio.sleep(0.05)
+        assert not revoking.done() and events == [] and consumer.rebalancing
+        batches.gate.set()
+        await revoking
+        assert events == ["revoked [0, 1] after [{" + f"{P0!r}: 1, {P1!r}: 8" + "}]"]
+        assert consumer.assignment() == set() and not consumer.ready
+    finally:
+        polling.cancel()
+
+
+async def test_records_of_a_partition_revoked_while_the_batch_gathered_are_dropped() -> None:
+    batches = Batches()
+    consumer = await _batching(batches, FakeFetches())
+    batch = [(consumer._partitions[P0], record(0, 0)), (consumer._partitions[P1], record(1, 0))]
+    await consumer.on_partitions_revoked([P0])
+    await consumer._handle_batch(consumer._batch, batch)  # type: ignore[arg-type]
+    assert batches.batches == [[(1, 0)]]
+    # Assigned again: fresh bookkeeping, reading resumes at the committed offsets, so nothing
+    # fetched before counts (it is fetched again).
+    await consumer.on_partitions_assigned([P0, P1])
+    await consumer._handle_batch(consumer._batch, batch)  # type: ignore[arg-type]
+    assert batches.batches == [[(1, 0)]]

@@ -3,36 +3,31 @@ poison document is parked; lost races and database errors wait, they never skip 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from pymongo.errors import AutoReconnect
 
 from services.status.agent import BatchWriter, FoldProgress
 from services.status.settings import StatusSettings
 from services.status.store import WriteConflictError
 from shared.events import AcceptedData, DocumentAccepted, encode
+from shared.record_consumer import Record
 from tests.shared.test_stage import RecordingProducer
 
 SETTINGS = StatusSettings(auth_secret="x" * 32, topic_prefix="t.", poison_attempts=3)
 
 
-@dataclass
-class _Message:
-    partition: int
-    offset: int
+def _record(key: bytes, value: bytes, partition: int, offset: int) -> Record:
+    """A record as the consumer hands it over (aiokafka's ConsumerRecord)."""
+    return ConsumerRecord(
+        "t.documents.events", partition, offset, 0, 0, key, value, None, len(key), len(value), []
+    )
 
 
-@dataclass
-class _Event:
-    key: bytes
-    value: bytes
-    message: _Message
-
-
-def _batch(*docs: str) -> list[_Event]:
+def _batch(*docs: str) -> list[Record]:
     return [
-        _Event(
+        _record(
             d.encode(),
             encode(
                 DocumentAccepted(
@@ -43,7 +38,8 @@ def _batch(*docs: str) -> list[_Event]:
                     data=AcceptedData(filename="f", size=1, sha256="s"),
                 )
             ),
-            _Message(0, i),
+            0,
+            i,
         )
         for i, d in enumerate(docs)
     ]

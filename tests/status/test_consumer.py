@@ -1,0 +1,143 @@
+"""The status service on the real Kafka and FerretDB (in this process, no faust): a batch is
+committed only once it is in the read model, so a batch whose write keeps failing is not
+committed, and a restart folds it again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo.errors import AutoReconnect
+
+from services.status import app as status_app
+from services.status.settings import StatusSettings
+from services.status.store import ReadModelStore
+from shared import mongo
+from shared.events import AcceptedData, DocumentAccepted, ExtractionStarted
+from shared.kafka import EventProducer, ensure_topics
+from shared.readmodel import DOCUMENTS
+from shared.record_consumer import RecordConsumer
+
+OWNER = "olga"
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, mongo_url: str, tmp_path: Path) -> StatusSettings:
+    tag = uuid.uuid4().hex[:8]
+    return StatusSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongo_url=mongo_url,
+        mongo_database=f"status_{tag}",
+        topic_prefix=f"status-{tag}-",
+        topic_partitions=1,
+        auth_secret=uuid.uuid4().hex + uuid.uuid4().hex,
+        blob_dir=tmp_path / "blobs",
+        state_dir=tmp_path / "state",
+        instance_id="status-1",  # a static member, as deployed
+        web_port=0,
+        batch_within_s=0.05,
+    )
+
+
+@asynccontextmanager
+async def running(
+    settings: StatusSettings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service as ``python -m services.status`` runs it, minus uvicorn."""
+    monkeypatch.setattr(status_app.heap, "settle", lambda: None)  # not in the test process
+    app = status_app.create_app(settings)
+    async with app.router.lifespan_context(app):
+        consumer: RecordConsumer = app.state.consumer
+        await until(lambda: consumer.ready)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://status") as web:
+            yield web
+
+
+async def until(check: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def committed(settings: StatusSettings) -> int | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        group = f"{settings.topic_prefix}docstream-status"
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    meta = offsets.get(TopicPartition(settings.topics.events, 0))
+    return None if meta is None or meta.offset < 0 else int(meta.offset)
+
+
+async def stored(settings: StatusSettings, document_id: str) -> dict[str, Any] | None:
+    client = mongo.connect(settings.mongo_url, app_name="test")
+    try:
+        doc: dict[str, Any] | None = await client[settings.mongo_database][DOCUMENTS].find_one(
+            {"_id": document_id}
+        )
+        return doc
+    finally:
+        await client.close()
+
+
+async def test_a_batch_whose_write_fails_is_not_committed_and_is_folded_again_after_a_restart(
+    settings: StatusSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_topics(settings.kafka_bootstrap_servers, settings.topics, partitions=1)
+    producer = EventProducer(settings.kafka_bootstrap_servers, client_id="test")
+    await producer.start()
+    common = {"source": "/t", "subject": "doc-a", "owner": OWNER, "generation": 1}
+    try:
+        await producer.send(
+            settings.topics.events,
+            DocumentAccepted(**common, data=AcceptedData(filename="a.pdf", size=1, sha256="s")),
+        )
+        await producer.send(settings.topics.events, ExtractionStarted(**common))
+    finally:
+        await producer.stop()
+
+    attempts = 0
+    apply = ReadModelStore.apply
+
+    async def database_down(self: ReadModelStore, *args: Any, **kwargs: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise AutoReconnect("the database is down")
+
+    monkeypatch.setattr(ReadModelStore, "apply", database_down)
+    async with running(settings, monkeypatch) as web:
+        assert (await web.get("/healthz")).status_code == 200
+        ready = await web.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["partitions"] == 1
+        await until(lambda: attempts >= 3)  # the batch is retried, not skipped
+        await asyncio.sleep(1.5)  # more than the commit interval
+        assert await committed(settings) is None
+        metrics = (await web.get("/metrics")).text
+        assert 'docstream_consumer_records_total{topic="' + settings.topics.events in metrics
+        assert "docstream_status_write_retries_total" in metrics
+    # Stopped with the batch still failing: cancelled, and still not committed.
+    assert await committed(settings) is None
+    assert await stored(settings, "doc-a") is None
+
+    monkeypatch.setattr(ReadModelStore, "apply", apply)  # the database is back
+    async with running(settings, monkeypatch):
+        for _ in range(100):
+            if await committed(settings) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert await committed(settings) == 2
+    doc = await stored(settings, "doc-a")
+    assert doc is not None and doc["status"] == "extracting"
+    assert doc["events_folded"] == 2
