@@ -189,6 +189,10 @@ def create_app(settings: StatusSettings) -> FastAPI:
                 None,
                 batch=Batching(status.fold, settings.batch_max, settings.batch_within_s),
                 on_revoked=status.forget_moved_documents,
+                # Without a wait, the broker answers as soon as one byte is there (and a fetch
+                # with nothing to read still waits its 0.5 s: no busy loop).
+                fetch_max_wait_s=settings.fetch_wait_s or 0.5,
+                fetch_min_bytes=64 * 1024 if settings.fetch_wait_s else 1,
             )
             await consumer.start()
             # A batch under way at the stop is cancelled and not committed: folded again.
