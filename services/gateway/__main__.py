@@ -2,11 +2,9 @@
 
 import resource
 
-import uvicorn
-
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared import logs, tracing
+from shared.web_service import serve
 
 
 def _raise_open_file_limit() -> None:
@@ -21,14 +19,11 @@ def _raise_open_file_limit() -> None:
 def main() -> None:
     settings = GatewaySettings()  # values come from the environment
     _raise_open_file_limit()
-    logs.configure("gateway", level=settings.log_level, json_format=settings.log_json)
-    tracing.configure("gateway", settings.otlp_endpoint)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.bind_host,
+    serve(
+        "gateway",
+        settings,
+        create_app,
         port=settings.port,
-        log_config=None,
-        access_log=False,
         ws="websockets-sansio",
         # Events are a few hundred bytes: compressing each cost more CPU per delivery than
         # the bytes it saved are worth on any network a gateway serves.

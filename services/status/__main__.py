@@ -3,11 +3,9 @@ read model from documents.events into a fresh database and switches to it."""
 
 import sys
 
-import uvicorn
-
 from services.status.app import create_app
 from services.status.settings import StatusSettings
-from shared import logs, tracing
+from shared.web_service import serve
 
 
 def main() -> None:
@@ -16,17 +14,7 @@ def main() -> None:
 
         raise SystemExit(rebuild(sys.argv[2:]))
     settings = StatusSettings()  # values come from the environment
-    logs.configure("status", level=settings.log_level, json_format=settings.log_json)
-    tracing.configure("status", settings.otlp_endpoint)
-    # SIGTERM: uvicorn stops serving, then the lifespan stops the timers and the consumer (a
-    # batch under way is cancelled and not committed) and closes the rest (see app.py).
-    uvicorn.run(
-        create_app(settings),
-        host=settings.bind_host,
-        port=settings.web_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve("status", settings, create_app, port=settings.web_port)
 
 
 if __name__ == "__main__":

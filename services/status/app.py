@@ -13,7 +13,6 @@ its documents, before the partitions are assigned again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,8 +21,6 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 
 from services.status import metrics, store
@@ -38,6 +35,7 @@ from shared.blobs import open_blob_store
 from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
 from shared.readmodel import ADMISSIONS
 from shared.record_consumer import Batching, Record, RecordConsumer
+from shared.web_service import add_consumer_endpoints
 
 log = logging.getLogger(__name__)
 SERVICE = "status"
@@ -209,29 +207,5 @@ def create_app(settings: StatusSettings) -> FastAPI:
 
     app = FastAPI(title="docstream status", lifespan=lifespan, openapi_url=None)
 
-    def consumer() -> RecordConsumer | None:
-        return getattr(app.state, "consumer", None)
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        member = consumer()
-        stopped = [] if member is not None and member.running else ["consumer"]
-        timers: dict[str, asyncio.Task[None]] = getattr(app.state, "timers", {})
-        stopped += [name for name, task in timers.items() if task.done()]
-        if stopped:
-            return JSONResponse({"status": "stopped", "parts": stopped, "service": SERVICE}, 503)
-        return JSONResponse({"status": "ok", "service": SERVICE})
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        """Ready once the consumer group gave this member its partitions."""
-        member = consumer()
-        ready = member is not None and member.ready
-        body = {"ready": ready, "service": SERVICE, "partitions": member.assigned if member else 0}
-        return JSONResponse(body, 200 if ready else 503)
-
-    @app.get("/metrics")
-    async def metrics_page() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    add_consumer_endpoints(app, SERVICE)
     return app

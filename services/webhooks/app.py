@@ -19,8 +19,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.webhooks.delivery import Deliverer, Notice, notice_of
 from services.webhooks.sender import Sender
@@ -28,6 +26,7 @@ from services.webhooks.settings import WebhooksSettings
 from shared import heap, mongo, tracing
 from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
 from shared.record_consumer import Record, RecordConsumer
+from shared.web_service import add_consumer_endpoints
 from shared.webhooks import parse_networks
 
 log = logging.getLogger(__name__)
@@ -109,28 +108,5 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
 
     app = FastAPI(title="docstream webhooks", lifespan=lifespan, openapi_url=None)
 
-    def consumer() -> RecordConsumer | None:
-        return getattr(app.state, "consumer", None)
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        member = consumer()
-        if member is None or not member.running:
-            return JSONResponse(
-                {"status": "stopped", "parts": ["consumer"], "service": SERVICE}, 503
-            )
-        return JSONResponse({"status": "ok", "service": SERVICE})
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        """Ready once the consumer group gave this member its partitions."""
-        member = consumer()
-        ready = member is not None and member.ready
-        body = {"ready": ready, "service": SERVICE, "partitions": member.assigned if member else 0}
-        return JSONResponse(body, 200 if ready else 503)
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    add_consumer_endpoints(app, SERVICE)
     return app
