@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.errors import AutoReconnect
 
 from services.status import app as status_app
@@ -24,7 +19,7 @@ from shared import mongo
 from shared.events import AcceptedData, DocumentAccepted, ExtractionStarted
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import DOCUMENTS
-from shared.record_consumer import RecordConsumer
+from tests.consumer_service import committed, running, until
 
 OWNER = "olga"
 
@@ -45,40 +40,6 @@ def settings(kafka_bootstrap: str, mongo_url: str, tmp_path: Path) -> StatusSett
         web_port=0,
         batch_within_s=0.05,
     )
-
-
-@asynccontextmanager
-async def running(
-    settings: StatusSettings, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The service as ``python -m services.status`` runs it, minus uvicorn."""
-    monkeypatch.setattr(status_app.heap, "settle", lambda: None)  # not in the test process
-    app = status_app.create_app(settings)
-    async with app.router.lifespan_context(app):
-        consumer: RecordConsumer = app.state.consumer
-        await until(lambda: consumer.ready)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://status") as web:
-            yield web
-
-
-async def until(check: Callable[[], bool], timeout_s: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-async def committed(settings: StatusSettings) -> int | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        group = f"{settings.topic_prefix}docstream-status"
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    meta = offsets.get(TopicPartition(settings.topics.events, 0))
-    return None if meta is None or meta.offset < 0 else int(meta.offset)
 
 
 async def stored(settings: StatusSettings, document_id: str) -> dict[str, Any] | None:
@@ -117,27 +78,27 @@ async def test_a_batch_whose_write_fails_is_not_committed_and_is_folded_again_af
         raise AutoReconnect("the database is down")
 
     monkeypatch.setattr(ReadModelStore, "apply", database_down)
-    async with running(settings, monkeypatch) as web:
+    async with running("status", status_app, settings, monkeypatch) as web:
         assert (await web.get("/healthz")).status_code == 200
         ready = await web.get("/readyz")
         assert ready.status_code == 200 and ready.json()["partitions"] == 1
         await until(lambda: attempts >= 3)  # the batch is retried, not skipped
         await asyncio.sleep(1.5)  # more than the commit interval
-        assert await committed(settings) is None
+        assert await committed("status", settings) is None
         metrics = (await web.get("/metrics")).text
         assert 'docstream_consumer_records_total{topic="' + settings.topics.events in metrics
         assert "docstream_status_write_retries_total" in metrics
     # Stopped with the batch still failing: cancelled, and still not committed.
-    assert await committed(settings) is None
+    assert await committed("status", settings) is None
     assert await stored(settings, "doc-a") is None
 
     monkeypatch.setattr(ReadModelStore, "apply", apply)  # the database is back
-    async with running(settings, monkeypatch):
+    async with running("status", status_app, settings, monkeypatch):
         for _ in range(100):
-            if await committed(settings) == 2:
+            if await committed("status", settings) == 2:
                 break
             await asyncio.sleep(0.1)
-        assert await committed(settings) == 2
+        assert await committed("status", settings) == 2
     doc = await stored(settings, "doc-a")
     assert doc is not None and doc["status"] == "extracting"
     assert doc["events_folded"] == 2

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from services.webhooks import app as webhooks_app
 from services.webhooks.settings import WebhooksSettings
 from shared import mongo
 from shared.events import DocumentCompleted, ExtractionStarted
 from shared.kafka import EventProducer, ensure_topics
-from shared.record_consumer import RecordConsumer
 from shared.webhooks import WEBHOOKS, hooks_id, new_secret
+from tests.consumer_service import committed, running, until
 from tests.webhooks.receiver import Receiver
 
 OWNER = "olga"
@@ -54,44 +50,10 @@ async def receiver() -> AsyncIterator[Receiver]:
     await rx.stop()
 
 
-@asynccontextmanager
-async def running(
-    settings: WebhooksSettings, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The service as ``python -m services.webhooks`` runs it, minus uvicorn."""
-    monkeypatch.setattr(webhooks_app.heap, "settle", lambda: None)  # not in the test process
-    app = webhooks_app.create_app(settings)
-    async with app.router.lifespan_context(app):
-        consumer: RecordConsumer = app.state.consumer
-        await until(lambda: consumer.ready)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://webhooks") as web:
-            yield web
-
-
-async def until(check: Callable[[], bool], timeout_s: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-async def committed(settings: WebhooksSettings) -> int | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        group = f"{settings.topic_prefix}docstream-webhooks"
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    meta = offsets.get(TopicPartition(settings.topics.events, 0))
-    return None if meta is None or meta.offset < 0 else int(meta.offset)
-
-
 async def committed_becomes(settings: WebhooksSettings, want: int) -> None:
     seen = None
     for _ in range(100):
-        seen = await committed(settings)
+        seen = await committed("webhooks", settings)
         if seen == want:
             return
         await asyncio.sleep(0.1)
@@ -129,7 +91,7 @@ async def test_a_delivery_under_way_is_not_committed_and_is_delivered_again_afte
         await producer.stop()
 
     receiver.hold["/slow"] = asyncio.Event()  # the receiver does not answer yet
-    async with running(settings, monkeypatch) as web:
+    async with running("webhooks", webhooks_app, settings, monkeypatch) as web:
         assert (await web.get("/healthz")).status_code == 200
         ready = await web.get("/readyz")
         assert ready.status_code == 200 and ready.json()["partitions"] == 1
@@ -137,19 +99,19 @@ async def test_a_delivery_under_way_is_not_committed_and_is_delivered_again_afte
         # Offset 0 is done, 1 is being delivered: 2 is done too, but the commit waits at 1.
         await committed_becomes(settings, 1)
         await asyncio.sleep(1.5)  # more than the commit interval
-        assert await committed(settings) == 1
+        assert await committed("webhooks", settings) == 1
         metrics = (await web.get("/metrics")).text
         assert "docstream_consumer_records_total" in metrics
         assert "docstream_webhooks_in_flight 1.0" in metrics
     # Stopped with the delivery under way: cancelled, and still not committed.
-    assert await committed(settings) == 1
+    assert await committed("webhooks", settings) == 1
 
     receiver.hold.pop("/slow").set()  # answers (200) from now on
-    async with running(settings, monkeypatch):
+    async with running("webhooks", webhooks_app, settings, monkeypatch):
         await until(lambda: len(receiver.at("/slow")) == 2)
         first, again = receiver.at("/slow")
         assert again.signed
         assert again.headers["webhook-id"] == first.headers["webhook-id"]  # the same message
         await committed_becomes(settings, 3)
-    assert await committed(settings) == 3
+    assert await committed("webhooks", settings) == 3
     assert len(receiver.at("/slow")) == 2
