@@ -216,6 +216,26 @@ async def test_thread_executor_gives_the_same_analysis(english: str) -> None:
     assert a.model_dump(exclude={"took_ms"}) == b.model_dump(exclude={"took_ms"})
 
 
+async def test_a_few_chunks_in_one_call_give_the_chunk_by_chunk_analysis(english: str) -> None:
+    """The 15-page PDF is several chunks: analysed in one worker call, or spread over the
+    workers chunk by chunk, the analysis is the same (the reduce orders the digests)."""
+    one_call = OfflineProvider(OfflineConfig(executor="process", workers=2))
+    spread = OfflineProvider(OfflineConfig(executor="process", workers=2, one_call_chunks=1))
+    try:
+        for hint, known in ((None, None), (None, "en"), ("de", "en")):
+            a = await one_call.analyze(
+                english, document_id="a", language_hint=hint, detected_language=known
+            )
+            b = await spread.analyze(
+                english, document_id="b", language_hint=hint, detected_language=known
+            )
+            assert a.chunks == b.chunks > 1
+            assert a.model_dump(exclude={"took_ms"}) == b.model_dump(exclude={"took_ms"})
+    finally:
+        await one_call.close()
+        await spread.close()
+
+
 async def test_unexpected_errors_become_internal(
     monkeypatch: pytest.MonkeyPatch, english: str
 ) -> None:
