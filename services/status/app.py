@@ -148,16 +148,18 @@ class Status:
 
     def timers(self) -> dict[str, tuple[float, Callable[[], Awaitable[None]]]]:
         s = self.settings
-        return {
-            "publish_held_states": (
-                max(s.publish_progress_every_s / 2, 0.25),
-                self.publish_held_states,
-            ),
+        timers: dict[str, tuple[float, Callable[[], Awaitable[None]]]] = {
             "read_lag": (s.lag_interval_s, self.read_lag),
             "follow_the_pointer": (s.switch_poll_s, self.follow_the_pointer),
             "keep_house": (s.housekeeping_interval_s, self.keep_house),
             "watch_for_stalls": (s.watchdog_interval_s, self.watch_for_stalls),
         }
+        if s.publish_progress_every_s > 0:  # 0: every state is published, none is held
+            timers["publish_held_states"] = (
+                max(s.publish_progress_every_s / 2, 0.25),
+                self.publish_held_states,
+            )
+        return timers
 
 
 def create_app(settings: StatusSettings) -> FastAPI:

@@ -46,10 +46,11 @@ T = TypeVar("T")
 class OfflineConfig:
     # ~3,000 words: about 100-200 sentences per TextRank graph, a few tens of ms each.
     chunk_chars: int = 20_000
-    #: Up to this many chunks, a document is analysed in one worker call: the chunks' digests
-    #: (~45 KB pickled per chunk) then never cross to this process and back for the reduce,
-    #: which cost the agent ~8 ms of CPU per 15-page document. Longer documents still spread
-    #: their chunks over the workers (latency), and can be cancelled between chunks.
+    #: Up to this many chunks (at least one), a document is analysed in one worker call: the
+    #: chunks' digests (~45 KB pickled per chunk) then never cross to this process and back
+    #: for the reduce, which cost the agent ~8 ms of CPU per 15-page document. Longer
+    #: documents still spread their chunks over the workers (latency), and can be cancelled
+    #: between chunks.
     one_call_chunks: int = 4
     executor: Literal["process", "thread"] = "process"
     workers: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
@@ -153,17 +154,10 @@ class OfflineProvider:
             )
         chunks = split_chunks(text, self.config.chunk_chars)
         settings = self.config.settings
-        if len(chunks) == 1:
-            # A short document: detection, map and reduce in one round trip to the worker
-            # instead of three, which is most of its latency.
-            digest, detected = await self._run(
-                _analyze_one_chunk, chunks[0].text, language_hint, known, settings
-            )
-            language = language_hint or detected
-            warnings.extend(_hint_warnings(language_hint, detected))
-            warnings.extend(_language_warnings(language))
-            return self._result(digest, language, 1, warnings)
-        if len(chunks) <= self.config.one_call_chunks:
+        if len(chunks) <= max(1, self.config.one_call_chunks):
+            # Detection, map and reduce in one round trip to a worker instead of one per
+            # chunk and two more: most of a short document's latency, and its digests stay
+            # in the worker.
             digest, detected = await self._run(
                 _analyze_whole, text, language_hint, known, self.config.chunk_chars, settings
             )
@@ -232,18 +226,6 @@ class OfflineProvider:
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
-
-
-def _analyze_one_chunk(
-    text: str, language_hint: str | None, known: str | None, settings: ExtractiveSettings
-) -> tuple[Digest, str | None]:
-    """Detection, map and reduce of a one-chunk document in a single call (in a worker).
-
-    A language the extractor detected is taken as it is; a hint from the uploader is checked
-    against a detection of our own."""
-    detected = known if known and not language_hint else detect(language_sample(text))
-    language = language_hint or detected
-    return reduce_digests([map_chunk(text, 0, 0, language, settings)], settings), detected
 
 
 def _analyze_whole(
