@@ -120,7 +120,9 @@ class AsyncClient:
             ) as ws:
                 try:
                     async for raw in ws:
-                        event = protocol.event_of(raw)
+                        event, answer = protocol.read_message(raw)
+                        if answer is not None:
+                            await ws.send(answer)
                         if event is not None and event.id not in seen:
                             seen.add(event.id)
                             yield event
@@ -132,6 +134,7 @@ class AsyncClient:
                 raise error
             if code not in protocol.RECONNECT_CODES:
                 return
+            await asyncio.sleep(protocol.reconnect_delay_s(code))
 
     async def wait(
         self, document: str | UploadAccepted, *, timeout_s: float = 600.0, generation: int = 1

@@ -24,11 +24,26 @@ from shared.events import (
 
 FileInput = str | Path | bytes
 
-#: Close codes of the gateway (see README, WebSocket): a credential refused, no such document,
-#: the connection's lifetime reached or the store unavailable (reconnect).
+#: Close codes of the gateway (see README, WebSocket). The document's end (or its having
+#: finished already) closes with 1000.
+CLOSE_DONE = 1000
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
-RECONNECT_CODES = frozenset({4000, 1013, 1006, 1012})
+#: The connection ended but the document's events go on: its lifetime reached, the store or
+#: the gateway restarting, a dropped connection, a ping not answered in time or a client too
+#: slow to keep up. A new connection resumes (its events are given again; repeats skipped).
+RECONNECT_CODES = frozenset({4000, 1013, 1006, 1012, 1001, 4008, 4408})
+PING = "ping"
+CLOSE_RECONNECT = 4000
+
+
+def reconnect_delay_s(code: int | None) -> float:
+    """How long to wait before reconnecting: at once when the connection's lifetime was
+    reached, a moment when the gateway or its store is in trouble (not a tight loop)."""
+    return 0.0 if code == CLOSE_RECONNECT else 0.5
+
+
+PONG = '{"type":"pong"}'
 
 
 def upload_form(
@@ -71,21 +86,37 @@ def checked(response: httpx.Response) -> httpx.Response:
     )
 
 
-def event_of(raw: str | bytes) -> Event | None:
-    """The event a gateway message carries (None for a snapshot)."""
+def read_message(raw: str | bytes) -> tuple[Event | None, str | None]:
+    """The event a gateway message carries (None for a snapshot or a ping), and what to
+    answer it (the gateway's ping wants any reply within its interval, or it closes 4408)."""
     message = json.loads(raw)
-    if message.get("type") != "event":
-        return None
-    return EVENT_ADAPTER.validate_python(message["event"])
+    kind = message.get("type")
+    if kind == PING:
+        return None, PONG
+    if kind != "event":
+        return None, None
+    return EVENT_ADAPTER.validate_python(message["event"]), None
 
 
 def closed_error(document_id: str, code: int | None, reason: str) -> ApiError | None:
-    """A close that ends the watch with an error; None for a normal or a reconnect close."""
+    """A close that ends the watch with an error; None for the document's end or a close
+    after which the watch reconnects. Any other close is an error, never a quiet end: a
+    watch that stopped before the document's terminal event would look finished."""
+    if code == CLOSE_DONE or code in RECONNECT_CODES:
+        return None
     if code == CLOSE_NOT_FOUND:
         return ApiError(404, "not_found", "no such document", {"reason": "not_found"})
     if code == CLOSE_UNAUTHORIZED:
         return ApiError(401, reason or "bad_credentials", "credential refused", {"reason": reason})
-    return None
+    # 4xxx mirrors an HTTP status (4429: too many connections of this user, 4503: gateway full).
+    status = code - 4000 if code is not None and 4100 <= code < 4600 else 502
+    why = reason or f"closed_{code}"
+    return ApiError(
+        status,
+        why,
+        f"the gateway closed the watch of {document_id} ({code})",
+        {"reason": why, "close_code": code},
+    )
 
 
 def is_terminal(event: Event) -> bool:

@@ -149,7 +149,9 @@ class Client:
                 try:
                     while True:
                         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                        event = protocol.event_of(ws.recv(timeout=left))
+                        event, answer = protocol.read_message(ws.recv(timeout=left))
+                        if answer is not None:
+                            ws.send(answer)
                         if event is not None and event.id not in seen:
                             seen.add(event.id)
                             yield event
@@ -161,6 +163,7 @@ class Client:
                 raise error
             if code not in protocol.RECONNECT_CODES:
                 return
+            time.sleep(protocol.reconnect_delay_s(code))
 
     def _folded(self, document_id: str, deadline: float) -> DocumentView | None:
         """The document, or None while the read model has not folded it yet (a 404 right

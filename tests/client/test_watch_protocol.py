@@ -1,0 +1,126 @@
+"""The client's side of the gateway's WebSocket protocol, against a small real WebSocket server
+that plays the gateway: pings answered, dropped connections resumed, unexpected closes raised.
+
+A watch must never end quietly before the document's terminal event: a caller would take the
+document for finished (a CI run once saw a client's watch end 40 s in, at the gateway's
+unanswered ping, with the document still being analysed).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
+
+from docstream.client import ApiError, AsyncClient, Client
+from shared.events import DocumentCompleted, ExtractionStarted, encode
+
+DOC = "0" * 31 + "1"
+SNAPSHOT = '{"type":"snapshot","document":null}'
+PING = '{"type":"ping"}'
+
+
+def _frame(event: DocumentCompleted | ExtractionStarted, offset: int) -> str:
+    return (
+        f'{{"type":"event","cursor":"c{offset}","position":{{"partition":0,"offset":{offset}}},'
+        f'"event":{encode(event).decode()}}}'
+    )
+
+
+STARTED = _frame(ExtractionStarted(source="/t", subject=DOC, owner="ann", generation=1), 1)
+COMPLETED = _frame(DocumentCompleted(source="/t", subject=DOC, owner="ann", generation=1), 2)
+
+Handler = Callable[[ServerConnection, int], None]
+
+
+@contextmanager
+def gateway(handler: Handler) -> Iterator[tuple[str, list[int]]]:
+    """A WebSocket server on a free port; ``handler`` gets each connection and its number."""
+    connections: list[int] = []
+
+    def serve_one(conn: ServerConnection) -> None:
+        connections.append(len(connections) + 1)
+        with suppress(ConnectionClosed):
+            handler(conn, len(connections))
+
+    with serve(serve_one, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        host, port = server.socket.getsockname()[:2]
+        try:
+            yield f"ws://{host}:{port}", connections
+        finally:
+            server.shutdown()
+            thread.join(5)
+
+
+def _pings_first(conn: ServerConnection, number: int) -> None:
+    """As the gateway does on an idle connection: a ping, and no answer closes it (4408)."""
+    conn.send(SNAPSHOT)
+    conn.send(STARTED)
+    conn.send(PING)
+    try:
+        conn.recv(timeout=2)
+    except TimeoutError:
+        conn.close(4408, "ping_timeout")
+        return
+    conn.send(COMPLETED)
+    conn.close(1000, "done")
+
+
+def _types(events: list[object]) -> list[str]:
+    return [getattr(e, "type", "?") for e in events]
+
+
+def test_the_sync_watch_answers_the_gateways_ping_and_sees_the_end() -> None:
+    with gateway(_pings_first) as (url, connections), Client("http://x", "t", ws_url=url) as c:
+        events = list(c.watch(DOC))
+    assert _types(events) == ["extraction.started", "document.completed"]
+    assert connections == [1]  # answered: never closed for a ping timeout
+
+
+async def test_the_async_watch_answers_the_gateways_ping_and_sees_the_end() -> None:
+    with gateway(_pings_first) as (url, connections):
+        async with AsyncClient("http://x", "t", ws_url=url) as c:
+            events = [e async for e in c.watch(DOC)]
+    assert _types(events) == ["extraction.started", "document.completed"]
+    assert connections == [1]
+
+
+@pytest.mark.parametrize("code", [4408, 4008, 1001])
+def test_a_connection_dropped_before_the_end_is_resumed_and_repeats_are_skipped(
+    code: int,
+) -> None:
+    def handler(conn: ServerConnection, number: int) -> None:
+        conn.send(SNAPSHOT)
+        conn.send(STARTED)  # given on both connections, yielded once
+        if number == 1:
+            conn.close(code, "dropped")
+            return
+        conn.send(COMPLETED)
+        conn.close(1000, "done")
+
+    with gateway(handler) as (url, connections), Client("http://x", "t", ws_url=url) as c:
+        events = list(c.watch(DOC))
+    assert _types(events) == ["extraction.started", "document.completed"]
+    assert connections == [1, 2]
+
+
+@pytest.mark.parametrize(("code", "reason", "status"), [(4429, "user_limit", 429), (4503, "", 503)])
+async def test_any_other_close_before_the_end_raises_with_its_reason(
+    code: int, reason: str, status: int
+) -> None:
+    def handler(conn: ServerConnection, number: int) -> None:
+        conn.close(code, reason)
+
+    with gateway(handler) as (url, _):
+        async with AsyncClient("http://x", "t", ws_url=url) as c:
+            with pytest.raises(ApiError) as refused:
+                [e async for e in c.watch(DOC)]
+    assert refused.value.status == status
+    assert refused.value.reason == (reason or f"closed_{code}")
+    assert refused.value.problem["close_code"] == code
