@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,34 @@ from deploy.launcher.config import Ports
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test that ran the services carries their logs' last lines in its report:
+    a CI run that fails once, on a machine nobody can look at afterwards, says why."""
+    report = yield
+    if report.failed:
+        for name, text in _service_log_tails(item):
+            report.sections.append((f"service log {name}", text))
+    return report
+
+
+def _service_log_tails(item: pytest.Item, lines: int = 40) -> list[tuple[str, str]]:
+    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+    cfgs = [getattr(value, "cfg", None) for value in funcargs.values()]
+    tails = []
+    for cfg in cfgs:
+        if not isinstance(cfg, StackConfig):
+            continue
+        for log in sorted((cfg.data_dir / "logs").glob("*.log")):
+            try:
+                text = log.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            if text:
+                tails.append((f"{cfg.topic_prefix}{log.stem}", "\n".join(text)))
+    return tails
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
