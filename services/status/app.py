@@ -13,6 +13,7 @@ its documents, before the partitions are assigned again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -80,7 +81,10 @@ class Status:
 
     def use(self, db: Any) -> None:
         self.store = store.ReadModelStore(
-            db, guarded=self.guarded, before_write=self.effects.before_write
+            db,
+            guarded=self.guarded,
+            before_write=self.effects.before_write,
+            hold_s=self.settings.hold_s,
         )
         self.writer = BatchWriter(self.store, self.producer, self.settings)
 
@@ -102,7 +106,9 @@ class Status:
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     async def forget_moved_documents(self, revoked: set[TopicPartition]) -> None:
-        """Partitions moved: their documents' states come from whichever replica has them now."""
+        """Partitions moved: their documents' states come from whichever replica has them now
+        (what this member held back of them is written first: it folded those events)."""
+        await self.write_held(all_of_them=True)
         if self.store is not None:
             self.store.forget()
         self.effects.forget()
@@ -122,6 +128,21 @@ class Status:
         if mine is not None:
             async with self.effects.sending:
                 await self.effects.flush({tp.partition for tp in mine})
+
+    async def write_held(self, *, all_of_them: bool = False) -> None:
+        """The read model's held listing and marker changes (between batches, never during)."""
+        async with self.effects.sending:
+            if self.store is not None:
+                await self.store.write_held(all_of_them=all_of_them)
+
+    async def stop_holding(self) -> None:
+        """At the stop, once the consumer stopped: what is held, written (briefly: a
+        database that is down must not hold the stop up; the next events mend it)."""
+        try:
+            async with asyncio.timeout(5.0):
+                await self.write_held(all_of_them=True)
+        except (PyMongoError, TimeoutError) as exc:
+            log.warning("held read-model changes not written", extra={"error": repr(exc)})
 
     async def read_lag(self) -> None:
         await export_lag(self.settings)
@@ -154,6 +175,8 @@ class Status:
             "keep_house": (s.housekeeping_interval_s, self.keep_house),
             "watch_for_stalls": (s.watchdog_interval_s, self.watch_for_stalls),
         }
+        if s.hold_s > 0:
+            timers["write_held"] = (max(s.hold_s / 2, 0.25), self.write_held)
         if s.publish_progress_every_s > 0:  # 0: every state is published, none is held
             timers["publish_held_states"] = (
                 max(s.publish_progress_every_s / 2, 0.25),
@@ -194,6 +217,8 @@ def create_app(settings: StatusSettings) -> FastAPI:
                 fetch_max_wait_s=settings.fetch_wait_s or 0.5,
                 fetch_min_bytes=64 * 1024 if settings.fetch_wait_s else 1,
             )
+            # After the consumer's stop (callbacks run last first): no batch holds the fold.
+            stack.push_async_callback(status.stop_holding)
             await consumer.start()
             # A batch under way at the stop is cancelled and not committed: folded again.
             stack.push_async_callback(consumer.stop)

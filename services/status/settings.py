@@ -35,6 +35,11 @@ class StatusSettings(ServiceSettings):
     #: a change of progress alone at most this often per document (the latest one is published
     #: once this long has passed). 0: every change at once.
     publish_progress_every_s: float = Field(2.0, ge=0)
+    #: A document's listed summary and in-flight marker: a change between its creation and its
+    #: end (``extracting``, ``analyzing``, ...) is written once it has waited this long, so
+    #: most documents finish first and it is never written; its creation and end are written
+    #: at once. 0: every change at once.
+    hold_s: float = Field(1.0, ge=0)
 
     # The stalled-document watchdog: a document with no new event for longer than its
     # stage's deadline has that stage's work sent again (up to ``max_redrives`` times), then

@@ -23,11 +23,20 @@ their writes are guarded by a version), a summary whose only change is ``updated
 rewritten at most every :data:`LISTING_REFRESH_S`, and the in-flight marker only when its
 status or generation changes or it is :data:`MARKER_REFRESH_S` old (the watchdog reads it only
 to pick candidates, and checks the document itself before it acts).
+
+Changes between a document's first write and its end are held for up to ``hold_s`` (the
+service's timer writes them, :meth:`ReadModelStore.write_held`): a listed summary's status
+(``extracting``, ``analyzing``, ...) and a marker's status. A document that finishes within
+that time never has them written; its end is written at once, as are its creation (listed and
+marked in flight before the batch is committed) and a new generation's first marker. What a
+crash loses of them is written again by the document's next event, since every placement
+compares with the stored entry; the document itself is never held.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -55,6 +64,8 @@ Folded = tuple[Event, Position]
 LISTING_REFRESH_S = 5.0
 #: How stale an in-flight marker's ``updated_at`` may get (far below the watchdog's deadlines).
 MARKER_REFRESH_S = 60.0
+#: How long a change between a document's first write and its end may wait (see above).
+HOLD_S = 1.0
 
 
 class WriteConflictError(Exception):
@@ -81,12 +92,16 @@ class ReadModelStore:
         guarded: bool,
         before_write: BeforeWrite = _nothing,
         cached_documents: int = 10_000,
+        hold_s: float = HOLD_S,
     ) -> None:
         self.db = db
         self.before_write = before_write
         self.collection = db[DOCUMENTS]
         self.guarded = guarded
+        self.hold_s = hold_s
         self.listings = Listings(db[LISTINGS], guarded=guarded)
+        #: Markers whose status moved but are not written yet: id -> (document, held since).
+        self._held_markers: dict[str, tuple[Doc, float]] = {}
         self._cache: OrderedDict[str, Doc] = OrderedDict()
         #: Per document in flight, the marker last written: (status, generation, updated_at).
         self._markers: OrderedDict[str, tuple[Any, Any, datetime]] = OrderedDict()
@@ -100,11 +115,23 @@ class ReadModelStore:
         if document_id is None:
             self._cache.clear()
             self._markers.clear()
+            self._held_markers.clear()
             self.listings.forget()
             self.finished.forget()
         else:
             self._cache.pop(document_id, None)
             self._markers.pop(document_id, None)
+            self._held_markers.pop(document_id, None)
+
+    async def write_held(self, *, all_of_them: bool = False) -> None:
+        """Write the held changes that have waited ``hold_s`` (or all of them). Called between
+        batches (the service holds its fold lock), never during one."""
+        older_than = 0.0 if all_of_them else self.hold_s
+        now = time.monotonic()
+        for doc, since in list(self._held_markers.values()):
+            if now - since >= older_than:
+                await self._write_marker(doc)
+        await self.listings.write_held(older_than)
 
     async def apply(self, document_id: str, events: Sequence[Folded]) -> None:
         for _ in range(5):
@@ -115,10 +142,12 @@ class ReadModelStore:
             if doc is None or doc is before:
                 metrics.EVENTS_FOLDED.labels("skipped").inc(len(events))
                 return
-            doc["_listing"] = await self.listings.place(doc)
             finished = doc.get("status") in TERMINAL or bool(doc.get("deleted"))
+            # Between its creation and its end, a summary's change may wait (see above).
+            hold = self.hold_s > 0 and before is not None and not finished
+            doc["_listing"] = await self.listings.place(doc, hold=hold)
             if not finished:
-                await self._mark_in_flight(doc)
+                await self._mark_in_flight(doc, hold=hold)
             # Effects outside the database (the state topic, a deleted document's files) come
             # before the write: a crash in between replays them, never skips them.
             await self.before_write(before, doc)
@@ -130,6 +159,7 @@ class ReadModelStore:
                 # A document finished in its first batch never had a marker (a replay of a
                 # crash in between leaves one the watchdog removes).
                 if finished and (before is not None or document_id in self._markers):
+                    self._held_markers.pop(document_id, None)
                     await self.db[INFLIGHT].delete_one({"_id": document_id})
                     self._markers.pop(document_id, None)
                 self._remember(document_id, doc)
@@ -148,17 +178,31 @@ class ReadModelStore:
         found = await self.collection.find_one({"_id": document_id})
         return dict(found) if found is not None else None
 
-    async def _mark_in_flight(self, doc: Doc) -> None:
+    async def _mark_in_flight(self, doc: Doc, *, hold: bool) -> None:
         document_id = str(doc["_id"])
         updated = _aware(doc.get("updated_at") or datetime.min)
         written = self._markers.get(document_id)
-        if (
+        current = (
             written is not None
-            and written[:2] == (doc.get("status"), doc.get("generation", 1))
+            and written[1] == doc.get("generation", 1)
             and (updated - written[2]).total_seconds() < MARKER_REFRESH_S
-        ):
+        )
+        if current and written is not None and written[0] == doc.get("status"):
+            self._held_markers.pop(document_id, None)
             return
+        if current and hold:
+            # Only its status moved: the watchdog picks candidates by age and reads the
+            # document itself, so this is for `docstream active` and may wait.
+            since = self._held_markers.get(document_id, (doc, time.monotonic()))[1]
+            self._held_markers[document_id] = (doc, since)
+            return
+        await self._write_marker(doc)
+
+    async def _write_marker(self, doc: Doc) -> None:
+        document_id = str(doc["_id"])
+        updated = _aware(doc.get("updated_at") or datetime.min)
         await _mark_in_flight(self.db, doc)
+        self._held_markers.pop(document_id, None)
         self._markers[document_id] = (doc.get("status"), doc.get("generation", 1), updated)
         self._markers.move_to_end(document_id)
         while len(self._markers) > self._capacity:
@@ -211,26 +255,51 @@ class Listings:
         self._buckets: OrderedDict[str, tuple[int, list[Doc]]] = OrderedDict()
         self._heads: dict[tuple[str, int], int] = {}
         self._capacity = cached
+        #: Buckets whose cached entries are ahead of the stored ones (held changes):
+        #: listing id -> (owner, partition, bucket, held since).
+        self._held: dict[str, tuple[str, int, int, float]] = {}
 
     def forget(self) -> None:
         self._buckets.clear()
         self._heads.clear()
+        self._held.clear()
 
-    async def place(self, doc: Doc) -> dict[str, int]:
+    async def place(self, doc: Doc, *, hold: bool = False) -> dict[str, int]:
+        """The document's summary in its listing; ``hold``: a change of an entry already
+        listed may wait for :meth:`write_held` (or for any other write of its bucket)."""
         owner = str(doc["owner"])
         partition = int(doc["position"]["partition"])
         entry = entry_of(doc)
         async with self._locks[(owner, partition)]:
             for _ in range(5):
                 try:
-                    return await self._place(owner, partition, doc.get("_listing"), entry)
+                    return await self._place(owner, partition, doc.get("_listing"), entry, hold)
                 except ListingConflictError:
                     self.forget()  # another writer: nothing cached can be trusted
                     metrics.WRITE_CONFLICTS.inc()
         raise WriteConflictError(f"could not list {doc['_id']}: too many conflicts")
 
+    async def write_held(self, older_than_s: float) -> None:
+        """Save the buckets whose held changes have waited ``older_than_s``."""
+        now = time.monotonic()
+        for key, (owner, partition, bucket, since) in list(self._held.items()):
+            if now - since < older_than_s:
+                continue
+            async with self._locks[(owner, partition)]:
+                cached = self._buckets.get(key)
+                if key not in self._held or cached is None:
+                    continue  # saved meanwhile
+                try:
+                    await self._save(owner, partition, bucket, list(cached[1]), cached[0])
+                except ListingConflictError:
+                    # Another writer: nothing cached can be trusted. The documents' next
+                    # events place their summaries again (their ends always are).
+                    self.forget()
+                    metrics.WRITE_CONFLICTS.inc()
+                    return
+
     async def _place(
-        self, owner: str, partition: int, pointer: Doc | None, entry: Doc
+        self, owner: str, partition: int, pointer: Doc | None, entry: Doc, hold: bool
     ) -> dict[str, int]:
         if pointer and pointer.get("partition", partition) == partition:
             bucket = int(pointer["bucket"])
@@ -240,7 +309,13 @@ class Listings:
             if index is not None:
                 if _worth_saving(entries[index], entry):
                     entries[index] = entry
-                    await self._save(owner, partition, bucket, entries, version)
+                    if hold:
+                        key = listing_id(owner, partition, bucket)
+                        self._keep(key, (version, entries))
+                        since = self._held.get(key, (owner, partition, bucket, time.monotonic()))
+                        self._held[key] = since
+                    else:
+                        await self._save(owner, partition, bucket, entries, version)
                 return {"partition": partition, "bucket": bucket, "index": index}
         return await self._append(owner, partition, entry)
 
@@ -331,12 +406,14 @@ class Listings:
             if result.matched_count != 1:
                 raise ListingConflictError(key)
         self._keep(key, (written, entries))
+        self._held.pop(key, None)  # whatever was held in it is stored now
 
     def _keep(self, key: str, bucket: tuple[int, list[Doc]]) -> None:
         self._buckets[key] = bucket
         self._buckets.move_to_end(key)
         while len(self._buckets) > self._capacity:
-            self._buckets.popitem(last=False)
+            evicted, _ = self._buckets.popitem(last=False)
+            self._held.pop(evicted, None)  # mended by its documents' next events
 
 
 def _worth_saving(stored: Doc, entry: Doc) -> bool:

@@ -95,6 +95,7 @@ async def test_listing_keeps_creation_order_and_one_entry_per_document(mongo_url
         await store.apply(ids[1], [(accepted(ids[1], 1), Position(0, 1))])
         started = ExtractionStarted(source="/t", subject=ids[2], owner="olga", generation=1)
         await store.apply(ids[2], [(started, Position(0, 3))])  # its index moved meanwhile
+        await store.write_held(all_of_them=True)  # a status between creation and end waits
         bucket = await db["listings"].find_one({"_id": "olga|0|000000"})
         assert bucket is not None
         assert [e["id"] for e in bucket["entries"]] == ids
@@ -212,6 +213,86 @@ async def test_finished_documents_are_recorded_without_reading_their_bucket_each
             await store.finished.record(db, doc, doc["finished_at"])
         again = [b async for b in db[FINISHED].find({"ids": {"$exists": True}})]
         assert again == buckets
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_changes_between_creation_and_end_wait_and_a_quick_document_never_writes_them(
+    mongo_url: str,
+) -> None:
+    """A listed summary's and a marker's status between a document's creation and its end
+    wait for ``write_held``; creation and end are written at once. A document that finishes
+    within the wait costs two listing writes and one marker write (and its removal)."""
+    from benchmarks.bench_read_model import lifecycle
+
+    count = Count()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_url, tz_aware=True, event_listeners=[count]
+    )
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+
+    async def listed(document_id: str) -> str:
+        bucket = await db["listings"].find_one({"_id": "alice|0|000000"})
+        assert bucket is not None
+        return str(next(e for e in bucket["entries"] if e["id"] == document_id)["status"])
+
+    async def marked(document_id: str) -> str | None:
+        marker = await db["inflight"].find_one({"_id": document_id})
+        return None if marker is None else str(marker["status"])
+
+    try:
+        store = ReadModelStore(db, guarded=False, hold_s=60.0)
+        slow = uuid.uuid4().hex
+        accepted, started, *rest = lifecycle(slow, "alice")
+        await store.apply(slow, [(accepted, Position(0, 0))])
+        assert (await listed(slow), await marked(slow)) == ("queued", "queued")
+        await store.apply(slow, [(started, Position(0, 1))])
+        stored = await db["documents"].find_one({"_id": slow})
+        assert stored is not None and stored["status"] == "extracting"  # never held
+        await store.write_held()  # not waited long enough
+        assert (await listed(slow), await marked(slow)) == ("queued", "queued")
+        await store.write_held(all_of_them=True)
+        assert (await listed(slow), await marked(slow)) == ("extracting", "extracting")
+
+        quick = uuid.uuid4().hex
+        count.commands.clear()
+        for offset, event in enumerate(lifecycle(quick, "alice"), start=10):
+            await store.apply(quick, [(event, Position(0, offset))])  # a batch per event
+        assert count.commands.count("update listings") == 2, count.commands
+        assert count.commands.count("update inflight") == 1, count.commands
+        assert count.commands.count("delete inflight") == 1, count.commands
+        assert (await listed(quick), await marked(quick)) == ("completed", None)
+        # The slow one's end, after its held analysis status: written at once, nothing left.
+        for offset, event in enumerate(rest, start=2):
+            await store.apply(slow, [(event, Position(0, offset))])
+        assert (await listed(slow), await marked(slow)) == ("completed", None)
+        count.commands.clear()
+        await store.write_held(all_of_them=True)
+        assert count.commands == []
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_a_held_summary_goes_out_with_any_write_of_its_bucket(mongo_url: str) -> None:
+    from benchmarks.bench_read_model import lifecycle
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+    try:
+        store = ReadModelStore(db, guarded=True, hold_s=60.0)
+        first, second = uuid.uuid4().hex, uuid.uuid4().hex
+        one = lifecycle(first, "alice")
+        await store.apply(first, [(one[0], Position(0, 0))])
+        await store.apply(first, [(one[1], Position(0, 1))])  # held: extracting
+        await store.apply(second, [(lifecycle(second, "alice")[0], Position(0, 2))])  # appended
+        bucket = await db["listings"].find_one({"_id": "alice|0|000000"})
+        assert bucket is not None
+        assert [(e["id"], e["status"]) for e in bucket["entries"]] == [
+            (first, "extracting"),
+            (second, "queued"),
+        ]
     finally:
         await client.drop_database(db.name)
         await client.close()
