@@ -1,10 +1,11 @@
 """Retention, done by the status service on a timer (FerretDB has no TTL indexes).
 
-When a document finishes, its id goes into the hour's bucket of its partition (``finished``
-collection, ``<partition>|<yyyy-mm-ddThh>``; the replica folding the partition is its only
-writer). An hour keeps each bucket small, so recording a finish stays cheap on a busy day (a
-day's bucket grew with every document finished that day, and slowed the fold with it), and a
-sweep reads 24 buckets per day and partition.
+When a document finishes, its id goes into its partition's bucket for that hour (``finished``
+collection, ``<partition>|<yyyy-mm-ddThh>|<n>``; the replica folding the partition is its only
+writer). A bucket holds at most :data:`BUCKET_IDS` ids, then the hour's next one starts: every
+finish rewrites its bucket, so a bucket that grew with the hour (a day's, before that) made
+each finish cost more the busier the system was. A sweep reads an hour's buckets in order
+(and ``<partition>|<yyyy-mm-ddThh>``, an hour's single bucket as earlier versions wrote it).
 Every sweep takes each partition's buckets older than a retention, oldest first, and for each
 document in them: drops the processing log (``DOCSTREAM_STATUS_RETAIN_LOGS_DAYS``) and, for a
 failed document, its files (``DOCSTREAM_STATUS_RETAIN_FAILED_FILES_DAYS``); a cursor per task
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,10 +29,17 @@ from shared.readmodel import DOCUMENTS
 log = logging.getLogger(__name__)
 FINISHED = "finished"
 _TASKS = ("logs", "failed_files")
+#: Ids per bucket: a finish rewrites one bucket of at most this many (~4 KB).
+BUCKET_IDS = 100
 
 
-def bucket_id(partition: int, hour: datetime) -> str:
+def hour_id(partition: int, hour: datetime) -> str:
+    """An hour's single bucket as earlier versions wrote it; the prefix of its buckets now."""
     return f"{partition}|{hour.astimezone(UTC):%Y-%m-%dT%H}"
+
+
+def bucket_id(partition: int, hour: datetime, number: int) -> str:
+    return f"{hour_id(partition, hour)}|{number:04d}"
 
 
 def _hour(value: datetime) -> datetime:
@@ -54,29 +62,35 @@ class FinishedLog:
     there (two reads a finished document saved). :meth:`forget` when partitions move."""
 
     def __init__(self, cached: int = 64) -> None:
-        self._buckets: OrderedDict[str, list[Any]] = OrderedDict()
+        #: Per partition and hour: the number of its open bucket, and that bucket's ids.
+        self._open: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()
         self._first: set[int] = set()
         self._capacity = cached
 
     def forget(self) -> None:
-        self._buckets.clear()
+        self._open.clear()
         self._first.clear()
 
     async def record(self, db: Any, doc: dict[str, Any], when: datetime) -> None:
         partition = int(doc["position"]["partition"])
-        key = bucket_id(partition, when)
-        ids = self._buckets.get(key)
-        if ids is None:
-            found = await db[FINISHED].find_one({"_id": key})
-            ids = list((found or {}).get("ids") or [])
-            self._keep(key, ids)
+        hour = hour_id(partition, when)
+        opened = self._open.get(hour)
+        if opened is None:
+            opened = await self._find_open(db, partition, when, doc["_id"])
+            if opened is None:
+                return  # recorded already (a replay)
+        number, ids = opened
         if doc["_id"] in ids:
             return
+        if len(ids) >= BUCKET_IDS:
+            number, ids = number + 1, []
         ids = [*ids, doc["_id"]]
         await db[FINISHED].replace_one(
-            {"_id": key}, {"partition": partition, "ids": ids}, upsert=True
+            {"_id": bucket_id(partition, when, number)},
+            {"partition": partition, "ids": ids},
+            upsert=True,
         )
-        self._keep(key, ids)
+        self._keep(hour, (number, ids))
         if partition not in self._first:
             first = {"_id": f"first|{partition}"}
             if await db[FINISHED].find_one(first) is None:
@@ -85,11 +99,28 @@ class FinishedLog:
                 )
             self._first.add(partition)
 
-    def _keep(self, key: str, ids: list[Any]) -> None:
-        self._buckets[key] = ids
-        self._buckets.move_to_end(key)
-        while len(self._buckets) > self._capacity:
-            self._buckets.popitem(last=False)
+    async def _find_open(
+        self, db: Any, partition: int, when: datetime, document_id: Any
+    ) -> tuple[int, list[Any]] | None:
+        """The hour's last bucket (read once, then known); None when one of the hour's
+        buckets holds the document already."""
+        number = 0
+        while True:
+            found = await db[FINISHED].find_one({"_id": bucket_id(partition, when, number)})
+            if found is None:
+                return number, []  # the hour's first bucket, or the one after a full one
+            ids = list(found.get("ids") or [])
+            if document_id in ids:
+                return None
+            if len(ids) < BUCKET_IDS:
+                return number, ids
+            number += 1
+
+    def _keep(self, hour: str, opened: tuple[int, list[Any]]) -> None:
+        self._open[hour] = opened
+        self._open.move_to_end(hour)
+        while len(self._open) > self._capacity:
+            self._open.popitem(last=False)
 
 
 class Housekeeping:
@@ -140,8 +171,7 @@ class Housekeeping:
         end = datetime.combine(last_day, datetime.min.time(), tzinfo=UTC)
         done = 0
         while hour < end:
-            bucket = await db[FINISHED].find_one({"_id": bucket_id(partition, hour)})
-            for document_id in (bucket or {}).get("ids") or []:
+            async for document_id in _finished_in(db, partition, hour):
                 done += await self._tidy(db, task, str(document_id))
             # Buckets stay (small, one an hour at most): each task has its cursor.
             cursor_id = {"_id": _cursor_id(task, partition)}
@@ -164,3 +194,19 @@ class Housekeeping:
                 metrics.HOUSEKEPT.labels("failed_files").inc()
                 return 1
         return 0
+
+
+async def _finished_in(db: Any, partition: int, hour: datetime) -> AsyncIterator[Any]:
+    """The ids of the documents finished in that hour (buckets in order, by ``_id``: a range
+    filter would make FerretDB read the whole collection)."""
+    legacy = await db[FINISHED].find_one({"_id": hour_id(partition, hour)})
+    for document_id in (legacy or {}).get("ids") or []:
+        yield document_id
+    number = 0
+    while True:
+        bucket = await db[FINISHED].find_one({"_id": bucket_id(partition, hour, number)})
+        if bucket is None:
+            return
+        for document_id in bucket.get("ids") or []:
+            yield document_id
+        number += 1
