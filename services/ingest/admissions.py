@@ -12,8 +12,9 @@ published, which is too late for the two questions asked here before answering:
 
 Both are single documents addressed by ``_id`` (``idem|owner|key``, ``sha|owner|sha256``), the
 one filter FerretDB serves without decoding the whole collection, so their cost does not grow
-with the number stored. Old claims are removed by the status service's housekeeping (they
-carry ``created_at``); ingest treats a claim older than the key's lifetime as absent.
+with the number stored. Ingest treats a claim older than the key's lifetime as absent (claims
+carry ``created_at``); nothing removes old claims yet, so the collection keeps one small
+document per idempotent request and per distinct content.
 """
 
 from __future__ import annotations
