@@ -66,6 +66,13 @@ class ServiceSettings(BaseSettings):
         10.0, ge=6.0, le=90.0, validation_alias=_common("consumer_session_timeout_s")
     )
 
+    #: A work agent logs a record still in flight after this long (again every this long),
+    #: with where it waits. 0: never.
+    slow_record_s: float = Field(300.0, ge=0, validation_alias=_common("slow_record_s"))
+    #: A work agent with records waiting on its partitions, none in flight and none taken for
+    #: this long has a stalled consumer: it exits to be restarted. 0: never.
+    consumer_stall_s: float = Field(120.0, ge=0, validation_alias=_common("consumer_stall_s"))
+
     @field_validator("auth_secret")
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr) -> SecretStr:

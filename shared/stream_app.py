@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from mode import Service
 
 from shared import faust_sensor, heap, logs, tracing
 from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared.lag import group_prefix
 from shared.settings import ServiceSettings
+from shared.stage_watch import InFlight, StageWatch
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ class Resources(Service):
         self._health: dict[str, Callable[[], bool]] = {}
         self._start_lock = asyncio.Lock()
         self._up = False
+        #: The records the agent is handling (see shared/stage_watch.py).
+        self.in_flight = InFlight()
         super().__init__(**kwargs)
 
     def add(self, start: Hook, stop: Hook) -> None:
@@ -115,6 +121,7 @@ def create_app(
     resources.add(producer.start, producer.stop)
     app.service(resources)  # type: ignore[arg-type]  # faust accepts instances too
     faust_sensor.setup(app, f"docstream_{service}_faust")
+    _watch(app, service, settings, resources)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
@@ -132,6 +139,46 @@ def create_app(
         return web.json(body, status=200 if ready else 503)
 
     return app, producer, resources
+
+
+def _watch(app: faust.App, service: str, settings: ServiceSettings, resources: Resources) -> None:
+    """Slow records logged with where they wait; a consumer that stopped taking its records
+    makes the service exit, to be restarted (see shared/stage_watch.py)."""
+
+    def assignment() -> list[TopicPartition] | None:
+        if app.consumer is None or app.rebalancing:
+            return None
+        return [TopicPartition(tp.topic, tp.partition) for tp in app.consumer.assignment()]
+
+    async def restart(why: str) -> None:
+        logging.shutdown()  # the error above reaches the log before the process goes
+        os._exit(STALLED_EXIT_CODE)
+
+    watch = StageWatch(
+        resources.in_flight,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group=f"{group_prefix(settings.topic_prefix)}{service}",
+        assignment=assignment,
+        on_stall=restart,
+        slow_after_s=settings.slow_record_s,
+        stall_after_s=settings.consumer_stall_s,
+    )
+    task: asyncio.Task[None] | None = None
+
+    async def start() -> None:
+        nonlocal task
+        task = asyncio.create_task(watch.run(), name="stage-watch")
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+
+    resources.add(start, stop)
+    resources.add_health("consumer", lambda: watch.stalled is None)
+
+
+#: The exit status of a service whose consumer stalled (restarted by its supervisor).
+STALLED_EXIT_CODE = 75
 
 
 def _state_dir(settings: ServiceSettings, service: str) -> Path:
@@ -168,11 +215,16 @@ async def feed(stream: Any, resources: Resources, handle: RecordHandler) -> None
                 await resources.ensure_started()
                 # Within the upload's trace: the record's traceparent is this span's parent,
                 # so the logs and the records this handler produces carry the same trace id.
-                with tracing.consuming(
-                    f"process {message.topic}",
-                    event.headers,
-                    partition=message.partition,
-                    offset=message.offset,
+                with (
+                    resources.in_flight.record(
+                        f"{message.topic}[{message.partition}]@{message.offset}"
+                    ),
+                    tracing.consuming(
+                        f"process {message.topic}",
+                        event.headers,
+                        partition=message.partition,
+                        offset=message.offset,
+                    ),
                 ):
                     await handle(event.key, event.value, message.partition, message.offset)
                 break

@@ -19,7 +19,13 @@ def pipeline_config(infra: Stack, **extra_env: str) -> StackConfig:
         topic_partitions=2,
         auth_secret=infra.cfg.auth_secret,
         log_level="WARNING",
-        extra_env={"DOCSTREAM_LOG_JSON": "true", **extra_env},
+        extra_env={
+            "DOCSTREAM_LOG_JSON": "true",
+            # A record stuck for this long is logged with where it waits: a failing test's
+            # report carries the services' logs (tests/conftest.py).
+            "DOCSTREAM_SLOW_RECORD_S": "20",
+            **extra_env,
+        },
     )
 
 

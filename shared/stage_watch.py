@@ -1,0 +1,202 @@
+"""A work agent watched from inside: what it is stuck on, and whether it stopped taking work.
+
+Two failures look alike from outside (documents stop moving, the process is up and healthy)
+and need different answers:
+
+- a record in flight far longer than a document takes (a send that never returns, a worker
+  that never answers): logged, once every ``slow_after_s``, with where its task waits (the
+  coroutine stack), which is what an operator (or a failed CI run) needs to know;
+- records waiting on this member's partitions while it holds none in flight and has taken
+  none for ``stall_after_s``: the consumer stopped fetching (faust's consumer thread has
+  known ways of doing so, e.g. faust-streaming issues 175 and 640). Nothing else would ever
+  take those records (the partitions are this member's), so the member reports itself
+  stalled: ``/healthz`` says so, and the service exits to be restarted (by the launcher's
+  supervisor or the orchestrator) into a fresh group membership. With nothing in flight, the
+  restart loses nothing: the records are read again from the committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Record:
+    label: str
+    started: float
+    task: asyncio.Task[object] | None
+    reported: float | None = None
+
+
+class InFlight:
+    """The records a work agent is handling now, and when it last took one."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._records: dict[int, _Record] = {}
+        self._tokens = itertools.count()
+        self.last_taken = clock()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        token = next(self._tokens)
+        now = self._clock()
+        self._records[token] = _Record(label, now, asyncio.current_task())
+        self.last_taken = now
+        try:
+            yield
+        finally:
+            del self._records[token]
+
+    def idle_s(self) -> float:
+        """How long nothing has been in flight and nothing taken (0 while busy)."""
+        return 0.0 if self._records else self._clock() - self.last_taken
+
+    def report_slow(self, slow_after_s: float) -> int:
+        """Log each record in flight for longer than ``slow_after_s`` (again every
+        ``slow_after_s``), with its task's stack; how many were logged."""
+        now = self._clock()
+        logged = 0
+        for record in list(self._records.values()):
+            age = now - record.started
+            last = record.reported if record.reported is not None else record.started
+            if age < slow_after_s or now - last < slow_after_s:
+                continue
+            record.reported = now
+            logged += 1
+            log.warning(
+                "record still in flight",
+                extra={"record": record.label, "age_s": round(age, 1), "waits_in": _stack(record)},
+            )
+        return logged
+
+
+def _stack(record: _Record) -> str:
+    if record.task is None or record.task.done():
+        return ""
+    out = io.StringIO()
+    record.task.print_stack(limit=30, file=out)
+    return out.getvalue()
+
+
+async def waiting_records(
+    bootstrap_servers: str, group: str, partitions: Collection[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Per partition, how many records lie beyond the group's committed offset (from the
+    partition's first offset when the group never committed there)."""
+    if not partitions:
+        return {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await admin.start()
+    try:
+        await consumer.start()
+        committed = await _committed(admin, group, list(partitions))
+        starts = await consumer.beginning_offsets(list(partitions))
+        ends = await consumer.end_offsets(list(partitions))
+    finally:
+        await consumer.stop()
+        await admin.close()
+    waiting = {}
+    for tp in partitions:
+        meta = committed.get(tp)
+        position = meta.offset if meta is not None and meta.offset >= 0 else starts.get(tp, 0)
+        waiting[tp] = max(int(ends.get(tp, position)) - int(position), 0)
+    return waiting
+
+
+async def _committed(
+    admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, Any]:
+    # A broker that just started loads its group coordinator a moment after it answers.
+    for attempt in range(20):
+        try:
+            offsets: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(
+                group, partitions=partitions
+            )
+            return offsets
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.25)
+    raise AssertionError("unreachable")
+
+
+class StageWatch:
+    """Runs beside a work agent: logs slow records, and calls ``on_stall`` once the member
+    holds records it does not take (see the module's docstring)."""
+
+    def __init__(
+        self,
+        in_flight: InFlight,
+        *,
+        bootstrap_servers: str,
+        group: str,
+        assignment: Callable[[], Collection[TopicPartition] | None],
+        on_stall: Callable[[str], Awaitable[None]],
+        slow_after_s: float,
+        stall_after_s: float,
+        check_every_s: float = 5.0,
+    ) -> None:
+        self.in_flight = in_flight
+        self.bootstrap_servers = bootstrap_servers
+        self.group = group
+        self.assignment = assignment
+        self.on_stall = on_stall
+        self.slow_after_s = slow_after_s
+        self.stall_after_s = stall_after_s
+        self.check_every_s = check_every_s
+        self.stalled: str | None = None
+        # An idle member asks the broker at most this often (two short-lived clients each).
+        self._query_every_s = max(stall_after_s / 2, check_every_s)
+        self._next_query = 0.0
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_every_s)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the watch must outlive a broker hiccup
+                log.exception("stage watch check failed")
+
+    async def check(self) -> None:
+        if self.slow_after_s > 0:
+            self.in_flight.report_slow(self.slow_after_s)
+        if self.stall_after_s <= 0 or self.in_flight.idle_s() < self.stall_after_s:
+            return
+        now = time.monotonic()
+        if now < self._next_query:
+            return
+        partitions = self.assignment()  # None: a rebalance is under way
+        if not partitions:
+            return
+        self._next_query = now + self._query_every_s
+        waiting = await waiting_records(self.bootstrap_servers, self.group, partitions)
+        # Taken meanwhile (the query takes a moment): not stalled.
+        if self.in_flight.idle_s() < self.stall_after_s:
+            return
+        held = {f"{tp.topic}[{tp.partition}]": n for tp, n in sorted(waiting.items()) if n}
+        if not held:
+            return
+        self.stalled = f"records waiting on {held}, none taken for {self.in_flight.idle_s():.0f}s"
+        log.error("consumer stalled; restarting", extra={"waiting": held, "group": self.group})
+        await self.on_stall(self.stalled)
