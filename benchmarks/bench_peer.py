@@ -4,8 +4,9 @@ by side in one run, through the same harness, on the same documents.
 Both sides get the same warm-up and samples: the one-page PDF one at a time (upload to
 completed on the WebSocket), the 65-page PDF on the idle system, then 200 x the 15-page PDF
 with 8 uploads in flight, during which the CPU of every process of the side is read from
-/proc. The bare one-process loop runs first, on the idle machine; its CPU per document is the
-work itself, and whatever a side spends beyond it is that side's overhead.
+/proc. The bare one-process loop runs on the idle machine, in four rounds between the
+sides' turns; the median of its CPU per document is the work itself, and whatever a side
+spends beyond it is that side's overhead.
 
 Each side's measurements come in two turns, docstream, peer, peer, docstream, so that load
 from other work that drifts during the run weighs on both alike: the latency samples and
@@ -61,8 +62,8 @@ class Plan:
     def of(cls, quick: bool) -> Plan:
         warmup, samples = latency_samples(quick)
         if quick:
-            return cls(warmup, samples, copies=20, long_warmup=1, long_samples=2, raw_copies=10)
-        return cls(warmup, samples, copies=200, long_warmup=1, long_samples=5, raw_copies=30)
+            return cls(warmup, samples, copies=20, long_warmup=1, long_samples=2, raw_copies=5)
+        return cls(warmup, samples, copies=200, long_warmup=1, long_samples=5, raw_copies=15)
 
 
 class RedisEndWatcher(EndWatcher):
@@ -223,23 +224,42 @@ async def run_side_by_side(stack: Stack, corpus: Path, *, quick: bool) -> dict[s
     Each side's measurements come in two turns, in the order docstream, peer, peer, docstream,
     so that load from other work that drifts during the run weighs on both alike."""
     plan = Plan.of(quick)
-    print("[bench] raw loop ...", flush=True)
-    raw = await asyncio.to_thread(raw_loop.measure, corpus / FIFTEEN_PAGES, plan.raw_copies)
+    rounds: list[raw_loop.RawLoop] = []
+
+    async def raw_round() -> None:
+        # The reference is taken in rounds between the sides' turns, with neither side
+        # running, so drift over the run weighs on it as on them; its median is what the
+        # overheads subtract (one long loop at the start moved them by +-15 ms run to run).
+        print(f"[bench] raw loop, round {len(rounds) + 1} ...", flush=True)
+        path, copies = corpus / FIFTEEN_PAGES, plan.raw_copies
+        rounds.append(await asyncio.to_thread(raw_loop.measure, path, copies))
+
+    await raw_round()
     work_ms = await asyncio.to_thread(raw_loop.work_ms, corpus / ONE_PAGE)
     ours, theirs = Tally(), Tally()
     async with _docstream(stack) as running:
         await _turn(running, ours, corpus, plan, long=True)
+    await raw_round()
     async with _peer(stack) as running:
         await _turn(running, theirs, corpus, plan, long=True)
         await _turn(running, theirs, corpus, plan, long=False)
+    await raw_round()
     async with _docstream(stack) as running:
         await _turn(running, ours, corpus, plan, long=False)
+    await raw_round()
+    raw = raw_loop.RawLoop.median_of(rounds)
     mine, peer = _figures("pipeline", ours, raw), _figures("peer", theirs, raw)
     return {
         **mine,
         **peer,
         "pipeline.raw_loop_pages_per_s": round(raw.pages_per_s, 1),
         "pipeline.raw_loop_cpu_ms_per_doc": round(raw.cpu_s_per_doc * 1000, 1),
+        "pipeline.raw_loop_rounds": float(len(rounds)),
+        # How far apart the rounds were: the overheads' own uncertainty.
+        "pipeline.raw_loop_cpu_ms_per_doc_spread": round(
+            (max(r.cpu_s_per_doc for r in rounds) - min(r.cpu_s_per_doc for r in rounds)) * 1000,
+            1,
+        ),
         # The one-page document's work alone, in one process: each side's p50 beyond it is
         # what its plumbing (HTTP, queues, processes, WebSocket) costs.
         "pipeline.one_page_work_ms": round(work_ms, 2),

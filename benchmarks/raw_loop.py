@@ -25,6 +25,14 @@ class RawLoop:
     #: pipeline's CPU budget subtracts to find its overhead.
     cpu_s_per_doc: float
 
+    @classmethod
+    def median_of(cls, rounds: list[RawLoop]) -> RawLoop:
+        """Each figure's median over rounds of the same loop (taken at different times)."""
+        return cls(
+            statistics.median(r.pages_per_s for r in rounds),
+            statistics.median(r.cpu_s_per_doc for r in rounds),
+        )
+
 
 async def _one(path: Path, provider: OfflineProvider) -> int:
     pages = extract_pages(path, tables=_TABLES)

@@ -48,7 +48,9 @@ SETTINGS = """## How the figures are made, and the settings behind them
 - `pipeline.pages_per_s`: 200 copies of the 15-page federal-register PDF, 8 uploads in flight,
   until every one has ended (read from `documents.events`, not by polling the database);
   `raw_loop_pages_per_s`: the same extraction (tables on, as in the service) and offline
-  analysis code called in one process, 30 copies, run first on the idle machine.
+  analysis code called in one process: 15 copies in each of four rounds, taken between the
+  sides' turns with neither side running; the figures are the rounds' medians
+  (`raw_loop_cpu_ms_per_doc_spread`: how far the rounds' CPU per document lay apart).
 - `peer.*`: the seed's architecture (`benchmarks/peers/celery_redis`: FastAPI upload and
   WebSocket, Celery prefork workers one per core, Redis broker and pub/sub, the document
   written to the same FerretDB at its start and end), through the same harness with the same
@@ -126,7 +128,9 @@ def _side_by_side(flat: dict[str, Any]) -> list[str]:
         "",
         "### CPU per document, by process (throughput run)",
         "",
-        f"The raw loop spends {raw} ms of CPU per document on the same work.",
+        f"The raw loop spends {raw} ms of CPU per document on the same work (median of "
+        f"{flat.get('pipeline.raw_loop_rounds', '-')} rounds, "
+        f"{flat.get('pipeline.raw_loop_cpu_ms_per_doc_spread', '-')} ms apart at most).",
         "",
         "| side | process | CPU ms per document |",
         "|---|---|---|",
