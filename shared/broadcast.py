@@ -30,8 +30,10 @@ class BroadcastConsumer:
         *,
         from_beginning: bool = False,
         traced: bool = True,
+        idle_wait_s: float = 0.5,
     ) -> None:
         self.topic = topic
+        self._idle_wait_ms = int(idle_wait_s * 1000)
         # Off where records are many and the handler rarely logs (the gateway's fan-out): a
         # span per record was two thirds of the fan-out's CPU. Such a handler opens the
         # record's span itself when it has something to say.
@@ -53,7 +55,7 @@ class BroadcastConsumer:
             enable_auto_commit=False,
             # A long poll returns as soon as one record is there (fetch_min_bytes=1); the wait
             # only bounds idle polling, which costs the broker CPU when it is short.
-            fetch_max_wait_ms=500,
+            fetch_max_wait_ms=self._idle_wait_ms,
             fetch_min_bytes=1,
         )
         await consumer.start()

@@ -32,8 +32,10 @@ class CancelRegistry:
         self._capacity = capacity
         self._on_cancel = on_cancel
         # From the beginning: a replica that starts late must still know earlier cancels.
+        # Commands are rare: the broker may hold an idle poll for 5 s (a cancel still answers
+        # it at once), where 0.5 s made each stage replica poll twice a second for nothing.
         self._consumer = BroadcastConsumer(
-            bootstrap_servers, commands_topic, self._handle, from_beginning=True
+            bootstrap_servers, commands_topic, self._handle, from_beginning=True, idle_wait_s=5.0
         )
 
     async def start(self) -> None:
