@@ -31,9 +31,13 @@ class BroadcastConsumer:
         from_beginning: bool = False,
         traced: bool = True,
         idle_wait_s: float = 0.5,
+        gather_bytes: int = 1,
     ) -> None:
         self.topic = topic
         self._idle_wait_ms = int(idle_wait_s * 1000)
+        # Above 1, the broker holds a fetch until this much is there or the wait is over: a
+        # reader that can be up to ``idle_wait_s`` late fetches a few times a second.
+        self._gather_bytes = gather_bytes
         # Off where records are many and the handler rarely logs (the gateway's fan-out): a
         # span per record was two thirds of the fan-out's CPU. Such a handler opens the
         # record's span itself when it has something to say.
@@ -56,7 +60,7 @@ class BroadcastConsumer:
             # A long poll returns as soon as one record is there (fetch_min_bytes=1); the wait
             # only bounds idle polling, which costs the broker CPU when it is short.
             fetch_max_wait_ms=self._idle_wait_ms,
-            fetch_min_bytes=1,
+            fetch_min_bytes=self._gather_bytes,
         )
         await consumer.start()
         partitions = consumer.partitions_for_topic(self.topic)
