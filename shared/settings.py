@@ -72,6 +72,10 @@ class ServiceSettings(BaseSettings):
     #: A work agent with records waiting on its partitions, none in flight and none taken for
     #: this long has a stalled consumer: it exits to be restarted. 0: never.
     consumer_stall_s: float = Field(120.0, ge=0, validation_alias=_common("consumer_stall_s"))
+    #: Tests only (``DOCSTREAM_<SERVICE>_TEST_STALL_ONCE``): once, when this file does not exist
+    #: yet, the work agent creates it and its consumer stops handing out records, as a stalled
+    #: consumer does; the restarted process finds the file and runs normally.
+    test_stall_once: Path | None = None
 
     @field_validator("auth_secret")
     @classmethod

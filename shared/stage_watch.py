@@ -65,6 +65,9 @@ class InFlight:
         finally:
             del self._records[token]
 
+    def now(self) -> float:
+        return self._clock()
+
     def idle_s(self) -> float:
         """How long nothing has been in flight and nothing taken (0 while busy)."""
         return 0.0 if self._records else self._clock() - self.last_taken
@@ -154,6 +157,7 @@ class StageWatch:
         slow_after_s: float,
         stall_after_s: float,
         check_every_s: float = 5.0,
+        before_check: Callable[[], None] | None = None,
     ) -> None:
         self.in_flight = in_flight
         self.bootstrap_servers = bootstrap_servers
@@ -162,11 +166,17 @@ class StageWatch:
         self.on_stall = on_stall
         self.slow_after_s = slow_after_s
         self.stall_after_s = stall_after_s
+        # Often enough to notice a stall within a fraction of its own deadline.
+        if stall_after_s > 0:
+            check_every_s = min(check_every_s, stall_after_s / 2)
         self.check_every_s = check_every_s
+        self.before_check = before_check
         self.stalled: str | None = None
         # An idle member asks the broker at most this often (two short-lived clients each).
         self._query_every_s = max(stall_after_s / 2, check_every_s)
         self._next_query = 0.0
+        #: When records were first seen waiting while nothing was taken (None: not now).
+        self._waiting_since: float | None = None
 
     async def run(self) -> None:
         while True:
@@ -179,24 +189,36 @@ class StageWatch:
                 log.exception("stage watch check failed")
 
     async def check(self) -> None:
+        if self.before_check is not None:
+            self.before_check()
         if self.slow_after_s > 0:
             self.in_flight.report_slow(self.slow_after_s)
         if self.stall_after_s <= 0 or self.in_flight.idle_s() < self.stall_after_s:
+            self._waiting_since = None  # busy, or took a record lately
             return
-        now = time.monotonic()
+        now = self.in_flight.now()
         if now < self._next_query:
             return
         partitions = self.assignment()  # None: a rebalance is under way
         if not partitions:
+            self._waiting_since = None  # joining: its fetching has not begun
             return
         self._next_query = now + self._query_every_s
         waiting = await waiting_records(self.bootstrap_servers, self.group, partitions)
-        # Taken meanwhile (the query takes a moment): not stalled.
-        if self.in_flight.idle_s() < self.stall_after_s:
-            return
         held = {f"{tp.topic}[{tp.partition}]": n for tp, n in sorted(waiting.items()) if n}
-        if not held:
+        taken_since = (
+            self._waiting_since is not None and self.in_flight.last_taken > self._waiting_since
+        )
+        if not held or self.in_flight.idle_s() < self.stall_after_s or taken_since:
+            self._waiting_since = None
             return
-        self.stalled = f"records waiting on {held}, none taken for {self.in_flight.idle_s():.0f}s"
+        if self._waiting_since is None:
+            # Records that arrived just now are not a stall: they must go untaken this long.
+            self._waiting_since = now
+            self._next_query = now + self.stall_after_s
+            return
+        if now - self._waiting_since < self.stall_after_s:
+            return
+        self.stalled = f"records waiting on {held} for {now - self._waiting_since:.0f}s, none taken"
         log.error("consumer stalled; restarting", extra={"waiting": held, "group": self.group})
         await self.on_stall(self.stalled)

@@ -154,6 +154,15 @@ def _watch(app: faust.App, service: str, settings: ServiceSettings, resources: R
         logging.shutdown()  # the error above reaches the log before the process goes
         os._exit(STALLED_EXIT_CODE)
 
+    def stall_once_for_tests() -> None:
+        flag = settings.test_stall_once
+        partitions = assignment()
+        if flag is None or flag.exists() or not partitions or app.consumer is None:
+            return
+        flag.touch()
+        app.consumer.pause_partitions(app.consumer.assignment())
+        log.warning("test hook: the consumer stops handing out records", extra={"flag": str(flag)})
+
     watch = StageWatch(
         resources.in_flight,
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -162,6 +171,7 @@ def _watch(app: faust.App, service: str, settings: ServiceSettings, resources: R
         on_stall=restart,
         slow_after_s=settings.slow_record_s,
         stall_after_s=settings.consumer_stall_s,
+        before_check=stall_once_for_tests if settings.test_stall_once else None,
     )
     task: asyncio.Task[None] | None = None
 

@@ -131,11 +131,28 @@ async def test_a_member_holding_records_it_takes_none_of_reports_a_stall(
     assert stalls == []  # its partition holds nothing: idle, not stalled
     stalled = watch(mine)
     await stalled.check()
+    assert stalls == []  # records seen waiting: they may have arrived just now
+    clock.now += 30
+    await stalled.check()
+    assert stalls == []  # waiting for 30 s of the 60
+    clock.now += 31
+    await stalled.check()
     assert len(stalls) == 1 and f"{topic}[1]" in stalls[0]
     assert stalled.stalled == stalls[0]
+    # Taking a record in between starts the count again.
+    again = watch(mine)
+    await again.check()
+    clock.now += 61
+    with in_flight.record("y"):
+        pass
+    clock.now += 61
+    await again.check()
+    assert len(stalls) == 1 and again.stalled is None
     # Busy with a record: never a stall, however long.
     busy = watch(mine)
     with in_flight.record("x"):
+        clock.now += 600
+        await busy.check()
         clock.now += 600
         await busy.check()
     assert len(stalls) == 1 and busy.stalled is None
