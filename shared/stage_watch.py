@@ -6,8 +6,8 @@ and need different answers:
 - a record in flight far longer than a document takes (a send that never returns, a worker
   that never answers): logged, once every ``slow_after_s``, with where its task waits (the
   coroutine stack), which is what an operator (or a failed CI run) needs to know;
-- records waiting on this member's partitions while it holds none in flight and has taken
-  none for ``stall_after_s``: the consumer stopped fetching (faust's consumer thread has
+- records left waiting on this member's partitions for ``stall_after_s`` while it held none
+  in flight and took none: the consumer stopped handing out records (faust's consumer thread has
   known ways of doing so, e.g. faust-streaming issues 175 and 640). Nothing else would ever
   take those records (the partitions are this member's), so the member reports itself
   stalled: ``/healthz`` says so, and the service exits to be restarted (by the launcher's
