@@ -186,6 +186,9 @@ class StageWatch:
             except asyncio.CancelledError:
                 raise
             except Exception:  # the watch must outlive a broker hiccup
+                # Not seen waiting meanwhile: a broker outage is not the consumer's stall, and
+                # the count starts again once the broker answers.
+                self._waiting_since = None
                 log.exception("stage watch check failed")
 
     async def check(self) -> None:

@@ -156,3 +156,45 @@ async def test_a_member_holding_records_it_takes_none_of_reports_a_stall(
         clock.now += 600
         await busy.check()
     assert len(stalls) == 1 and busy.stalled is None
+
+
+async def test_a_broker_that_cannot_be_asked_starts_the_count_again(kafka_bootstrap: str) -> None:
+    """Records seen waiting, then a broker outage longer than the deadline: the consumer was
+    not the one stuck, so the count starts afresh once the broker answers."""
+    topic = await _topic(kafka_bootstrap, 1)
+    await _produce(kafka_bootstrap, topic, 0, 1)
+    clock = Clock()
+    in_flight = InFlight(clock=clock)
+    stalls: list[str] = []
+    bootstrap = [kafka_bootstrap]
+
+    async def on_stall(why: str) -> None:
+        stalls.append(why)
+
+    watch = StageWatch(
+        in_flight,
+        bootstrap_servers=kafka_bootstrap,
+        group=f"g-{uuid.uuid4().hex[:8]}",
+        assignment=lambda: [TopicPartition(topic, 0)] if bootstrap else None,
+        on_stall=on_stall,
+        slow_after_s=0,
+        stall_after_s=60,
+        check_every_s=0.01,
+    )
+    clock.now += 61
+    await watch.check()  # seen waiting
+    watch.bootstrap_servers = "127.0.0.1:1"  # the broker is away
+    clock.now += 61
+    task = asyncio.create_task(watch.run())
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if watch._waiting_since is None:
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert watch._waiting_since is None
+    watch.bootstrap_servers = kafka_bootstrap  # back
+    clock.now += 31  # past the next query's time
+    await watch.check()
+    assert stalls == []  # seen waiting afresh, not stalled
