@@ -107,8 +107,10 @@ class Status:
 
     async def forget_moved_documents(self, revoked: set[TopicPartition]) -> None:
         """Partitions moved: their documents' states come from whichever replica has them now
-        (what this member held back of them is written first: it folded those events)."""
-        await self.write_held(all_of_them=True)
+        (what this member held back of them is written first, if the database lets it: it
+        folded those events). The caches are dropped whatever happens: kept, they would let
+        this member overwrite the new owner's writes."""
+        await self.write_all_held()
         if self.store is not None:
             self.store.forget()
         self.effects.forget()
@@ -135,9 +137,9 @@ class Status:
             if self.store is not None:
                 await self.store.write_held(all_of_them=all_of_them)
 
-    async def stop_holding(self) -> None:
-        """At the stop, once the consumer stopped: what is held, written (briefly: a
-        database that is down must not hold the stop up; the next events mend it)."""
+    async def write_all_held(self) -> None:
+        """Everything held, written, briefly: a database that is down must not hold up a stop
+        or a rebalance (the documents' next events mend what was held)."""
         try:
             async with asyncio.timeout(5.0):
                 await self.write_held(all_of_them=True)
@@ -218,7 +220,7 @@ def create_app(settings: StatusSettings) -> FastAPI:
                 fetch_min_bytes=64 * 1024 if settings.fetch_wait_s else 1,
             )
             # After the consumer's stop (callbacks run last first): no batch holds the fold.
-            stack.push_async_callback(status.stop_holding)
+            stack.push_async_callback(status.write_all_held)
             await consumer.start()
             # A batch under way at the stop is cancelled and not committed: folded again.
             stack.push_async_callback(consumer.stop)

@@ -312,8 +312,8 @@ class Listings:
                     if hold:
                         key = listing_id(owner, partition, bucket)
                         self._keep(key, (version, entries))
-                        since = self._held.get(key, (owner, partition, bucket, time.monotonic()))
-                        self._held[key] = since
+                        # Held since its first held change: a later one does not defer it.
+                        self._held.setdefault(key, (owner, partition, bucket, time.monotonic()))
                     else:
                         await self._save(owner, partition, bucket, entries, version)
                 return {"partition": partition, "bucket": bucket, "index": index}

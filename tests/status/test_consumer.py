@@ -102,3 +102,26 @@ async def test_a_batch_whose_write_fails_is_not_committed_and_is_folded_again_af
     doc = await stored(settings, "doc-a")
     assert doc is not None and doc["status"] == "extracting"
     assert doc["events_folded"] == 2
+
+
+async def test_partitions_moving_while_the_database_is_down_still_drop_the_caches(
+    settings: StatusSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held changes are written first if the database lets them; the caches go regardless
+    (kept, this member could overwrite the new owner's writes)."""
+
+    async def database_down(self: ReadModelStore, *, all_of_them: bool = False) -> None:
+        raise AutoReconnect("the database is down")
+
+    monkeypatch.setattr(ReadModelStore, "write_held", database_down)
+    client = mongo.connect(settings.mongo_url, app_name="test")
+    try:
+        producer = EventProducer(settings.kafka_bootstrap_servers, client_id="test")
+        status = status_app.Status(settings, producer, client)
+        status.use(client[settings.mongo_database])
+        assert status.store is not None
+        status.store._cache["doc-a"] = {"_id": "doc-a"}
+        await status.forget_moved_documents(set())
+        assert "doc-a" not in status.store._cache
+    finally:
+        await client.close()
