@@ -5,12 +5,14 @@ nothing is left running after a stop."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
 
 from deploy.launcher import Stack, StackConfig
 from deploy.launcher.config import RestartPolicy
+from deploy.launcher.infra import FERRETDB_GO_ENV, ferretdb_process
 from deploy.launcher.supervisor import CrashLoopError
 
 pytestmark = pytest.mark.integration
@@ -93,3 +95,22 @@ async def test_a_service_that_keeps_crashing_stops_the_stack(infra: Stack) -> No
     finally:
         stack.stop()
     assert _alive_pids(stack.services.get("gateway", proc).pids) == []
+
+
+def test_ferretdb_runs_with_the_launchers_go_settings(infra: Stack) -> None:
+    """FerretDB's Go runtime collects less often than Go's default (deploy/launcher/infra.py:
+    a quarter of its CPU went to collections); the running process has the settings."""
+    [ferret] = [p for p in infra.infra if p.name == "ferretdb"]
+    assert ferret.proc is not None
+    environ = Path(f"/proc/{ferret.proc.pid}/environ").read_bytes().split(b"\0")
+    for name, value in FERRETDB_GO_ENV.items():
+        assert f"{name}={os.environ.get(name, value)}".encode() in environ
+
+
+def test_the_environment_overrides_ferretdbs_go_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOGC", "150")
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    process = ferretdb_process(StackConfig(data_dir=tmp_path))
+    assert process.env == {"GOGC": "150", "GOMEMLIMIT": "1GiB"}
