@@ -13,6 +13,8 @@ import asyncio
 import json
 import logging
 import random
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +92,74 @@ def _body(event: DocumentCompleted | DocumentFailed | DocumentCancelled) -> byte
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+Endpoints = list[dict[str, Any]]
+
+
+class Registrations:
+    """Owners' registered endpoints, each owner's read at most once every ``ttl_s`` (and once
+    for all the lookups waiting on the same read).
+
+    The read model is the only source: ingest writes registrations, this service only reads
+    them, so a cached list is at most ``ttl_s`` behind (a new endpoint misses documents that
+    finish within that much of its registration; a deleted one may get their notices)."""
+
+    def __init__(
+        self,
+        db: Callable[[], Any],
+        ttl_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        capacity: int = 10_000,
+    ) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._capacity = capacity
+        #: owner -> (when read, its endpoints).
+        self._read: OrderedDict[str, tuple[float, Endpoints]] = OrderedDict()
+        #: owner -> the read under way (lookups meanwhile wait for it).
+        self._reading: dict[str, asyncio.Future[Endpoints]] = {}
+
+    async def of(self, owner: str, *, fresh: bool = False) -> Endpoints:
+        """The owner's endpoints: read now when ``fresh``, else as read within ``ttl_s``."""
+        if not fresh:
+            cached = self._read.get(owner)
+            if cached is not None and self._clock() - cached[0] < self.ttl_s:
+                return list(cached[1])
+            under_way = self._reading.get(owner)
+            if under_way is not None:
+                return list(await asyncio.shield(under_way))
+        read = asyncio.ensure_future(self._read_until_done(owner))
+        if not fresh:
+            self._reading[owner] = read
+        try:
+            return list(await asyncio.shield(read))
+        finally:
+            if self._reading.get(owner) is read:
+                del self._reading[owner]
+
+    async def _read_until_done(self, owner: str) -> Endpoints:
+        started = self._clock()
+        delay = 0.5
+        while True:
+            try:
+                held = await self.db()[WEBHOOKS].find_one({"_id": hooks_id(owner)})
+                break
+            except PyMongoError as exc:
+                # Without the registrations nothing can be sent: wait the database out.
+                log.warning("webhook registrations unreadable", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        endpoints: Endpoints = list(held.get("endpoints", [])) if held else []
+        if self.ttl_s > 0:
+            # Dated from before the read: a change made during it is seen within ttl_s.
+            self._read[owner] = (started, endpoints)
+            self._read.move_to_end(owner)
+            while len(self._read) > self._capacity:
+                self._read.popitem(last=False)
+        return endpoints
+
+
 class Deliverer:
     def __init__(
         self,
@@ -102,25 +172,14 @@ class Deliverer:
         self.db = db
         self.sender = sender
         self.producer = producer
+        self.registrations = Registrations(db, settings.registrations_cache_s)
 
     async def deliver(self, notice: Notice, partition: int, offset: int) -> None:
         """Returns once every interested endpoint got the notice or had it dead-lettered."""
         endpoints = [
-            e for e in await self._endpoints(notice.owner) if notice.event_type in e["events"]
+            e for e in await self.registrations.of(notice.owner) if notice.event_type in e["events"]
         ]
         await asyncio.gather(*(self._to(e, notice, partition, offset) for e in endpoints))
-
-    async def _endpoints(self, owner: str) -> list[dict[str, Any]]:
-        delay = 0.5
-        while True:
-            try:
-                held = await self.db()[WEBHOOKS].find_one({"_id": hooks_id(owner)})
-                return list(held.get("endpoints", [])) if held else []
-            except PyMongoError as exc:
-                # Without the registrations nothing can be sent: wait the database out.
-                log.warning("webhook registrations unreadable", extra={"error": repr(exc)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     async def _to(
         self, endpoint: dict[str, Any], notice: Notice, partition: int, offset: int
@@ -156,7 +215,7 @@ class Deliverer:
 
     async def _current(self, owner: str, endpoint_id: str) -> dict[str, Any] | None:
         """The endpoint as registered now: deleted ones get no more attempts."""
-        for endpoint in await self._endpoints(owner):
+        for endpoint in await self.registrations.of(owner, fresh=True):
             if endpoint["id"] == endpoint_id:
                 return endpoint
         return None

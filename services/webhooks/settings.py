@@ -25,3 +25,8 @@ class WebhooksSettings(ServiceSettings):
     timeout_s: float = Field(10.0, gt=0)
     #: Deliveries under way at once; the consumer waits for a free slot beyond that.
     max_in_flight: int = Field(200, ge=1)
+    #: How long an owner's registrations, once read, serve its next finished documents. Under
+    #: load one read per finished document was a read-model command a document for a list
+    #: that rarely changes; a registration or deletion takes effect within this much. 0: read
+    #: for every document. Retries always read afresh (a deleted endpoint gets no more).
+    registrations_cache_s: float = Field(1.0, ge=0, le=60)
