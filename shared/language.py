@@ -62,23 +62,31 @@ _MIN_TRIALS = 2
 _DECISIVE = 0.99
 _SEED = 0  # of the trials' uniforms: the same text, the same answer
 # Check points in the trials' first batch of draws (five draws each; doubled for each further
-# batch). Trials on the corpus end after ~100 draws, half of them after fewer than 80.
-_FIRST_BATCH = 16
+# batch). Trials on the corpus end after ~100 draws, most before 236 (this many).
+_FIRST_BATCH = 48
 # Lower triangles of ones by size, up to this size (see _prefix_sums).
-_TRIANGLE_MAX = 32
+_TRIANGLE_MAX = 48
 _TRIANGLES: dict[int, npt.NDArray[np.float64]] = {}
 # langdetect's cut-offs (Detector.cleaning_text), as code points: letters between 'A' and 'z'
 # count as Latin; anything from U+0300 up counts as non-Latin except Latin Extended Additional.
 _LATIN_FIRST, _LATIN_LAST = ord("A"), ord("z")
 _NON_LATIN_FROM = 0x300
 _LATIN_EXTENDED_ADDITIONAL = (0x1E00, 0x1EFF)
+# _Model.chars_read: a character's number in the low bits, and these flags.
+_NUMBER_BITS = 12
+_NUMBER = (1 << _NUMBER_BITS) - 1
+_SCRIPT_SHIFT = 60  # 1: Latin, 2: not Latin, as Detector.cleaning_text counts
+_LATIN, _NON_LATIN = 1 << _SCRIPT_SHIFT, 2 << _SCRIPT_SHIFT
+_CAPITAL = 1 << 62
 # The per-character tables cover the Basic Multilingual Plane (langdetect's normalizer changes
 # nothing above it and no profile n-gram has a character above it); the entry at _ASTRAL
 # stands for every character above it.
 _ASTRAL = 0x10000
-_SPACE = ord(" ")
+_ASTRAL_CHAR = re.compile("[\U00010000-\U0010ffff]")
 
 Ids = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.uint64]  # rows of _Model.log_rows
+Probabilities = list[float]  # one for each of _Model.languages
 
 _lock = threading.Lock()
 _model: _Model | None = None
@@ -127,44 +135,47 @@ class _Model:
                 value = value * radix + number[char]
             return value
 
-        # Rows: the 1-grams, then the longer ones, each length in the order of the codes.
-        order = sorted(range(len(grams)), key=lambda row: (len(grams[row]), code(grams[row])))
-        self.base2 = sum(len(gram) == 1 for gram in grams)
+        # Rows in the order of the codes (so the 1-grams, the 2-grams, then the 3-grams).
+        order = sorted(range(len(grams)), key=lambda row: code(grams[row]))
         self.codes = np.array([code(grams[row]) for row in order], dtype=np.int64)
-        # A character's number -> the row of its 1-gram (-1: none; so for the space).
-        self.unigram_rows = np.full(radix, -1, dtype=np.int64)
-        self.unigram_rows[self.codes[: self.base2]] = np.arange(self.base2)
-        # A 2- or 3-gram's code -> its row.
-        self.index = _CodeIndex(self.codes[self.base2 :], self.base2)
+        self.index = _CodeIndex(self.codes)
+        # The codes of the 2- and 3-grams ending at each place: convolutions of the
+        # characters' numbers with these.
+        self.powers2 = np.array([1, radix], dtype=np.int64)
+        self.powers3 = np.array([1, radix, radix**2], dtype=np.int64)
+        if radix > _NUMBER:
+            raise RuntimeError("more characters than chars_read can number")
         # float32 keeps a log factor to ~1e-7 (relative); the trials sum them in float64.
-        # and a last row of zeros: what the place holders before the first draw add (below).
-        self.log_rows = np.zeros((len(grams) + 1, len(self.languages)), dtype=np.float32)
-        self.log_rows[:-1] = np.log(self.weight + probabilities[order])
+        self.log_rows = np.log(self.weight + probabilities[order]).astype(np.float32)
         del probabilities
 
-        # Per code point of the text (before normalization): the number of the character
-        # NGram.normalize makes of it, and whether that one is a capital. NGram.normalize
+        # Per code point of the text (before normalization), in one table (one gather a
+        # text): the number of the character NGram.normalize makes of it, whether that one
+        # is a capital, and its script as Detector.cleaning_text counts. NGram.normalize
         # changes characters of the Basic Multilingual Plane only; ~65,000 calls, once.
         normalized = [NGram.normalize(chr(point)) for point in range(_ASTRAL)]
-        self.char_numbers = np.array(
-            [number.get(char, self.other) for char in normalized] + [self.other], dtype=np.int64
-        )
-        self.capitals = np.array([char.isupper() for char in normalized] + [False])
-        self.space = number[" "]
-        # Each trial's uniforms, one per draw up to the iteration limit's check point, after
-        # four place holders (1.0, which the generator never gives): langdetect checks after
-        # the first draw and every fifth after it, so with them each check point closes a
-        # group of five.
+        read = [number.get(char, self.other) | _CAPITAL * char.isupper() for char in normalized]
+        read.append(self.other)  # above the plane: capitals are seen to one by one
+        self.chars_read = np.array(read, dtype=np.int64)
+        self.chars_read[_LATIN_FIRST : _LATIN_LAST + 1] |= _LATIN
+        self.chars_read[_NON_LATIN_FROM:] |= _NON_LATIN
+        first, last = _LATIN_EXTENDED_ADDITIONAL
+        self.chars_read[first : last + 1] &= ~_NON_LATIN
+        # Each trial's uniforms, one per draw up to the iteration limit's check.
         draws = self.iteration_limit + 1
-        self.check_points = (draws + 4) // 5
-        self.uniforms = np.ones((self.trials, 5 * self.check_points))
-        self.uniforms[:, 4:] = np.random.default_rng(_SEED).random((self.trials, draws))
+        self.uniforms = np.random.default_rng(_SEED).random((self.trials, draws))
+        # langdetect checks after the first draw and every fifth after it. The first check
+        # never passes: one n-gram gives a language at most (1 + weight) / (1 + 55 weight)
+        # (0.9973), under conv_threshold. The others close groups of five draws.
+        languages = len(self.languages)
+        if (1 + self.weight) / (1 + languages * self.weight) > self.conv_threshold:
+            raise RuntimeError("one n-gram could end a trial")  # not with langdetect's constants
+        if (draws - 1) % 5:
+            raise RuntimeError("the iteration limit is not a check point")
+        self.check_points = (draws - 1) // 5
 
     def gram(self, row: int) -> str:
         """The n-gram of a row (for tests and debugging)."""
-        if row < self.base2:
-            value = int(np.flatnonzero(self.unigram_rows == row)[0])
-            return self.chars[value - 1]
         value = int(self.codes[row])
         chars = []
         while value:
@@ -174,60 +185,74 @@ class _Model:
 
 
 class _CodeIndex:
-    """A hash table of n-gram codes (cuckoo hashing: each code sits in one of two slots, one
-    from each of two multiplicative hashes), looked up for a whole array of codes at once:
-    two gathers and compares, where a binary search over the ~84,000 sorted codes took ~16
-    dependent steps a code (~45 us for a text's 3,000)."""
+    """A hash table of the n-grams' codes, looked up for a whole array of codes at once.
 
-    _BITS = 18  # 262,144 slots: a third of them filled, where cuckoo insertion is quick
+    Cuckoo hashing: each code (with its row, ``code << _ROW_BITS | row``: one 8-byte entry)
+    sits in one of two slots, one from each of two multiplicative hashes. A lookup reads both
+    slots of every code: two cache lines. After pdfium has read a document, the table is out
+    of the caches, and a binary search over the ~87,600 sorted codes read ~17 a code (one
+    array of keys and one of rows took 4)."""
 
-    def __init__(self, codes: Ids, first_row: int) -> None:
-        size = 1 << self._BITS
+    _BITS = 18  # 262,144 slots (2 MB), a third of them filled: insertions end quickly
+    _ROW_BITS = 17
+    NONE = 1 << _ROW_BITS  # what find gives from here up: no n-gram
+
+    def __init__(self, codes: Ids) -> None:
+        if len(codes) >= self.NONE:
+            raise RuntimeError("more n-grams than the table's rows can number")
         self.shift = np.uint64(64 - self._BITS)
-        keys = codes.view(np.uint64)
         rng = np.random.default_rng(_SEED)
-        while True:  # another pair of multipliers in the unlikely case of an endless cycle
+        while True:  # other multipliers in the unlikely case of an endless cycle
             odd = rng.integers(0, 1 << 63, size=2, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
             self.multipliers = (odd[0], odd[1])
+            keys = codes.view(np.uint64)
             homes = [self._slots(keys, multiplier).tolist() for multiplier in self.multipliers]
-            placed = _cuckoo(homes, size)
+            placed = _cuckoo(homes[0], homes[1], 1 << self._BITS)
             if placed is not None:
                 break
-        self.keys = np.full(size, -1, dtype=np.int64)  # -1: empty (a code is never negative)
-        self.rows = np.full(size, -1, dtype=np.int64)
-        filled = np.array([slot for slot, _ in placed], dtype=np.int64)
-        entries = np.array([entry for _, entry in placed], dtype=np.int64)
-        self.keys[filled] = codes[entries]
-        self.rows[filled] = entries + first_row
+        # An entry: the code, then the row. Empty: all ones, no code's.
+        self.table = np.full(1 << self._BITS, np.iinfo(np.uint64).max, dtype=np.uint64)
+        filled = np.array(placed, dtype=np.int64)
+        in_use = filled >= 0
+        entries = codes[filled[in_use]] << self._ROW_BITS | filled[in_use]
+        self.table[in_use] = entries.view(np.uint64)
 
-    def _slots(self, keys: npt.NDArray[np.uint64], multiplier: np.uint64) -> Ids:
+    def _slots(self, codes: Rows, multiplier: np.uint64) -> Rows:
         # The top bits of the product, which wraps at 64 bits.
-        return ((keys * multiplier) >> self.shift).astype(np.int64)
+        slots: Rows = (codes * multiplier) >> self.shift
+        return slots
 
-    def find(self, codes: Ids) -> Ids:
-        """The row of each code, -1 where it is no known n-gram's."""
-        keys = codes.view(np.uint64)
-        first, second = (self._slots(keys, multiplier) for multiplier in self.multipliers)
-        found = np.where(self.keys[first] == codes, self.rows[first], -1)
-        return np.where(self.keys[second] == codes, self.rows[second], found)
+    def find(self, codes: Rows) -> Rows:
+        """The row of each code; ``NONE`` or more where it is no known n-gram's.
+
+        Both slots of every code are read, and each entry XORed with the code shifted as in
+        an entry: the one holding the code leaves its row, any other ``NONE`` or more (so the
+        smaller of the two is the answer): five numpy calls on the whole array, where taking
+        the second slots only for the codes not in their first took more calls than the
+        reads it saved."""
+        key = codes << np.uint64(self._ROW_BITS)
+        first = self.table[self._slots(codes, self.multipliers[0])]
+        second = self.table[self._slots(codes, self.multipliers[1])]
+        rows: Rows = np.minimum(first ^ key, second ^ key)
+        return rows
 
 
-def _cuckoo(homes: list[list[int]], size: int) -> list[tuple[int, int]] | None:
-    """Cuckoo insertion of entries 0..n-1, each with its two home slots: (slot, entry) pairs,
-    or None if some insertion went on too long (then other hashes are needed)."""
+def _cuckoo(first: list[int], second: list[int], size: int) -> list[int] | None:
+    """Cuckoo insertion of entries 0..n-1, each first tried in its ``first`` slot: the entry
+    in each slot (-1: none), or None if some insertion went on too long (then other hashes
+    are needed)."""
     slots = [-1] * size
-    first, second = homes
-    for entry in range(len(first)):
-        moving, slot = entry, first[entry]
+    for entry, slot in enumerate(first):
+        moving = entry
         for _ in range(500):
             moving, slots[slot] = slots[slot], moving
             if moving < 0:
                 break
-            # The evicted entry goes to its other home.
+            # The entry moved out goes to its other slot.
             slot = second[moving] if first[moving] == slot else first[moving]
         else:
             return None
-    return [(slot, entry) for slot, entry in enumerate(slots) if entry >= 0]
+    return slots
 
 
 def _profiles(directory: Path) -> tuple[list[str], list[str], npt.NDArray[np.float64]]:
@@ -303,11 +328,10 @@ def _detection(text: str, model: _Model | None = None) -> tuple[list[float], int
     trials = _trials_of(text, model)
     if trials is None:
         return None
-    mean: list[float] = np.mean(trials, axis=0).tolist()
-    return mean, len(trials)
+    return [sum(column) / len(trials) for column in zip(*trials, strict=True)], len(trials)
 
 
-def _trials_of(text: str, model: _Model) -> list[npt.NDArray[np.float64]] | None:
+def _trials_of(text: str, model: _Model) -> list[Probabilities] | None:
     """Each trial's probabilities, in the order they ran (None: no n-gram to go by)."""
     rows = _listed(_appended(_spread(text), model), model)
     if not len(rows):
@@ -368,51 +392,48 @@ def _code_points(text: str) -> npt.NDArray[np.uint32]:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _cleaned(points: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
-    """Detector.cleaning_text on code points: Latin letters dropped from a text mostly in
-    another script."""
-    latin = (points >= _LATIN_FIRST) & (points <= _LATIN_LAST)
-    first, last = _LATIN_EXTENDED_ADDITIONAL
-    high = points >= _NON_LATIN_FROM
-    non_latin = int(np.count_nonzero(high)) - int(
-        np.count_nonzero(high & (points >= first) & (points <= last))
-    )
-    latin_count = int(np.count_nonzero(latin))
-    if latin_count and latin_count * 2 < non_latin:
-        return points[~latin]
-    return points
-
-
-def _listed(text: str, model: _Model) -> Ids:
+def _listed(text: str, model: _Model) -> Rows:
     """The rows of the n-grams Detector._extract_ngrams lists for ``text`` (appended), in its
-    order: for each character, the known 1-, 2- and 3-gram ending there."""
-    points = _code_points(text)
+    order: for each character, the known 1-, 2- and 3-gram ending there.
+
+    A few numpy calls on the whole text, not one a character: after pdfium has read a
+    document, each call's code and tables are out of the caches, and cost more than its
+    work (~5-10 us)."""
+    # After two spaces: the window langdetect starts from is a space, and a 3-gram with two
+    # spaces is never listed (a space counts as neither Latin nor not in cleaning_text).
+    points = _code_points("  " + text)
+    astral = _ASTRAL_CHAR.search(text) is not None
+    read = model.chars_read[np.minimum(points, _ASTRAL) if astral else points]
     if not text.isascii():
-        points = _cleaned(points)
-    # The text after a space: the window langdetect starts from.
-    table_index = np.minimum(points, _ASTRAL)
-    numbers = np.empty(len(points) + 1, dtype=np.int64)
-    numbers[0] = model.space
-    numbers[1:] = model.char_numbers[table_index]
-    capitals = np.empty(len(points) + 1, dtype=bool)
-    capitals[0] = False
-    capitals[1:] = model.capitals[table_index]
-    for place in np.flatnonzero(points >= _ASTRAL).tolist():
-        capitals[place + 1] = chr(points[place]).isupper()  # a few, if any
-    radix = model.radix
-    rows = np.full((len(numbers), 3), -1, dtype=np.int64)
-    rows[:, 0] = model.unigram_rows[numbers]
-    pairs = numbers[:-1] * radix + numbers[1:]
-    found = model.index.find(np.concatenate((pairs, pairs[:-1] * radix + numbers[2:])))
-    rows[1:, 1] = found[: len(pairs)]
-    rows[2:, 2] = found[len(pairs) :]
+        # Detector.cleaning_text: Latin letters dropped from a text mostly in another script.
+        scripts = (read >> _SCRIPT_SHIFT) & 3
+        _, latin, non_latin = np.bincount(scripts, minlength=3).tolist()[:3]
+        if latin and latin * 2 < non_latin:
+            kept = scripts != 1
+            read, points = read[kept], points[kept]
+    if astral:
+        for place in np.flatnonzero(points >= _ASTRAL).tolist():
+            read[place] |= _CAPITAL if chr(points[place]).isupper() else 0  # a few
+    if len(read) < 3:
+        return np.empty(0, dtype=np.uint64)  # no character (np.convolve needs as many)
+    numbers = read & _NUMBER
+    # The codes of the 1-, 2- and 3-grams ending at each character of the text, in 3 blocks.
+    codes = np.concatenate(
+        (
+            numbers[2:],
+            np.convolve(numbers[1:], model.powers2, "valid"),
+            np.convolve(numbers, model.powers3, "valid"),
+        )
+    )
+    rows = model.index.find(codes.view(np.uint64)).reshape(3, -1)
     # A capital after a capital: inside a word in capitals, langdetect lists nothing.
-    rows[1:][capitals[1:] & capitals[:-1]] = -1
-    listed = rows.ravel()
-    return listed[listed >= 0]
+    rows[:, (read[2:] & read[1:-1]) >= _CAPITAL] = _CodeIndex.NONE
+    listed = rows.T.reshape(-1)  # by character, then length
+    found: Rows = listed[listed < _CodeIndex.NONE]
+    return found
 
 
-def _trials(rows: Ids, model: _Model) -> list[npt.NDArray[np.float64]]:
+def _trials(rows: Rows, model: _Model) -> list[Probabilities]:
     """Detector._detect_block's trials, stopped early once they agree decisively: each
     trial's probabilities. langdetect averages seven trials; here they stop after
     ``_MIN_TRIALS`` when every one so far named the same language with more than
@@ -425,42 +446,50 @@ def _trials(rows: Ids, model: _Model) -> list[npt.NDArray[np.float64]]:
     return trials
 
 
-def _run(
-    rows: Ids, uniforms: npt.NDArray[np.float64], model: _Model
-) -> list[npt.NDArray[np.float64]]:
+def _run(rows: Rows, uniforms: npt.NDArray[np.float64], model: _Model) -> list[Probabilities]:
     """langdetect's trials, one for each row of ``uniforms``: from equal odds, each n-gram
     drawn (uniformly from ``rows``) multiplies each language's probability by ``weight +
     p(n-gram | language)``; after the first draw and every fifth after it, the probabilities
     are normalized and the trial ends when one language holds more than ``conv_threshold``,
     or at the iteration limit. Here in logs, all trials at once, a batch of check points at a
-    time: each trial's probabilities where it ended."""
-    log_rows, conv_threshold = model.log_rows, model.conv_threshold
+    time: each trial's probabilities where it ended.
+
+    The batches are large (the first one, 241 draws, ends most trials on the corpus): after
+    pdfium has read a document, each numpy call costs more than its work."""
+    log_rows, threshold = model.log_rows, 1.0 / model.conv_threshold
     languages = log_rows.shape[1]
-    # The n-grams to draw from, then the row of zeros (the place holders' uniform, 1.0).
-    choices = np.append(rows, len(log_rows) - 1)
-    found: list[npt.NDArray[np.float64] | None] = [None] * len(uniforms)
-    running = np.arange(len(uniforms))
-    carried = np.zeros((len(uniforms), 1, languages))
+    found: list[Probabilities | None] = [None] * len(uniforms)
+    running = list(range(len(uniforms)))
     first, size = 0, _FIRST_BATCH
-    while len(running):
+    while running:
         last = min(first + size, model.check_points)
-        drawn = choices[(uniforms[running, 5 * first : 5 * last] * len(rows)).astype(np.intp)]
+        if first == 0:  # the first draw, then five for each check point
+            picks = uniforms[:, : 5 * last + 1] * len(rows)
+            drawn = log_rows[rows[picks.astype(np.intp)]]
+            before, drawn = drawn[:, :1], drawn[:, 1:]
+        else:
+            picks = uniforms[running, 5 * first + 1 : 5 * last + 1] * len(rows)
+            drawn = log_rows[rows[picks.astype(np.intp)]]
         # Each check point's five factors, in logs: summed, then summed over check points.
-        groups = log_rows[drawn].reshape(len(running), last - first, 5, languages)
+        groups = drawn.reshape(len(running), last - first, 5, languages)
         logs = _prefix_sums(groups.sum(axis=2, dtype=np.float64))
-        logs += carried
+        logs += before
         odds = np.exp(logs - logs.max(axis=2, keepdims=True))
+        # The top probability is 1 / sum: over conv_threshold when sum < 1 / threshold.
         sums = odds.sum(axis=2)
-        # The top probability is 1 / sum: over conv_threshold when sum * threshold < 1.
-        converged = sums * conv_threshold < 1.0
+        converged = sums < threshold
         if last == model.check_points:
             converged[:, -1] = True  # the iteration limit
-        ended = converged.any(axis=1)
-        for index in np.flatnonzero(ended).tolist():
-            at = int(converged[index].argmax())
-            found[int(running[index])] = odds[index, at] / sums[index, at]
-        carried = logs[~ended, -1:]
-        running = running[~ended]
+        ends = converged.argmax(axis=1).tolist()  # the first check point passed, or 0
+        going = []
+        for index, trial in enumerate(running):
+            at = ends[index]
+            if converged[index, at]:
+                found[trial] = (odds[index, at] / sums[index, at]).tolist()
+            else:
+                going.append(index)
+        before = logs[going, -1:]
+        running = [running[index] for index in going]
         first, size = last, size * 2
     return [trial for trial in found if trial is not None]
 
@@ -469,9 +498,9 @@ def _prefix_sums(groups: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """The cumulative sums of ``groups`` (trials x check points x languages) over check points.
 
     numpy's cumsum over a middle axis runs one strided loop per trial and language (~4 ns an
-    element); a product with a triangle of ones costs a third of that on the first batches.
-    Larger ones (a trial longer than ~110 draws) take the cumsum: a product that size would be
-    spread over threads by OpenBLAS, at more than its gain."""
+    element); a product with a triangle of ones costs a third of that on the first batch.
+    Larger ones take the cumsum: a product that size would be spread over threads by
+    OpenBLAS, at more than its gain."""
     count = groups.shape[1]
     if count > _TRIANGLE_MAX:
         return groups.cumsum(axis=1)
@@ -482,12 +511,12 @@ def _prefix_sums(groups: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return result
 
 
-def _decisive(trials: list[npt.NDArray[np.float64]]) -> bool:
+def _decisive(trials: list[Probabilities]) -> bool:
     """Every trial named the same language, each with more than ``_DECISIVE``."""
     leaders = set()
     for prob in trials:
-        top = int(prob.argmax())
-        if prob[top] <= _DECISIVE:
+        top = max(prob)
+        if top <= _DECISIVE:
             return False
-        leaders.add(top)
+        leaders.add(prob.index(top))
     return len(leaders) == 1
