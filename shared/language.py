@@ -49,7 +49,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+from array import array
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -119,7 +121,8 @@ class _Model:
         # The smoothing langdetect adds to every probability, at its mean.
         self.weight = self.alpha / self.base_freq
 
-        self.languages, grams, probabilities = _profiles(Path(PROFILES_DIRECTORY))
+        # float32 keeps a log factor to ~1e-7 (relative); the trials sum them in float64.
+        self.languages, grams, self.log_rows = _profiles(Path(PROFILES_DIRECTORY), self.weight)
         # Characters of the n-grams, numbered from 1; a character in none of them gets the
         # next number, in no n-gram's code. No digit is 0, so a code's length shows in its
         # size: a 3-gram's code is never a 2-gram's.
@@ -135,9 +138,7 @@ class _Model:
                 value = value * radix + number[char]
             return value
 
-        # Rows in the order of the codes (so the 1-grams, the 2-grams, then the 3-grams).
-        order = sorted(range(len(grams)), key=lambda row: code(grams[row]))
-        self.codes = np.array([code(grams[row]) for row in order], dtype=np.int64)
+        self.codes = np.array([code(gram) for gram in grams], dtype=np.int64)
         self.index = _CodeIndex(self.codes)
         # The codes of the 2- and 3-grams ending at each place: convolutions of the
         # characters' numbers with these.
@@ -145,9 +146,6 @@ class _Model:
         self.powers3 = np.array([1, radix, radix**2], dtype=np.int64)
         if radix > _NUMBER:
             raise RuntimeError("more characters than chars_read can number")
-        # float32 keeps a log factor to ~1e-7 (relative); the trials sum them in float64.
-        self.log_rows = np.log(self.weight + probabilities[order]).astype(np.float32)
-        del probabilities
 
         # Per code point of the text (before normalization), in one table (one gather a
         # text): the number of the character NGram.normalize makes of it, whether that one
@@ -255,28 +253,36 @@ def _cuckoo(first: list[int], second: list[int], size: int) -> list[int] | None:
     return slots
 
 
-def _profiles(directory: Path) -> tuple[list[str], list[str], npt.NDArray[np.float64]]:
+def _profiles(
+    directory: Path, weight: float
+) -> tuple[list[str], list[str], npt.NDArray[np.float32]]:
     """langdetect's profiles (DetectorFactory.load_profile's files and arithmetic: an n-gram's
     probability in a language is its count over the count of n-grams of its length): the
-    languages, the n-grams langdetect can list, and their probabilities (n-grams x languages).
-    Languages in the order of their file names (langdetect's is the directory's order)."""
+    languages, the n-grams langdetect can list, and ``log(weight + probability)`` for each
+    (n-grams x languages). Languages in the order of their file names (langdetect's is the
+    directory's order). Each profile's numbers are kept as two flat arrays until the matrix
+    is filled: as Python objects, they would take more memory than the matrix."""
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     languages: list[str] = []
     rows: dict[str, int] = {}
-    cells: list[tuple[int, int, float]] = []
-    for column, path in enumerate(files):
+    columns: list[tuple[array[int], array[float]]] = []
+    for path in files:
         profile = json.loads(path.read_text(encoding="utf-8"))
         languages.append(profile["name"])
         totals = profile["n_words"]
+        at, probabilities = array("q"), array("d")
         for gram, count in profile["freq"].items():
             if _listable(gram):
-                row = rows.setdefault(gram, len(rows))
-                cells.append((row, column, 1.0 * count / totals[len(gram) - 1]))
-    probabilities = np.zeros((len(rows), len(languages)))
-    if cells:
-        at = np.array([(row, column) for row, column, _ in cells], dtype=np.int64)
-        probabilities[at[:, 0], at[:, 1]] = [p for _, _, p in cells]
-    return languages, list(rows), probabilities
+                at.append(rows.setdefault(gram, len(rows)))
+                probabilities.append(1.0 * count / totals[len(gram) - 1])
+        columns.append((at, probabilities))
+        del profile
+    log_rows = np.full((len(rows), len(languages)), np.log(weight), dtype=np.float32)
+    for column, (at, probabilities) in enumerate(columns):
+        log_rows[np.frombuffer(at, dtype=np.int64), column] = np.log(
+            weight + np.frombuffer(probabilities)
+        )
+    return languages, list(rows), log_rows
 
 
 def _listable(gram: str) -> bool:
@@ -460,6 +466,7 @@ def _run(rows: Rows, uniforms: npt.NDArray[np.float64], model: _Model) -> list[P
     languages = log_rows.shape[1]
     found: list[Probabilities | None] = [None] * len(uniforms)
     running = list(range(len(uniforms)))
+    before: npt.NDArray[np.floating[Any]]  # the logs before the batch (of the first draw)
     first, size = 0, _FIRST_BATCH
     while running:
         last = min(first + size, model.check_points)
