@@ -79,7 +79,9 @@ _NUMBER_BITS = 12
 _NUMBER = (1 << _NUMBER_BITS) - 1
 _SCRIPT_SHIFT = 60  # 1: Latin, 2: not Latin, as Detector.cleaning_text counts
 _LATIN, _NON_LATIN = 1 << _SCRIPT_SHIFT, 2 << _SCRIPT_SHIFT
-_CAPITAL = 1 << 62
+# Above every n-gram's code (under radix**3 < 2**35), and still there when find shifts a
+# code left to compare it with an entry: a code with it is no n-gram's.
+_CAPITAL = 1 << 40
 # The per-character tables cover the Basic Multilingual Plane (langdetect's normalizer changes
 # nothing above it and no profile n-gram has a character above it); the entry at _ASTRAL
 # stands for every character above it.
@@ -144,7 +146,7 @@ class _Model:
         # characters' numbers with these.
         self.powers2 = np.array([1, radix], dtype=np.int64)
         self.powers3 = np.array([1, radix, radix**2], dtype=np.int64)
-        if radix > _NUMBER:
+        if radix > _NUMBER or radix**3 >= _CAPITAL or _CAPITAL << _CodeIndex.ROW_BITS >= 1 << 63:
             raise RuntimeError("more characters than chars_read can number")
 
         # Per code point of the text (before normalization), in one table (one gather a
@@ -185,15 +187,15 @@ class _Model:
 class _CodeIndex:
     """A hash table of the n-grams' codes, looked up for a whole array of codes at once.
 
-    Cuckoo hashing: each code (with its row, ``code << _ROW_BITS | row``: one 8-byte entry)
+    Cuckoo hashing: each code (with its row, ``code << ROW_BITS | row``: one 8-byte entry)
     sits in one of two slots, one from each of two multiplicative hashes. A lookup reads both
     slots of every code: two cache lines. After pdfium has read a document, the table is out
     of the caches, and a binary search over the ~87,600 sorted codes read ~17 a code (one
     array of keys and one of rows took 4)."""
 
     _BITS = 18  # 262,144 slots (2 MB), a third of them filled: insertions end quickly
-    _ROW_BITS = 17
-    NONE = 1 << _ROW_BITS  # what find gives from here up: no n-gram
+    ROW_BITS = 17
+    NONE = 1 << ROW_BITS  # what find gives from here up: no n-gram
 
     def __init__(self, codes: Ids) -> None:
         if len(codes) >= self.NONE:
@@ -212,7 +214,7 @@ class _CodeIndex:
         self.table = np.full(1 << self._BITS, np.iinfo(np.uint64).max, dtype=np.uint64)
         filled = np.array(placed, dtype=np.int64)
         in_use = filled >= 0
-        entries = codes[filled[in_use]] << self._ROW_BITS | filled[in_use]
+        entries = codes[filled[in_use]] << self.ROW_BITS | filled[in_use]
         self.table[in_use] = entries.view(np.uint64)
 
     def _slots(self, codes: Rows, multiplier: np.uint64) -> Rows:
@@ -228,7 +230,7 @@ class _CodeIndex:
         smaller of the two is the answer): five numpy calls on the whole array, where taking
         the second slots only for the codes not in their first took more calls than the
         reads it saved."""
-        key = codes << np.uint64(self._ROW_BITS)
+        key = codes << np.uint64(self.ROW_BITS)
         first = self.table[self._slots(codes, self.multipliers[0])]
         second = self.table[self._slots(codes, self.multipliers[1])]
         rows: Rows = np.minimum(first ^ key, second ^ key)
@@ -431,9 +433,10 @@ def _listed(text: str, model: _Model) -> Rows:
             np.convolve(numbers, model.powers3, "valid"),
         )
     )
+    # A capital after a capital: inside a word in capitals, langdetect lists nothing. The
+    # capital's bit makes the codes ending there no n-gram's.
+    codes.reshape(3, -1)[:] |= read[2:] & read[1:-1] & _CAPITAL
     rows = model.index.find(codes.view(np.uint64)).reshape(3, -1)
-    # A capital after a capital: inside a word in capitals, langdetect lists nothing.
-    rows[:, (read[2:] & read[1:-1]) >= _CAPITAL] = _CodeIndex.NONE
     listed = rows.T.reshape(-1)  # by character, then length
     found: Rows = listed[listed < _CodeIndex.NONE]
     return found
