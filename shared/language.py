@@ -66,9 +66,6 @@ _SEED = 0  # of the trials' uniforms: the same text, the same answer
 # Check points in the trials' first batch of draws (five draws each; doubled for each further
 # batch). Trials on the corpus end after ~100 draws, most before 236 (this many).
 _FIRST_BATCH = 48
-# Lower triangles of ones by size, up to this size (see _prefix_sums).
-_TRIANGLE_MAX = 48
-_TRIANGLES: dict[int, npt.NDArray[np.float64]] = {}
 # langdetect's cut-offs (Detector.cleaning_text), as code points: letters between 'A' and 'z'
 # count as Latin; anything from U+0300 up counts as non-Latin except Latin Extended Additional.
 _LATIN_FIRST, _LATIN_LAST = ord("A"), ord("z")
@@ -482,7 +479,7 @@ def _run(rows: Rows, uniforms: npt.NDArray[np.float64], model: _Model) -> list[P
             drawn = log_rows[rows[picks.astype(np.intp)]]
         # Each check point's five factors, in logs: summed, then summed over check points.
         groups = drawn.reshape(len(running), last - first, 5, languages)
-        logs = _prefix_sums(groups.sum(axis=2, dtype=np.float64))
+        logs = groups.sum(axis=2, dtype=np.float64).cumsum(axis=1)
         logs += before
         odds = np.exp(logs - logs.max(axis=2, keepdims=True))
         # The top probability is 1 / sum: over conv_threshold when sum < 1 / threshold.
@@ -502,23 +499,6 @@ def _run(rows: Rows, uniforms: npt.NDArray[np.float64], model: _Model) -> list[P
         running = [running[index] for index in going]
         first, size = last, size * 2
     return [trial for trial in found if trial is not None]
-
-
-def _prefix_sums(groups: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The cumulative sums of ``groups`` (trials x check points x languages) over check points.
-
-    numpy's cumsum over a middle axis runs one strided loop per trial and language (~4 ns an
-    element); a product with a triangle of ones costs a third of that on the first batch.
-    Larger ones take the cumsum: a product that size would be spread over threads by
-    OpenBLAS, at more than its gain."""
-    count = groups.shape[1]
-    if count > _TRIANGLE_MAX:
-        return groups.cumsum(axis=1)
-    triangle = _TRIANGLES.get(count)
-    if triangle is None:
-        triangle = _TRIANGLES.setdefault(count, np.tril(np.ones((count, count))))
-    result: npt.NDArray[np.float64] = triangle @ groups
-    return result
 
 
 def _decisive(trials: list[Probabilities]) -> bool:

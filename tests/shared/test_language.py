@@ -482,8 +482,8 @@ def test_the_trials_are_langdetects_trials() -> None:
 
 @pytest.mark.parametrize("first", [1, 3, 16, 40, 201])
 def test_the_batches_change_nothing(first: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Trials run in batches of check points; a batch of any size (products with a triangle
-    # of ones or cumulative sums, the state carried over) ends each trial at the same place.
+    # Trials run in batches of check points; a batch of any size (the state carried over
+    # from one to the next) ends each trial at the same place.
     model = language._the_model()
     texts = [SAMPLES[0], SAMPLES[10], f"{SENTENCES['fr'][0]} {SENTENCES['it'][0]}", "ok ok ok"]
     runs = [language._run(language._listed(text, model), model.uniforms, model) for text in texts]
