@@ -38,6 +38,12 @@ constants, and its trials, and changes what they cost:
 - the smoothing weight is langdetect's mean one in every trial (langdetect jitters it by 10%
   from trial to trial), added once into each packed row.
 
+What a detection costs is mostly its ~40 numpy calls, not their work: within the extractor,
+pdfium's reading of a document leaves their code and tables out of the caches, and each call
+then costs ~5-20 us (1-3 us warm). Hence one table read per character, codes by convolution,
+both hash slots read at once, large first batches of draws: ~0.4 ms a document in the
+pipeline, ~0.15-0.2 ms warm (benchmarks/changes.md).
+
 So its answer is langdetect's wherever langdetect's is clear, not bit for bit: a text whose
 language is in doubt (mixed, or a few words) may get another of the doubtful candidates, as
 langdetect itself does from one seed to another. tests/shared/test_language.py compares it
@@ -63,8 +69,9 @@ _WINDOWS = 3
 _MIN_TRIALS = 2
 _DECISIVE = 0.99
 _SEED = 0  # of the trials' uniforms: the same text, the same answer
-# Check points in the trials' first batch of draws (five draws each; doubled for each further
-# batch). Trials on the corpus end after ~100 draws, most before 236 (this many).
+# Check points in the trials' first batch of draws (five draws each, after a first draw: 241
+# draws; doubled for each further batch). Trials on the corpus end after ~100 draws, most
+# within the first batch.
 _FIRST_BATCH = 48
 # langdetect's cut-offs (Detector.cleaning_text), as code points: letters between 'A' and 'z'
 # count as Latin; anything from U+0300 up counts as non-Latin except Latin Extended Additional.
@@ -224,9 +231,8 @@ class _CodeIndex:
 
         Both slots of every code are read, and each entry XORed with the code shifted as in
         an entry: the one holding the code leaves its row, any other ``NONE`` or more (so the
-        smaller of the two is the answer): five numpy calls on the whole array, where taking
-        the second slots only for the codes not in their first took more calls than the
-        reads it saved."""
+        smaller of the two is the answer). No second pass for the codes not in their first
+        slot: its numpy calls cost more than the reads they would save."""
         key = codes << np.uint64(self.ROW_BITS)
         first = self.table[self._slots(codes, self.multipliers[0])]
         second = self.table[self._slots(codes, self.multipliers[1])]
