@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from itertools import islice
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -81,7 +82,8 @@ def detect_language(text: str) -> str | None:
     Deterministic: the same text always gets the same answer.
     """
     sample = text[:_LANGUAGE_SAMPLE_CHARS]
-    if len(_WORD.findall(sample)) < 3:
+    # Three words are enough to go on: finding them all (~600 on a full sample) cost ~90 us.
+    if len(list(islice(_WORD.finditer(sample), 3))) < 3:
         return None
     from shared import language  # loads langdetect's profiles on first use
 

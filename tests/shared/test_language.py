@@ -13,10 +13,10 @@ languages, mixtures of languages and word salads.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
@@ -349,23 +349,156 @@ def test_each_language_of_its_own(code: str) -> None:
         assert language.detect(" ".join([text] * 40)) == code
 
 
-def test_the_ngrams_drawn_are_those_langdetect_lists() -> None:
+# Texts for the n-gram list: capitals (words, single letters, after digits and punctuation),
+# Vietnamese precomposed and with combining marks, CJK and kana, Hangul, astral characters
+# (capitals among them), lone surrogates, URLs and mail addresses, runs of spaces, text in
+# another script with Latin words in it (which langdetect drops), empty and one letter.
+LISTING_TEXTS = [
+    *SAMPLES,
+    "A",
+    "AB",
+    "aB",
+    "Ab",
+    " A B C ",
+    "NASA's USA-based R&D: ÉTATS-UNIS, ÖSTERREICH, İSTANBUL, ΑΘΗΝΑ, МОСКВА.",
+    "x  y   z    w",
+    "\U0001d400\U0001d401b \U0001d41aB \U0001d400Bc \U00010400\U00010401 \U00010428",
+    "caf\udce9 lone surrogates \ud800 here",
+    "mail a.b-c@d-e.fg and https://x.y/z?q=1#f then http://a.b text",
+    "ａｂｃ ＡＢＣ full width, ½ ² µ ß ÿ Ÿ ĳ Ĳ ǅ ǆ ᾈ ᾀ",
+    "Це текст українською з English words, numbers 123 and ÀÉÎ.",
+    "Việt Nam Hà Nội Thành phố Hồ Chí Minh Ắ Ằ Ẳ Ẵ Ặ",
+    "テスト カタカナ ひらがな 漢字 中文 한국어 ㄅㄆㄇ ﾃｽﾄ",
+    "\t\n\r\x0b\x0c\u00a0\u2028\u3000 spaces of all kinds\u200b\ufeff",
+    "اللغة العربية ی ي فارسی",
+]
+
+
+def _listed_by_langdetect(text: str) -> list[str]:
+    detector = detector_factory._factory.create()
+    detector.append(text)
+    detector.cleaning_text()
+    listed: list[str] = detector._extract_ngrams()
+    return listed
+
+
+def test_the_ngrams_listed_are_those_langdetect_lists() -> None:
+    detector_factory.init_factory()
     model = language._the_model()
-    known = model.probabilities
-    for text in [*SAMPLES, *(s for group in SENTENCES.values() for s in group)]:
-        detector = detector_factory._factory.create()
-        detector.append(text)
-        detector.cleaning_text()
-        listed = detector._extract_ngrams()
-        cleaned = language._cleaned(language._appended(text, model))
-        normalized = " " + cleaned.translate(model.normalize_table)
-        assert language._ngrams(normalized, known) == listed, text[:80]
-        # Every place a draw may land on, once: each listed n-gram as often as listed.
-        drawable = [
-            language._substring_ngram(normalized, place, known)
-            for place in range(3 * len(normalized))
-        ]
-        assert Counter(gram for gram in drawable if gram) == Counter(listed), text[:80]
+    texts = [*LISTING_TEXTS, *(s for group in SENTENCES.values() for s in group)]
+    rng = random.Random(3)
+    words = " ".join(texts).split(" ")
+    texts += [" ".join(rng.choices(words, k=rng.randint(1, 200))) for _ in range(50)]
+    for text in texts:
+        text = language._spread(text)  # what the detector reads of a longer text
+        rows = language._listed(language._appended(text, model), model)
+        # In langdetect's order, and each as often (the draws would be uniform either way).
+        assert [model.gram(row) for row in rows.tolist()] == _listed_by_langdetect(text), text[:80]
+
+
+def test_the_profiles_are_packed_as_langdetect_loads_them() -> None:
+    detector_factory.init_factory()
+    factory = detector_factory._factory
+    model = language._the_model()
+    columns = [factory.langlist.index(code) for code in model.languages]
+    assert sorted(model.languages) == sorted(factory.langlist)
+    grams = [model.gram(row) for row in range(len(model.log_rows))]
+    # Every n-gram langdetect's window can hold, once (the others it never lists).
+    assert sorted(grams) == sorted(g for g in factory.word_lang_prob_map if language._listable(g))
+    assert len(grams) > 80_000
+    expected = np.log(
+        model.weight + np.array([factory.word_lang_prob_map[gram] for gram in grams])[:, columns]
+    )
+    assert np.allclose(model.log_rows, expected, rtol=1e-6, atol=1e-6)
+    # The index finds each code at its row, and nothing at codes that are none.
+    index, codes = model.index, model.codes.view(np.uint64)
+    # Some codes sit in their second slot (looked up below).
+    firsts = index.table[index._slots(codes, index.multipliers[0])]
+    assert (firsts >> np.uint64(17) != codes).sum() > 1000
+    assert (index.find(codes) == np.arange(len(codes))).all()
+    others = np.random.default_rng(1).integers(0, model.codes.max() + 2, 200_000)
+    others = np.concatenate((np.setdiff1d(others, model.codes), [model.radix**3, 1 << 40]))
+    assert (index.find(others.view(np.uint64)) >= index.NONE).all()
+
+
+def test_the_normalizer_tables_are_langdetects() -> None:
+    from langdetect.utils.ngram import NGram
+
+    model = language._the_model()
+    for point in range(0x10000):
+        normalized = NGram.normalize(chr(point))
+        read = int(model.chars_read[point])
+        known = normalized in model.chars
+        assert read & 0xFFF == (model.chars.index(normalized) + 1 if known else model.other)
+        assert bool(read & 1 << 40) == normalized.isupper(), hex(point)
+        # Detector.cleaning_text's count, on the character before normalization.
+        char = chr(point)
+        latin = "A" <= char <= "z"
+        other = char >= "\u0300" and not "\u1e00" <= char <= "\u1eff"
+        assert (read >> 60) & 3 == (1 if latin else 2 if other else 0), hex(point)
+
+
+def _reference_trial(rows: list[int], uniforms: list[float], model: language._Model) -> list[float]:
+    """One trial as Detector._detect_block runs it (the mean smoothing weight, langdetect's
+    own probabilities), drawing with the given uniforms: its probabilities where it ends."""
+    factory = detector_factory._factory
+    columns = [factory.langlist.index(code) for code in model.languages]
+    prob = [1.0 / len(columns)] * len(columns)
+    for i, uniform in enumerate(uniforms):
+        word = model.gram(rows[int(uniform * len(rows))])
+        found = factory.word_lang_prob_map[word]
+        prob = [p * (model.weight + found[column]) for p, column in zip(prob, columns, strict=True)]
+        if i % 5 == 0:
+            total = sum(prob)
+            prob = [p / total for p in prob]
+            if max(prob) > model.conv_threshold or i >= model.iteration_limit:
+                return prob
+    raise AssertionError("no end")
+
+
+def test_the_trials_are_langdetects_trials() -> None:
+    detector_factory.init_factory()
+    model = language._the_model()
+    texts = [
+        SAMPLES[0],
+        SAMPLES[8],
+        " ".join(SENTENCES["pt"]),
+        f"{SENTENCES['fr'][0]} {SENTENCES['it'][0]}",  # long trials
+        f"{SENTENCES['cs'][0]} {SENTENCES['sk'][0]} {SENTENCES['pl'][1]}",
+        "ok ok ok",
+        "ab",
+    ]
+    leaders = set()
+    for text in texts:
+        rows = language._listed(language._appended(text, model), model)
+        trials = language._run(rows, model.uniforms, model)
+        assert len(trials) == model.trials
+        for trial, uniforms in zip(trials, model.uniforms, strict=True):
+            expected = _reference_trial(rows.tolist(), uniforms.tolist(), model)
+            assert np.allclose(trial, expected, rtol=1e-3, atol=1e-9), text[:80]
+            leaders.add(trial.index(max(trial)))
+    assert len(leaders) > 3  # texts in several languages
+
+
+@pytest.mark.parametrize("first", [1, 3, 16, 40, 201])
+def test_the_batches_change_nothing(first: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Trials run in batches of check points; a batch of any size (the state carried over
+    # from one to the next) ends each trial at the same place.
+    model = language._the_model()
+    texts = [SAMPLES[0], SAMPLES[10], f"{SENTENCES['fr'][0]} {SENTENCES['it'][0]}", "ok ok ok"]
+    runs = [language._run(language._listed(text, model), model.uniforms, model) for text in texts]
+    monkeypatch.setattr(language, "_FIRST_BATCH", first)
+    for text, trials in zip(texts, runs, strict=True):
+        again = language._run(language._listed(text, model), model.uniforms, model)
+        assert np.allclose(again, trials, rtol=1e-9, atol=1e-12), (first, text[:80])
+
+
+def test_no_ngram_no_answer() -> None:
+    for text in ["", " ", "123 456", "!!! ???", "\U0001f600 \U0001f601", "\u2014\u2026 \u00bb"]:
+        assert _langdetect(text)[0] is None  # langdetect: no features in the text
+        assert language.language_probabilities(text) is None, repr(text)
+        assert language.detect(text) is None
+    assert language.detect("a") is not None  # one known letter is something to go by
 
 
 def test_the_trials_stop_early_only_when_they_agree_decisively() -> None:
@@ -373,11 +506,8 @@ def test_the_trials_stop_early_only_when_they_agree_decisively() -> None:
     clear = " ".join(SENTENCES["fr"] * 3)
     trials = language._trials_of(clear, model)
     assert trials is not None and len(trials) == language._MIN_TRIALS
-    tops = [max(trial) for trial in trials]
-    assert all(top > language._DECISIVE for top in tops)
-    assert {trial.index(top) for trial, top in zip(trials, tops, strict=True)} == {
-        model.languages.index("fr")
-    }
+    assert all(max(trial) > language._DECISIVE for trial in trials)
+    assert {trial.index(max(trial)) for trial in trials} == {model.languages.index("fr")}
     # A text split between two languages: the trials disagree or hesitate, and all run.
     mixed = f"{SENTENCES['fr'][0]} {SENTENCES['it'][0]}"
     trials = language._trials_of(mixed, model)

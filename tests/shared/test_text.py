@@ -24,6 +24,16 @@ def test_language_and_words() -> None:
     assert count_words("one two, three") == 3
 
 
+def test_language_needs_three_words_in_the_sample() -> None:
+    assert detect_language("bonjour, madame") is None
+    assert detect_language("!! bonjour -- madame ... ") is None
+    assert detect_language("bonjour madame Dupont") is not None
+    # Only the sample counts: words past its end are not read.
+    padding = " ." * 2000
+    assert detect_language(f"bonjour{padding} madame Dupont") is None
+    assert detect_language(f"bonjour madame Dupont{padding}") is not None
+
+
 _WORD = re.compile(r"\w+")
 
 
