@@ -22,6 +22,7 @@ from pymongo.collection import Collection
 
 from benchmarks.peers.celery_redis.settings import TASK_NAME, PeerSettings, channel
 from services.analyzer.analysis import AnalysisError, OfflineConfig, OfflineProvider
+from services.analyzer.analysis.offline import prepare_worker
 from services.extractor.extraction.dispatch import extract_pages
 from services.extractor.extraction.errors import ExtractionError
 from services.extractor.extraction.pages import PAGE_SEPARATOR
@@ -65,6 +66,9 @@ def _start_child(**_: object) -> None:
         documents=mongo[SETTINGS.mongo_database]["documents"],
         redis=redis.Redis.from_url(SETTINGS.redis_url),
     )
+    # As docstream's work processes start: lexicons and language profiles loaded, then the
+    # collector settled (shared/heap.py), so both sides' work runs under the same settings.
+    prepare_worker()
 
 
 def _here() -> _Process:

@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from shared import heap
 from shared.events import AnalysisResult, Sentiment, Usage
 from shared.reasons import ReasonCode
 
@@ -57,12 +58,15 @@ class OfflineConfig:
     settings: ExtractiveSettings = field(default_factory=ExtractiveSettings)
 
 
-def _warm_up() -> None:
-    # Load VADER's lexicon and langdetect's profiles once per worker, not on a user's document.
+def prepare_worker() -> None:
+    # Load VADER's lexicon and langdetect's profiles once per worker, not on a user's document;
+    # then settle the heap (shared/heap.py): what is loaded now lives as long as the worker,
+    # and the collector's full collections no longer walk it.
     from .sentiment import score_sentences
 
     score_sentences(["Fine."])
     detect("This warms up the language detector once per worker process.")
+    heap.settle()
 
 
 def _ready() -> None:
@@ -100,7 +104,7 @@ class OfflineProvider:
         # inherit a held lock. A forkserver starts clean (spawn where it is missing).
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        return ProcessPoolExecutor(self.config.workers, mp_context=ctx, initializer=_warm_up)
+        return ProcessPoolExecutor(self.config.workers, mp_context=ctx, initializer=prepare_worker)
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         pool = await self._pool()
