@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -264,3 +266,30 @@ async def test_unexpected_errors_become_internal(
     finally:
         await provider.close()
     assert info.value.reason is ReasonCode.INTERNAL and not info.value.retryable
+
+
+def test_the_offline_analysis_does_not_import_the_gemini_sdk() -> None:
+    """The offline pool's workers import the analysis package: google-genai (~0.5 s, ~40 MB)
+    is only imported when the Gemini side is asked for."""
+    script = "\n".join(
+        [
+            "import sys",
+            "from services.analyzer.analysis import OfflineProvider",
+            "from services.analyzer.analysis.offline import prepare_worker",
+            "print('google.genai' in sys.modules)",
+            "from services.analyzer.analysis import GeminiProvider, build_provider",
+            "names = GeminiProvider.__name__, build_provider.__name__",
+            "print('google.genai' in sys.modules, *names)",
+        ]
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert out == ["False", "True", "GeminiProvider", "build_provider"]
+
+
+def test_an_unknown_name_of_the_analysis_package_is_an_attribute_error() -> None:
+    import services.analyzer.analysis as analysis
+
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        analysis.no_such_thing  # noqa: B018

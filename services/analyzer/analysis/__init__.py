@@ -1,13 +1,40 @@
 """Document analysis for the analyzer service: an offline extractive provider and a Gemini
-provider behind one Protocol, a global (MongoDB) rate limiter and retry timing helpers."""
+provider behind one Protocol, a global (MongoDB) rate limiter and retry timing helpers.
 
-from .factory import build_provider
-from .gemini import GeminiConfig, GeminiProvider
+The Gemini side (google-genai and its ~100,000 objects, ~0.5 s to import, ~40 MB) is imported
+on first use: the offline analysis pool's workers import this package and never need it."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .offline import OfflineConfig, OfflineProvider
 from .pricing import estimate_cost, model_info
 from .provider import AnalysisCancelled, AnalysisError, AnalyzerProvider
 from .ratelimit import LocalRateLimiter, MongoRateLimiter, RateLimiter, gcra_reserve
 from .retry import RetryPolicy, backoff_delay
+
+if TYPE_CHECKING:
+    from .factory import build_provider
+    from .gemini import GeminiConfig, GeminiProvider
+
+#: Imported when first asked for (PEP 562), from these modules of this package.
+_ON_FIRST_USE = {
+    "build_provider": ".factory",
+    "GeminiConfig": ".gemini",
+    "GeminiProvider": ".gemini",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AnalysisCancelled",
