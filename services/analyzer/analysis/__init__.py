@@ -6,8 +6,9 @@ on first use: the offline analysis pool's workers import this package and never 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shared.lazy import exports_on_first_use
 
 from .offline import OfflineConfig, OfflineProvider
 from .pricing import estimate_cost, model_info
@@ -19,21 +20,10 @@ if TYPE_CHECKING:
     from .factory import build_provider
     from .gemini import GeminiConfig, GeminiProvider
 
-#: Imported when first asked for (PEP 562), from these modules of this package.
-_ON_FIRST_USE = {
-    "build_provider": ".factory",
-    "GeminiConfig": ".gemini",
-    "GeminiProvider": ".gemini",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports_on_first_use(
+    __name__,
+    {"build_provider": ".factory", "GeminiConfig": ".gemini", "GeminiProvider": ".gemini"},
+)
 
 
 __all__ = [

@@ -17,8 +17,9 @@ on its way to ``.worker``, and must not pay for the pool's imports (asyncio, pyd
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shared.lazy import exports_on_first_use
 
 if TYPE_CHECKING:
     from .assembly import ProgressCallback
@@ -40,20 +41,16 @@ __all__ = [
     "ProgressCallback",
 ]
 
-_HOMES = {
-    "ExtractionCancelled": "errors",
-    "ExtractionError": "errors",
-    "ExtractionLimits": "limits",
-    "ExtractionResult": "result",
-    "ExtractorPool": "pool",
-    "OcrOptions": "ocr_options",
-    "PageText": "pages",
-    "ProgressCallback": "assembly",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{home}", __name__), name)
+__getattr__ = exports_on_first_use(
+    __name__,
+    {
+        "ExtractionCancelled": ".errors",
+        "ExtractionError": ".errors",
+        "ExtractionLimits": ".limits",
+        "ExtractionResult": ".result",
+        "ExtractorPool": ".pool",
+        "OcrOptions": ".ocr_options",
+        "PageText": ".pages",
+        "ProgressCallback": ".assembly",
+    },
+)
