@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,23 @@ from fastapi import FastAPI
 
 from shared.record_consumer import RecordConsumer, group_id
 from shared.settings import ServiceSettings
+
+
+def isolated(service: str, kafka_bootstrap: str, mongo_url: str) -> dict[str, Any]:
+    """The settings a service run inside a test shares with the others: the session's Kafka and
+    FerretDB, a database and topics of its own (a fresh tag), one partition, a static member
+    (as deployed) and no web port."""
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "mongo_url": mongo_url,
+        "mongo_database": f"{service}_{tag}",
+        "topic_prefix": f"{service}-{tag}-",
+        "topic_partitions": 1,
+        "auth_secret": uuid.uuid4().hex + uuid.uuid4().hex,
+        "instance_id": f"{service}-1",
+        "web_port": 0,
+    }
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ committed, and a restart folds it again."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +18,17 @@ from shared import mongo
 from shared.events import AcceptedData, DocumentAccepted, ExtractionStarted
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import DOCUMENTS
-from tests.consumer_service import committed, running, until
+from tests.consumer_service import committed, isolated, running, until
 
 OWNER = "olga"
 
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, mongo_url: str, tmp_path: Path) -> StatusSettings:
-    tag = uuid.uuid4().hex[:8]
     return StatusSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        mongo_url=mongo_url,
-        mongo_database=f"status_{tag}",
-        topic_prefix=f"status-{tag}-",
-        topic_partitions=1,
-        auth_secret=uuid.uuid4().hex + uuid.uuid4().hex,
+        **isolated("status", kafka_bootstrap, mongo_url),
         blob_dir=tmp_path / "blobs",
         state_dir=tmp_path / "state",
-        instance_id="status-1",  # a static member, as deployed
-        web_port=0,
         batch_within_s=0.05,
     )
 

@@ -5,7 +5,6 @@ delivered it is committed. Records it skips are committed at once, even past it.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,7 +15,7 @@ from shared import mongo
 from shared.events import DocumentCompleted, ExtractionStarted
 from shared.kafka import EventProducer, ensure_topics
 from shared.webhooks import WEBHOOKS, hooks_id, new_secret
-from tests.consumer_service import committed, running, until
+from tests.consumer_service import committed, isolated, running, until
 from tests.webhooks.receiver import Receiver
 
 OWNER = "olga"
@@ -24,19 +23,11 @@ OWNER = "olga"
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, mongo_url: str) -> WebhooksSettings:
-    tag = uuid.uuid4().hex[:8]
     return WebhooksSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        mongo_url=mongo_url,
-        mongo_database=f"hooks_{tag}",
-        topic_prefix=f"hooks-{tag}-",
-        topic_partitions=1,
-        auth_secret=uuid.uuid4().hex + uuid.uuid4().hex,
+        **isolated("webhooks", kafka_bootstrap, mongo_url),
         allowed_networks="127.0.0.0/8",
         attempts=1,
         timeout_s=60,
-        instance_id="webhooks-1",  # a static member, as deployed
-        web_port=0,
     )
 
 
