@@ -20,7 +20,10 @@ Two things the schema cannot say are told to the generator here, without looseni
   or as that one item's part, which the generator did not mean to be invalid. Such a case is
   not sent either (seen once in CI: ``ocr_languages`` "became array", an empty one, and the
   upload without it was rightly accepted). Two or more items are still sent: ingest refuses a
-  field sent twice.
+  field sent twice;
+- that a file is any bytes: a list of files turned into one value, or holding an item of
+  another type, goes out as a part of text (``0``, ``null``), which is a valid plain-text
+  document. Such a case is not sent; an empty list and too many files still are.
 """
 
 from __future__ import annotations
@@ -103,6 +106,22 @@ def _one_value_form_fields(openapi: dict[str, Any]) -> dict[str, set[str]]:
 ONE_VALUE_FORM_FIELDS = _one_value_form_fields(OPENAPI)
 
 
+def _file_list_form_fields(openapi: dict[str, Any]) -> dict[str, set[str]]:
+    """Per path, the multipart fields that are lists of files (one part per file)."""
+    found: dict[str, set[str]] = {}
+    for path, operations in openapi["paths"].items():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            form = content.get("multipart/form-data", {}).get("schema", {})
+            for name, field in form.get("properties", {}).items():
+                if field.get("items", {}).get("format") == "binary":
+                    found.setdefault(path, set()).add(name)
+    return found
+
+
+FILE_LIST_FORM_FIELDS = _file_list_form_fields(OPENAPI)
+
+
 def _same_on_the_wire_as_valid(path: str, body: object) -> bool:
     """Whether a negative case's multipart body may be a valid request once encoded."""
     if not isinstance(body, dict):
@@ -111,7 +130,17 @@ def _same_on_the_wire_as_valid(path: str, body: object) -> bool:
     if any(name in body and not isinstance(body[name], str) for name in free_text):
         return True
     one_value = ONE_VALUE_FORM_FIELDS.get(path, set())
-    return any(isinstance(body.get(name), list) and len(body[name]) <= 1 for name in one_value)
+    if any(isinstance(body.get(name), list) and len(body[name]) <= 1 for name in one_value):
+        return True
+    files = FILE_LIST_FORM_FIELDS.get(path, set())
+    return any(
+        name in body
+        and (
+            not isinstance(body[name], list)
+            or not all(isinstance(item, Binary) for item in body[name])
+        )
+        for name in files
+    )
 
 
 def test_the_free_text_form_fields_are_found() -> None:
@@ -123,14 +152,22 @@ def test_the_one_value_form_fields_are_found() -> None:
     assert {"/v1/documents": fields} == ONE_VALUE_FORM_FIELDS
 
 
-def test_a_list_of_at_most_one_item_counts_as_valid_on_the_wire() -> None:
+def test_the_file_list_form_fields_are_found() -> None:
+    assert {"/v1/documents": {"file"}} == FILE_LIST_FORM_FIELDS
+
+
+def test_what_is_valid_on_the_wire_is_not_sent_as_a_negative_case() -> None:
     path = "/v1/documents"
-    assert _same_on_the_wire_as_valid(path, {"file": [b"x"], "ocr_languages": []})
-    assert _same_on_the_wire_as_valid(path, {"file": [b"x"], "ocr_languages": ["eng"]})
-    assert _same_on_the_wire_as_valid(path, {"file": [b"x"], "password": None})
-    assert not _same_on_the_wire_as_valid(path, {"file": [b"x"], "ocr_languages": ["a", "b"]})
-    assert not _same_on_the_wire_as_valid(path, {"file": [b"x"], "analyze": "null"})
+    file = [Binary(b"x")]
+    assert _same_on_the_wire_as_valid(path, {"file": file, "ocr_languages": []})
+    assert _same_on_the_wire_as_valid(path, {"file": file, "ocr_languages": ["eng"]})
+    assert _same_on_the_wire_as_valid(path, {"file": file, "password": None})
+    assert _same_on_the_wire_as_valid(path, {"file": 0})
+    assert _same_on_the_wire_as_valid(path, {"file": [Binary(b"x"), None]})
+    assert not _same_on_the_wire_as_valid(path, {"file": file, "ocr_languages": ["a", "b"]})
+    assert not _same_on_the_wire_as_valid(path, {"file": file, "analyze": "null"})
     assert not _same_on_the_wire_as_valid(path, {"file": []})
+    assert not _same_on_the_wire_as_valid(path, {"file": file * 21})
 
 
 async def test_the_running_ingest_serves_the_fuzzed_schema(pipeline: Pipeline) -> None:
