@@ -32,7 +32,7 @@ class PartitionLag:
 
 
 def group_prefix(topic_prefix: str) -> str:
-    """faust names each stream service's group ``<topic prefix>docstream-<service>``."""
+    """Each consumer service's group is ``<topic prefix>docstream-<service>``."""
     return f"{topic_prefix}docstream-"
 
 

@@ -48,7 +48,7 @@ def configure(service: str, *, level: str = "INFO", json_format: bool = True) ->
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Client libraries are chatty at INFO about every (re)connection.
-    for noisy in ("aiokafka", "kafka", "pymongo", "faust", "mode", "httpx", "google_genai"):
+    for noisy in ("aiokafka", "kafka", "pymongo", "httpx", "google_genai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

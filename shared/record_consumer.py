@@ -8,7 +8,7 @@ relied on faust for, and nothing else:
 
 - a consumer group named like faust's (``<topic prefix>docstream-<service>``, so committed
   offsets carry over), static membership (KIP-345) with the session timeout and heartbeat of
-  :func:`shared.stream_app.create_app`, ``auto_offset_reset="earliest"``;
+  the settings (as faust's agents had them), ``auto_offset_reset="earliest"``;
 - at-least-once by hand: ``enable_auto_commit=False``, and only offsets of *finished* records
   are committed. A handler may finish a record later than it returns (a task beside the
   consumer), so records finish out of order; per partition the commit goes up to the first
@@ -292,6 +292,11 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             return {}
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(list(partitions))
         return ends
+
+    def pause(self) -> None:
+        """Stop fetching from the partitions held now (a test's stalled consumer)."""
+        if self._consumer is not None:
+            self._consumer.pause(*self._partitions)
 
     @property
     def in_flight(self) -> int:

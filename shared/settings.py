@@ -44,7 +44,7 @@ class ServiceSettings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(
         None, validation_alias=_common("s3_secret_access_key")
     )
-    #: Local working state of the stream processors (faust's data directory).
+    #: Local working state of a replica (the S3 blob store's local copies).
     state_dir: Path = Field(Path(".data/state"), validation_alias=_common("state_dir"))
     # Required: no default, so a deployment cannot forget it.
     auth_secret: SecretStr = Field(validation_alias=_common("auth_secret"))
@@ -88,8 +88,3 @@ class ServiceSettings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
-
-    @property
-    def kafka_url(self) -> str:
-        """The bootstrap servers as faust wants them (``kafka://host:port;host:port``)."""
-        return ";".join(f"kafka://{s.strip()}" for s in self.kafka_bootstrap_servers.split(","))

@@ -7,8 +7,9 @@ and need different answers:
   that never answers): logged, once every ``slow_after_s``, with where its task waits (the
   coroutine stack), which is what an operator (or a failed CI run) needs to know;
 - records left waiting on this member's partitions for ``stall_after_s`` while it held none
-  in flight and took none: the consumer stopped handing out records (faust's consumer thread has
-  known ways of doing so, e.g. faust-streaming issues 175 and 640). Nothing else would ever
+  in flight and took none: the consumer stopped handing out records (faust's consumer thread,
+  which the stages ran on before, had known ways of doing so, e.g. faust-streaming issues 175
+  and 640; the watch stays, since any consumer may). Nothing else would ever
   take those records (the partitions are this member's), so the member reports itself
   stalled: ``/healthz`` says so, and the service exits to be restarted (by the launcher's
   supervisor or the orchestrator) into a fresh group membership. With nothing in flight, the

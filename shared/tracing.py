@@ -7,10 +7,10 @@ whose parent is that header (:func:`consuming`). Spans are exported by OTLP/HTTP
 endpoint is configured; trace ids are made either way, so the JSON logs (``trace_id``, see
 :mod:`shared.logs`) follow one document across the five services with one grep.
 
-We propagate by hand rather than with opentelemetry-instrumentation-aiokafka: faust consumes
-through its own fetch loop and hands records to our agents later, in another task, so the
-instrumentor's consumer span is over before our handler starts and its context never reaches
-the records our handler produces.
+We propagate by hand rather than with opentelemetry-instrumentation-aiokafka: our consumers
+fetch in one loop and hand records to their handlers later, in other tasks, so the
+instrumentor's consumer span would be over before a handler starts and its context would never
+reach the records the handler produces.
 """
 
 from __future__ import annotations

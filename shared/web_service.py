@@ -1,5 +1,5 @@
-"""What every service on a plain consumer (status, webhooks) serves besides its work, and how
-every HTTP-served service is run.
+"""What every service on a plain consumer (status, webhooks, extractor, analyzer) serves
+besides its work, and how every HTTP-served service is run.
 
 ``/healthz`` (503 naming the parts that stopped), ``/readyz`` (ready once the consumer group
 gave this member its partitions) and ``/metrics`` read ``app.state.consumer`` and
@@ -24,7 +24,11 @@ from shared.settings import ServiceSettings
 S = TypeVar("S", bound=ServiceSettings)
 
 
-def add_consumer_endpoints(app: FastAPI, service: str) -> None:
+def add_consumer_endpoints(
+    app: FastAPI, service: str, *, parts: Callable[[], list[str]] | None = None
+) -> None:
+    """``parts``: the names of the service's other parts that stopped (its own checks)."""
+
     def consumer() -> RecordConsumer | None:
         return getattr(app.state, "consumer", None)
 
@@ -34,6 +38,8 @@ def add_consumer_endpoints(app: FastAPI, service: str) -> None:
         stopped = [] if member is not None and member.running else ["consumer"]
         timers: dict[str, asyncio.Task[None]] = getattr(app.state, "timers", {})
         stopped += [name for name, task in timers.items() if task.done()]
+        if parts is not None:
+            stopped += [name for name in parts() if name not in stopped]
         if stopped:
             return JSONResponse({"status": "stopped", "parts": stopped, "service": service}, 503)
         return JSONResponse({"status": "ok", "service": service})

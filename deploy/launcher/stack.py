@@ -132,7 +132,7 @@ class Stack:
         env = {
             **instance_id,
             PORT_ENV[name]: str(port),
-            # faust keeps per-app files in its data dir; two instances must not share one.
+            # Local working state (the S3 store's copies): two instances must not share one.
             "DOCSTREAM_STATE_DIR": str(self.cfg.data_dir / "state" / f"{name}-{index + 1}"),
         }
         return Instance(

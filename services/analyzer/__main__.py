@@ -2,12 +2,12 @@
 
 from services.analyzer.agent import build
 from services.analyzer.settings import AnalyzerSettings
-from shared.stream_app import run_worker
+from shared.web_service import serve
 
 
 def main() -> None:
     settings = AnalyzerSettings()  # values come from the environment
-    run_worker(build(settings), "analyzer", settings)
+    serve("analyzer", settings, build, port=settings.web_port)
 
 
 if __name__ == "__main__":

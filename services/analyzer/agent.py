@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Any
 
+from fastapi import FastAPI
+
 from services.analyzer import metrics
 from services.analyzer.analysis import (
     AnalysisCancelled,
@@ -42,15 +44,17 @@ from shared.events import (
 from shared.kafka import EventProducer
 from shared.reasons import ReasonCode
 from shared.stage import Attempt, Stage, StageCancelled, StageFailure, StageMetrics
-from shared.stream_app import create_app, feed, raw_topic
+from shared.work_service import Resources, create_app, producer_for
 
 log = logging.getLogger(__name__)
 SOURCE = "/docstream/analyzer"
 RATE_LIMIT_KEY = "analyzer-model-calls"
 
 
-def build(settings: AnalyzerSettings) -> Any:
-    app, producer, resources = create_app("analyzer", settings, web_port=settings.web_port)
+def build(settings: AnalyzerSettings) -> FastAPI:
+    producer = producer_for("analyzer", settings)
+    resources = Resources()
+    resources.add(producer.start, producer.stop)
     topics = settings.topics
     cancels = CancelRegistry(settings.kafka_bootstrap_servers, topics.commands)
     handler = _Handler(settings, producer, cancels)
@@ -68,15 +72,14 @@ def build(settings: AnalyzerSettings) -> Any:
     resources.add(handler.start, handler.stop)
     resources.add(cancels.start, cancels.stop)
     resources.add_health("cancels", lambda: cancels.running)
-
-    @app.agent(
-        raw_topic(app, topics.extracted),
+    return create_app(
+        "analyzer",
+        settings,
+        resources,
+        topic=topics.extracted,
+        handle=stage.handle,
         concurrency=settings.concurrency,
     )
-    async def analyze(stream: Any) -> None:
-        await feed(stream, resources, stage.handle)
-
-    return app
 
 
 class _Handler:

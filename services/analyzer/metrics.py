@@ -1,4 +1,5 @@
-"""analyzer's own metrics; consumer metrics come from faust's Prometheus sensor."""
+"""analyzer's own metrics; its consumer's (records read, offset commits) come from
+shared/record_consumer.py."""
 
 from prometheus_client import Counter, Histogram
 

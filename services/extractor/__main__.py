@@ -2,12 +2,14 @@
 
 from services.extractor.agent import build
 from services.extractor.settings import ExtractorSettings
-from shared.stream_app import run_worker
+from shared.web_service import serve
 
 
 def main() -> None:
     settings = ExtractorSettings()  # values come from the environment
-    run_worker(build(settings), "extractor", settings)
+    # asyncio's own loop, not uvloop: the worker pool's pipes are asyncio subprocess
+    # transports (services/extractor/extraction/process.py), tested on that loop.
+    serve("extractor", settings, build, port=settings.web_port, loop="asyncio")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+
+from fastapi import FastAPI
 
 from services.extractor import metrics
 from services.extractor.extraction import (
@@ -52,7 +53,7 @@ from shared.stage import (
     StageMetrics,
     TransientError,
 )
-from shared.stream_app import create_app, feed, raw_topic
+from shared.work_service import Resources, create_app, producer_for
 
 log = logging.getLogger(__name__)
 SOURCE = "/docstream/extractor"
@@ -60,8 +61,10 @@ SOURCE = "/docstream/extractor"
 MAX_RECORD_BYTES = 900_000
 
 
-def build(settings: ExtractorSettings) -> Any:
-    app, producer, resources = create_app("extractor", settings, web_port=settings.web_port)
+def build(settings: ExtractorSettings) -> FastAPI:
+    producer = producer_for("extractor", settings)
+    resources = Resources()
+    resources.add(producer.start, producer.stop)
     topics = settings.topics
     workers = settings.workers or os.cpu_count() or 1
     pool = ExtractorPool(
@@ -103,15 +106,15 @@ def build(settings: ExtractorSettings) -> Any:
     # Before any record: a cancel sent while this replica was down must be known first.
     resources.add(cancels.start, cancels.stop)
     resources.add_health("cancels", lambda: cancels.running)
-
-    @app.agent(
-        raw_topic(app, topics.uploaded),
+    return create_app(
+        "extractor",
+        settings,
+        resources,
+        topic=topics.uploaded,
+        handle=stage.handle,
+        # Twice the workers: a document's events are sent while the next one is extracted.
         concurrency=settings.concurrency or workers * 2,
     )
-    async def extract(stream: Any) -> None:
-        await feed(stream, resources, stage.handle)
-
-    return app
 
 
 async def _nothing() -> None:

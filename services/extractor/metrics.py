@@ -1,4 +1,5 @@
-"""extractor's own metrics; consumer metrics come from faust's Prometheus sensor."""
+"""extractor's own metrics; its consumer's (records read, offset commits) come from
+shared/record_consumer.py."""
 
 from __future__ import annotations
 

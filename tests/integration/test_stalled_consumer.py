@@ -1,6 +1,6 @@
-"""A work agent whose consumer stops handing out records (as faust's consumer thread has been
-seen to) notices it, exits, and is restarted by the supervisor; the document waiting on it
-completes, nothing lost (shared/stage_watch.py)."""
+"""A work stage whose consumer stops handing out records (a test hook pauses it, as faust's
+consumer thread was seen to stop) notices it, exits, and is restarted by the supervisor; the
+document waiting on it completes, nothing lost (shared/stage_watch.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deploy.launcher import Stack
-from shared.stream_app import STALLED_EXIT_CODE
+from shared.work_service import STALLED_EXIT_CODE
 from tests.integration.client import Pipeline
 from tests.integration.conftest import pipeline_config
 

@@ -1,0 +1,225 @@
+"""The one way a work stage (extractor, analyzer) runs: a consumer-group member on plain
+aiokafka (:class:`~shared.record_consumer.RecordConsumer`, as status and webhooks), each record
+handled in a task of its own, up to ``concurrency`` at once, plus ``/healthz``, ``/readyz`` and
+``/metrics`` (FastAPI, served by uvicorn like every other service).
+
+The stages ran on faust-streaming agents before. faust's aiokafka driver consumes in a thread
+of its own: every fetch crossed threads (a method queue and ``call_soon_threadsafe``) and every
+record walked faust's stream machinery, which cost the two stages' main processes ~12 ms of
+CPU per document and each hop between them ~1 ms (see docs/benchmarks.md, issue 10). What the
+stages relied on faust for is kept here:
+
+- the same consumer group (``<topic prefix>docstream-<service>``, so committed offsets carry
+  over), static membership (KIP-345), the session timeout and heartbeats of the settings;
+- at-least-once by hand: a record counts as finished only once :meth:`Stage.handle
+  <shared.stage.Stage.handle>` returned, i.e. its outcome (a completion, a failure, a
+  cancellation or a dead letter) is durable; per partition, offsets are committed up to the
+  first record still unfinished. A record whose handling raised (even its failure could not be
+  published) is handled again after a pause, never skipped; one still running at shutdown is
+  cancelled and read again by the partition's next owner;
+- our durable :class:`~shared.kafka.EventProducer` (acks=all, idempotent);
+- the stall watch (shared/stage_watch.py): slow records are logged with where they wait, and a
+  member that holds records it does not take exits, to be restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from aiokafka import TopicPartition
+from fastapi import FastAPI
+
+from shared import heap, tracing
+from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared.lag import group_prefix
+from shared.record_consumer import Record, RecordConsumer
+from shared.settings import ServiceSettings
+from shared.stage_watch import InFlight, StageWatch
+from shared.web_service import add_consumer_endpoints
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+#: A stage's record handler: returns once the record's outcome is durable (shared/stage.py).
+RecordHandler = Callable[[bytes | None, bytes, int, int], Awaitable[None]]
+
+#: The exit status of a service whose consumer stalled (restarted by its supervisor).
+STALLED_EXIT_CODE = 75
+
+
+class Resources:
+    """What a stage needs besides its consumer (our producer, a worker pool, a cancel
+    registry): started in order before the consumer takes its first record, stopped in reverse
+    order once it stopped."""
+
+    def __init__(self) -> None:
+        self._hooks: list[tuple[Hook, Hook]] = []
+        self._started: list[Hook] = []
+        self._health: dict[str, Callable[[], bool]] = {}
+        #: The records the stage is handling (see shared/stage_watch.py).
+        self.in_flight = InFlight()
+
+    def add(self, start: Hook, stop: Hook) -> None:
+        self._hooks.append((start, stop))
+
+    def add_health(self, name: str, check: Callable[[], bool]) -> None:
+        """A part that can stop on its own (e.g. a background consumer) and must be seen."""
+        self._health[name] = check
+
+    def unhealthy(self) -> list[str]:
+        return [name for name, check in self._health.items() if not check()]
+
+    async def start(self) -> None:
+        for start, stop in self._hooks:
+            await start()
+            self._started.append(stop)
+
+    async def stop(self) -> None:
+        while self._started:
+            stop = self._started.pop()
+            try:
+                await stop()
+            except Exception:  # keep stopping the rest
+                log.exception("resource failed to stop")
+
+
+def producer_for(service: str, settings: ServiceSettings) -> EventProducer:
+    return EventProducer(
+        settings.kafka_bootstrap_servers, client_id=f"docstream-{service}", retry_forever=True
+    )
+
+
+async def handle_until_done(record: Record, in_flight: InFlight, handle: RecordHandler) -> None:
+    """``handle`` the record until it returns. It turns every failure of the document into a
+    terminal event itself; what still escapes is a failure to publish even that, so the record
+    is handled again after a pause, never skipped."""
+    delay = 0.5
+    while True:
+        try:
+            # Within the upload's trace: the record's traceparent is this span's parent, so
+            # the logs and the records the handler produces carry the same trace id.
+            with (
+                in_flight.record(f"{record.topic}[{record.partition}]@{record.offset}"),
+                tracing.consuming(
+                    f"process {record.topic}",
+                    record.headers,
+                    partition=record.partition,
+                    offset=record.offset,
+                ),
+            ):
+                await handle(record.key, record.value or b"", record.partition, record.offset)
+            return
+        except Exception:
+            log.exception(
+                "record handler failed; retrying the record",
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "retry_in_s": delay,
+                },
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def create_app(
+    service: str,
+    settings: ServiceSettings,
+    resources: Resources,
+    *,
+    topic: str,
+    handle: RecordHandler,
+    concurrency: int,
+) -> FastAPI:
+    """The stage's service: ``handle`` for each record of ``topic``, ``concurrency`` at once."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await wait_for_kafka(settings.kafka_bootstrap_servers)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
+        )
+        # Before any record: e.g. a cancel sent while this replica was down must be known.
+        await resources.start()
+        slots = asyncio.Semaphore(concurrency)
+
+        async def run(record: Record) -> None:
+            try:
+                await handle_until_done(record, resources.in_flight, handle)
+            finally:
+                slots.release()
+
+        async def take(record: Record) -> asyncio.Future[None]:
+            # At most ``concurrency`` records in hand: the consumer waits for a free slot.
+            await slots.acquire()
+            return asyncio.create_task(run(record))
+
+        consumer = RecordConsumer.for_service(service, settings, [topic], take)
+        watch = app.state.watch = _stage_watch(service, settings, resources.in_flight, consumer)
+        watching: asyncio.Task[None] | None = None
+        try:
+            await consumer.start()
+            app.state.consumer = consumer
+            watching = asyncio.create_task(watch.run(), name="stage-watch")
+            app.state.timers = {"stage-watch": watching}
+            heap.settle()  # started: frozen, and fewer collections (shared/heap)
+            yield
+        finally:
+            if watching is not None:
+                watching.cancel()
+            # Records still running are cancelled and not committed: the partition's next
+            # owner handles them again (at-least-once).
+            await consumer.stop()
+            await resources.stop()
+
+    app = FastAPI(title=f"docstream {service}", lifespan=lifespan, openapi_url=None)
+    add_consumer_endpoints(app, service, parts=lambda: _stopped(app, resources))
+    return app
+
+
+def _stopped(app: FastAPI, resources: Resources) -> list[str]:
+    stopped = resources.unhealthy()
+    watch: StageWatch | None = getattr(app.state, "watch", None)
+    if watch is not None and watch.stalled is not None:
+        stopped.append("consumer")
+    return stopped
+
+
+def _stage_watch(
+    service: str, settings: ServiceSettings, in_flight: InFlight, consumer: RecordConsumer
+) -> StageWatch:
+    """Slow records logged with where they wait; a consumer that stopped taking its records
+    makes the service exit, to be restarted (see shared/stage_watch.py)."""
+
+    def assignment() -> list[TopicPartition] | None:
+        if consumer.rebalancing:
+            return None
+        return sorted(consumer.assignment())
+
+    async def restart(why: str) -> None:
+        logging.shutdown()  # the error above reaches the log before the process goes
+        os._exit(STALLED_EXIT_CODE)
+
+    def stall_once_for_tests() -> None:
+        flag = settings.test_stall_once
+        if flag is None or flag.exists() or not assignment():
+            return
+        flag.touch()
+        consumer.pause()
+        log.warning("test hook: the consumer stops handing out records", extra={"flag": str(flag)})
+
+    return StageWatch(
+        in_flight,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group=f"{group_prefix(settings.topic_prefix)}{service}",
+        assignment=assignment,
+        on_stall=restart,
+        slow_after_s=settings.slow_record_s,
+        stall_after_s=settings.consumer_stall_s,
+        before_check=stall_once_for_tests if settings.test_stall_once else None,
+    )
