@@ -47,6 +47,9 @@ Hook = Callable[[], Awaitable[None]]
 #: A stage's record handler: returns once the record's outcome is durable (shared/stage.py).
 RecordHandler = Callable[[bytes | None, bytes, int, int], Awaitable[None]]
 
+#: How long the broker may hold a stage's fetch while no record comes.
+STAGE_FETCH_WAIT_S = 1.5
+
 #: The exit status of a service whose consumer stalled (restarted by its supervisor).
 STALLED_EXIT_CODE = 75
 
@@ -159,7 +162,15 @@ def create_app(
             await slots.acquire()
             return asyncio.create_task(run(record))
 
-        consumer = RecordConsumer.for_service(service, settings, [topic], take)
+        consumer = RecordConsumer.for_service(
+            service,
+            settings,
+            [topic],
+            take,
+            # A record ends the broker's wait at once (fetch_min_bytes 1): the wait only spaces
+            # an idle member's polls, 1.5 s as faust's driver had them (not 0.5 s).
+            fetch_max_wait_s=STAGE_FETCH_WAIT_S,
+        )
         watch = app.state.watch = _stage_watch(service, settings, resources.in_flight, consumer)
         watching: asyncio.Task[None] | None = None
         try:
