@@ -73,15 +73,18 @@ class BroadcastConsumer:
         if not partitions:
             raise RuntimeError(f"topic {self.topic} has no partitions (does it exist?)")
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
         if self._from_beginning:
-            await consumer.seek_to_beginning(*tps)
             # "Started" means everything already on the topic has been handled: a stage must
-            # know every earlier cancel before it takes its first document.
-            self._catch_up_to = {
-                tp: offset for tp, offset in (await consumer.end_offsets(tps)).items() if offset
-            }
+            # know every earlier cancel before it takes its first document. The end offsets
+            # are asked before the partitions are assigned: once assigned, the consumer's
+            # first (idle) fetch is under way, and aiokafka answered end_offsets only after
+            # it, i.e. after the whole idle wait (5 s of every stage replica's start).
+            ends = await consumer.end_offsets(tps)
+            self._catch_up_to = {tp: offset for tp, offset in ends.items() if offset}
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
         else:
+            consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             # Resolve the end offsets now, so "ready" means "nothing after this is missed".
             for tp in tps:
