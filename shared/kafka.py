@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,6 +21,9 @@ from aiokafka.errors import (
 from shared.events import CONTENT_TYPE, Envelope, encode
 from shared.topics import Topics
 from shared.tracing import kafka_headers
+
+if TYPE_CHECKING:
+    from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -245,6 +248,15 @@ async def create_topics(
 
 def _single_node(bootstrap_servers: str) -> bool:
     return "," not in bootstrap_servers
+
+
+async def prepare(settings: ServiceSettings) -> None:
+    """What a consumer service waits for before it starts: the broker answering, and every
+    docstream topic in place (made by whichever service comes first)."""
+    await wait_for_kafka(settings.kafka_bootstrap_servers)
+    await ensure_topics(
+        settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
+    )
 
 
 async def wait_for_kafka(bootstrap_servers: str, *, timeout_s: float = 60.0) -> None:

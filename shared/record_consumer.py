@@ -35,7 +35,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -47,6 +47,7 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+T = TypeVar("T")
 #: Awaited for each record, in order. Returns None when the record is finished on return, or
 #: a future (a task it started) that finishes it: then the consumer goes on with the next
 #: records at once, and the record counts as finished once the future is done (cancelled:
@@ -80,6 +81,27 @@ COMMITS = Counter(
     "Offset commits of this process's consumer-group member, by outcome (ok, failed).",
     ["outcome"],
 )
+
+
+async def until_done(record: Record, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()`` until it returns: a record is never skipped. Each failure is logged and
+    tried again after a pause (0.5 s, doubling up to 30 s)."""
+    delay = 0.5
+    while True:
+        try:
+            return await attempt()
+        except Exception:
+            log.exception(
+                "record handler failed; retrying the record",
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "retry_in_s": delay,
+                },
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def group_id(service: str, settings: ServiceSettings) -> str:
@@ -411,24 +433,7 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
     async def _handle(self, partition: PartitionOffsets, record: Record) -> None:
         handler = self._handler
         assert handler is not None  # per record, not in batches
-        delay = 0.5
-        while True:
-            try:
-                future = await handler(record)
-                break
-            except Exception:
-                # Never skipped: the same record again, after a pause.
-                log.exception(
-                    "record handler failed; retrying the record",
-                    extra={
-                        "topic": record.topic,
-                        "partition": record.partition,
-                        "offset": record.offset,
-                        "retry_in_s": delay,
-                    },
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        future = await until_done(record, lambda: handler(record))
         offset = record.offset
         if future is None:
             partition.passed(offset)

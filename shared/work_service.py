@@ -33,10 +33,10 @@ from contextlib import asynccontextmanager
 from aiokafka import TopicPartition
 from fastapi import FastAPI
 
-from shared import heap, tracing
-from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared import heap, kafka, tracing
+from shared.kafka import EventProducer
 from shared.lag import group_prefix
-from shared.record_consumer import Record, RecordConsumer
+from shared.record_consumer import Record, RecordConsumer, until_done
 from shared.settings import ServiceSettings
 from shared.stage_watch import InFlight, StageWatch
 from shared.web_service import add_consumer_endpoints
@@ -100,34 +100,22 @@ async def handle_until_done(record: Record, in_flight: InFlight, handle: RecordH
     """``handle`` the record until it returns. It turns every failure of the document into a
     terminal event itself; what still escapes is a failure to publish even that, so the record
     is handled again after a pause, never skipped."""
-    delay = 0.5
-    while True:
-        try:
-            # Within the upload's trace: the record's traceparent is this span's parent, so
-            # the logs and the records the handler produces carry the same trace id.
-            with (
-                in_flight.record(f"{record.topic}[{record.partition}]@{record.offset}"),
-                tracing.consuming(
-                    f"process {record.topic}",
-                    record.headers,
-                    partition=record.partition,
-                    offset=record.offset,
-                ),
-            ):
-                await handle(record.key, record.value or b"", record.partition, record.offset)
-            return
-        except Exception:
-            log.exception(
-                "record handler failed; retrying the record",
-                extra={
-                    "topic": record.topic,
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "retry_in_s": delay,
-                },
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+
+    async def attempt() -> None:
+        # Within the upload's trace: the record's traceparent is this span's parent, so the
+        # logs and the records the handler produces carry the same trace id.
+        with (
+            in_flight.record(f"{record.topic}[{record.partition}]@{record.offset}"),
+            tracing.consuming(
+                f"process {record.topic}",
+                record.headers,
+                partition=record.partition,
+                offset=record.offset,
+            ),
+        ):
+            await handle(record.key, record.value or b"", record.partition, record.offset)
+
+    await until_done(record, attempt)
 
 
 def create_app(
@@ -143,10 +131,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await wait_for_kafka(settings.kafka_bootstrap_servers)
-        await ensure_topics(
-            settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
-        )
+        await kafka.prepare(settings)
         # Before any record: e.g. a cancel sent while this replica was down must be known.
         await resources.start()
         slots = asyncio.Semaphore(concurrency)

@@ -31,9 +31,9 @@ from services.status.lag import export_lag
 from services.status.settings import StatusSettings
 from services.status.switch import ReadModelSwitch
 from services.status.watchdog import Watchdog
-from shared import heap, mongo, periodic
+from shared import heap, kafka, mongo, periodic
 from shared.blobs import open_blob_store
-from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared.kafka import EventProducer
 from shared.readmodel import ADMISSIONS
 from shared.record_consumer import Batching, Record, RecordConsumer
 from shared.web_service import add_consumer_endpoints
@@ -195,12 +195,7 @@ def create_app(settings: StatusSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await wait_for_kafka(settings.kafka_bootstrap_servers)
-            await ensure_topics(
-                settings.kafka_bootstrap_servers,
-                settings.topics,
-                partitions=settings.topic_partitions,
-            )
+            await kafka.prepare(settings)
             await producer.start()
             stack.push_async_callback(producer.stop)
             client = mongo.connect(settings.mongo_url, app_name="docstream-status")

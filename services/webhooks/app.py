@@ -23,8 +23,8 @@ from fastapi import FastAPI
 from services.webhooks.delivery import Deliverer, Notice, notice_of
 from services.webhooks.sender import Sender
 from services.webhooks.settings import WebhooksSettings
-from shared import heap, mongo, tracing
-from shared.kafka import EventProducer, ensure_topics, wait_for_kafka
+from shared import heap, kafka, mongo, tracing
+from shared.kafka import EventProducer
 from shared.record_consumer import Record, RecordConsumer
 from shared.web_service import add_consumer_endpoints
 from shared.webhooks import parse_networks
@@ -42,10 +42,7 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await wait_for_kafka(settings.kafka_bootstrap_servers)
-        await ensure_topics(
-            settings.kafka_bootstrap_servers, settings.topics, partitions=settings.topic_partitions
-        )
+        await kafka.prepare(settings)
         await producer.start()
         client = mongo.connect(settings.mongo_url, app_name="docstream-webhooks")
         # No proxies from the environment, and redirects are not followed (see sender.py).

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -74,52 +75,33 @@ OPENAPI = create_app(IngestSettings(auth_secret="x" * 32)).openapi()
 schema = schemathesis.openapi.from_dict(OPENAPI)
 
 
-def _free_text_form_fields(openapi: dict[str, Any]) -> dict[str, set[str]]:
-    """Per path, the multipart fields whose every text is valid (no pattern, enum or format)."""
+Field = dict[str, Any]
+
+
+def _form_fields(openapi: dict[str, Any], keep: Callable[[Field], bool]) -> dict[str, set[str]]:
+    """Per path, the multipart fields whose schema ``keep`` accepts."""
     found: dict[str, set[str]] = {}
     for path, operations in openapi["paths"].items():
         for operation in operations.values():
             content = operation.get("requestBody", {}).get("content", {})
             form = content.get("multipart/form-data", {}).get("schema", {})
             for name, field in form.get("properties", {}).items():
-                if field.get("type") == "string" and not {"pattern", "enum", "format"} & set(field):
+                if keep(field):
                     found.setdefault(path, set()).add(name)
     return found
 
 
-FREE_TEXT_FORM_FIELDS = _free_text_form_fields(OPENAPI)
-
-
-def _one_value_form_fields(openapi: dict[str, Any]) -> dict[str, set[str]]:
-    """Per path, the multipart fields that are not lists (one part each on the wire)."""
-    found: dict[str, set[str]] = {}
-    for path, operations in openapi["paths"].items():
-        for operation in operations.values():
-            content = operation.get("requestBody", {}).get("content", {})
-            form = content.get("multipart/form-data", {}).get("schema", {})
-            for name, field in form.get("properties", {}).items():
-                if field.get("type") != "array":
-                    found.setdefault(path, set()).add(name)
-    return found
-
-
-ONE_VALUE_FORM_FIELDS = _one_value_form_fields(OPENAPI)
-
-
-def _file_list_form_fields(openapi: dict[str, Any]) -> dict[str, set[str]]:
-    """Per path, the multipart fields that are lists of files (one part per file)."""
-    found: dict[str, set[str]] = {}
-    for path, operations in openapi["paths"].items():
-        for operation in operations.values():
-            content = operation.get("requestBody", {}).get("content", {})
-            form = content.get("multipart/form-data", {}).get("schema", {})
-            for name, field in form.get("properties", {}).items():
-                if field.get("items", {}).get("format") == "binary":
-                    found.setdefault(path, set()).add(name)
-    return found
-
-
-FILE_LIST_FORM_FIELDS = _file_list_form_fields(OPENAPI)
+# Fields whose every text is valid (no pattern, enum or format).
+FREE_TEXT_FORM_FIELDS = _form_fields(
+    OPENAPI,
+    lambda field: field.get("type") == "string" and not {"pattern", "enum", "format"} & set(field),
+)
+# Fields that are not lists: one part each on the wire.
+ONE_VALUE_FORM_FIELDS = _form_fields(OPENAPI, lambda field: field.get("type") != "array")
+# Fields that are lists of files: one part per file.
+FILE_LIST_FORM_FIELDS = _form_fields(
+    OPENAPI, lambda field: field.get("items", {}).get("format") == "binary"
+)
 
 
 def _same_on_the_wire_as_valid(path: str, body: object) -> bool:
