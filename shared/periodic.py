@@ -16,17 +16,25 @@ log = logging.getLogger(__name__)
 
 
 def every(
-    interval_s: float, body: Callable[[], Awaitable[None]], *, name: str
+    interval_s: float,
+    body: Callable[[], Awaitable[None]],
+    *,
+    name: str,
+    first_after_s: float | None = None,
 ) -> asyncio.Task[None]:
-    """A task running ``body`` every ``interval_s`` seconds until cancelled."""
+    """A task running ``body`` every ``interval_s`` seconds until cancelled; the first time
+    after ``first_after_s`` (default: one interval)."""
     if interval_s <= 0:
         raise ValueError("a timer's interval must be positive")
-    return asyncio.create_task(_repeat(interval_s, body, name), name=f"timer:{name}")
+    first = interval_s if first_after_s is None else first_after_s
+    return asyncio.create_task(_repeat(interval_s, body, name, first), name=f"timer:{name}")
 
 
-async def _repeat(interval_s: float, body: Callable[[], Awaitable[None]], name: str) -> None:
+async def _repeat(
+    interval_s: float, body: Callable[[], Awaitable[None]], name: str, first_after_s: float
+) -> None:
     loop = asyncio.get_running_loop()
-    due = loop.time() + interval_s
+    due = loop.time() + first_after_s
     while True:
         await asyncio.sleep(max(0.0, due - loop.time()))
         try:

@@ -5,8 +5,15 @@ events, so a rebuild of the read model must not lose them), every access by ``_i
 
 - ``webhooks``: one document per owner, ``hooks|<owner>``, holding that owner's endpoints.
   The deliverer reads the one document of an event's owner, so no global index is needed.
-- ``webhook_attempts``: one document per endpoint and UTC day, ``<endpoint id>|<YYYY-MM-DD>``,
-  with that day's attempts in order; the API reads the last few days, one ``_id`` each.
+- ``webhook_attempts``: per endpoint and UTC day, that day's attempts in order, in buckets of
+  about :data:`ATTEMPTS_PER_BUCKET`: ``<endpoint id>|<YYYY-MM-DD>``, then ``...|1``, ``...|2``
+  (a busy endpoint's day would otherwise be one document growing with every attempt: MongoDB
+  refuses documents over 16 MB, and FerretDB rewrites a whole document on every ``$push``).
+  Each bucket counts its attempts (``count``); one with fewer than the bucket size is its
+  day's last (a day's one bucket of an earlier version, without a count, counts as full). The
+  API reads the last few days by ``_id``, the newest buckets first; the webhooks service
+  removes days past ``DOCSTREAM_WEBHOOKS_ATTEMPTS_RETENTION_DAYS``, ingest an endpoint's own
+  when it is deleted.
 
 Signatures follow the Standard Webhooks convention: ``webhook-signature: v1,<base64 of
 HMAC-SHA256(secret, "<webhook-id>.<webhook-timestamp>.<body>")>``, the key being the bytes of
@@ -23,8 +30,10 @@ import ipaddress
 import secrets
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from urllib.parse import urlsplit
 
 WEBHOOKS = "webhooks"
@@ -43,8 +52,72 @@ def hooks_id(owner: str) -> str:
     return f"hooks|{owner}"
 
 
-def attempts_id(endpoint_id: str, day: date) -> str:
-    return f"{endpoint_id}|{day.isoformat()}"
+#: Attempts per stored bucket (a soft bound: replicas recording at once may pass it a little).
+ATTEMPTS_PER_BUCKET = 500
+#: The most days of attempts kept, and read by the API (today and the days before it).
+ATTEMPT_DAYS = 30
+#: Days before the retention's edge the webhooks service removes when it starts (it may have
+#: been down while days passed the edge); afterwards it removes each day once.
+CATCH_UP_DAYS = 7
+
+
+def attempts_id(endpoint_id: str, day: date, number: int = 0) -> str:
+    """The day's first bucket keeps the plain ``<endpoint id>|<day>`` of earlier versions."""
+    first = f"{endpoint_id}|{day.isoformat()}"
+    return first if number == 0 else f"{first}|{number}"
+
+
+async def remove_day(db: Any, endpoint_id: str, day: date) -> int:
+    """Delete the endpoint's buckets of ``day``, one ``_id`` after the other, until one is
+    missing; how many were deleted."""
+    number = 0
+    while True:
+        bucket = {"_id": attempts_id(endpoint_id, day, number)}
+        if (await db[WEBHOOK_ATTEMPTS].delete_one(bucket)).deleted_count == 0:
+            return number
+        number += 1
+
+
+async def bucket_counts(
+    collection: Any, endpoint_id: str, day: date, per_bucket: int = ATTEMPTS_PER_BUCKET
+) -> list[int]:
+    """How many attempts each of the endpoint's buckets of ``day`` holds, in order: each read
+    by ``_id`` (its count only), until one that is not full (the day's last). A bucket of an
+    earlier version has no count: it counts as full, so that the walk, and the next attempt,
+    go on past it."""
+    counts: list[int] = []
+    while True:
+        found = await collection.find_one(
+            {"_id": attempts_id(endpoint_id, day, len(counts))}, {"count": 1}
+        )
+        if found is None:
+            return counts
+        counts.append(int(found.get("count", per_bucket)))
+        if counts[-1] < per_bucket:
+            return counts
+
+
+async def newest_attempts(
+    collection: Any,
+    endpoint_id: str,
+    days: Sequence[date],
+    limit: int,
+    per_bucket: int = ATTEMPTS_PER_BUCKET,
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` of the endpoint's attempts on ``days`` (newest day first), newest first:
+    the days' buckets are counted at once, then read from the newest back, as far as needed."""
+    counts = await asyncio.gather(
+        *(bucket_counts(collection, endpoint_id, day, per_bucket) for day in days)
+    )
+    items: list[dict[str, Any]] = []
+    for day, buckets in zip(days, counts, strict=True):
+        for number in reversed(range(len(buckets))):
+            found = await collection.find_one({"_id": attempts_id(endpoint_id, day, number)})
+            if found is not None:
+                items.extend(reversed(found.get("attempts") or []))
+            if len(items) >= limit:
+                return items[:limit]
+    return items
 
 
 def new_endpoint_id() -> str:

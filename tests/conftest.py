@@ -11,11 +11,12 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from deploy.launcher import Stack, StackConfig
 from deploy.launcher.config import Ports
@@ -93,3 +94,15 @@ def mongo_url(infra: Stack) -> str:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(infra: Stack) -> str:
     return infra.cfg.bootstrap
+
+
+@pytest.fixture
+async def scratch_db(mongo_url: str) -> AsyncIterator[Any]:
+    """A database of its own on the session's FerretDB (timezone-aware), dropped after."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    database = client[f"scratch_{uuid.uuid4().hex[:8]}"]
+    try:
+        yield database
+    finally:
+        await client.drop_database(database.name)
+        await client.close()

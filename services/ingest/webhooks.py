@@ -25,14 +25,17 @@ from services.ingest.webhook_schemas import (
     WebhookView,
 )
 from shared.webhooks import (
+    ATTEMPT_DAYS,
+    CATCH_UP_DAYS,
     WEBHOOK_ATTEMPTS,
     WEBHOOKS,
     EndpointRefusedError,
-    attempts_id,
     hooks_id,
     new_endpoint_id,
     new_secret,
+    newest_attempts,
     parse_networks,
+    remove_day,
     resolve_endpoint,
 )
 
@@ -106,6 +109,15 @@ async def delete_webhook(request: Request, webhook_id: str, who: PrincipalDep) -
     )
     if result.modified_count == 0:  # deleted by a concurrent request
         raise ApiError(404, "not_found", "no such webhook")
+    # Its record of attempts goes with it: no one can read it any more, and the webhooks
+    # service's retention only looks at registered endpoints. Every day it may still keep.
+    today = datetime.now(UTC).date()
+    await asyncio.gather(
+        *(
+            remove_day(request.app.state.db, webhook_id, today - timedelta(days=back))
+            for back in range(ATTEMPT_DAYS + CATCH_UP_DAYS)
+        )
+    )
     return Response(status_code=204)
 
 
@@ -116,26 +128,19 @@ async def list_attempts(
     request: Request,
     webhook_id: str,
     who: PrincipalDep,
-    days: Annotated[int, Query(ge=1, le=30, description="how many UTC days back")] = 7,
+    days: Annotated[int, Query(ge=1, le=ATTEMPT_DAYS, description="how many UTC days back")] = 7,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
-    """Every attempt to deliver to the endpoint, newest first: one read per day, by ``_id``."""
+    """Every attempt to deliver to the endpoint, newest first: every read by ``_id``."""
     await _owned(request, webhook_id, who.owner)
     today = datetime.now(UTC).date()
-    collection = request.app.state.db[WEBHOOK_ATTEMPTS]
-    buckets = await asyncio.gather(
-        *(
-            collection.find_one({"_id": attempts_id(webhook_id, today - timedelta(days=back))})
-            for back in range(days)
-        )
+    found = await newest_attempts(
+        request.app.state.db[WEBHOOK_ATTEMPTS],
+        webhook_id,
+        [today - timedelta(days=back) for back in range(days)],
+        limit,
     )
-    items: list[AttemptView] = []
-    for bucket in buckets:
-        if bucket:
-            items.extend(AttemptView.model_validate(a) for a in reversed(bucket["attempts"]))
-        if len(items) >= limit:
-            break
-    return AttemptList(items=items[:limit])
+    return AttemptList(items=[AttemptView.model_validate(a) for a in found])
 
 
 async def _endpoints(request: Request, owner: str) -> list[dict[str, Any]]:

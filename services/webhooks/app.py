@@ -20,10 +20,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.webhooks.attempts import AttemptPruner
 from services.webhooks.delivery import Deliverer, Notice, notice_of
 from services.webhooks.sender import Sender
 from services.webhooks.settings import WebhooksSettings
-from shared import heap, kafka, mongo, tracing
+from shared import heap, kafka, mongo, periodic, tracing
 from shared.kafka import EventProducer
 from shared.record_consumer import Record, RecordConsumer
 from shared.web_service import add_consumer_endpoints
@@ -31,6 +32,9 @@ from shared.webhooks import parse_networks
 
 log = logging.getLogger(__name__)
 SERVICE = "webhooks"
+#: How often days past the attempts' retention are removed, and the first time after a start.
+PRUNE_EVERY_S = 3600.0
+PRUNE_FIRST_S = 60.0
 
 
 def create_app(settings: WebhooksSettings) -> FastAPI:
@@ -92,12 +96,24 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
         )
         await consumer.start()
         app.state.consumer = consumer
+        pruner = AttemptPruner(
+            lambda: client[settings.mongo_database], settings.attempts_retention_days
+        )
+        # Soon after the start (it may have been down while days passed the retention's
+        # edge), then hourly: a day crosses the edge at midnight UTC.
+        timers = {
+            "attempts-pruner": periodic.every(
+                PRUNE_EVERY_S, pruner.run, name="attempts-pruner", first_after_s=PRUNE_FIRST_S
+            )
+        }
+        app.state.timers = timers
         heap.settle()  # started: frozen, and fewer collections (shared/heap)
         try:
             yield
         finally:
             # Deliveries still running are cancelled and not committed: delivered again by
             # the partition's next owner (at-least-once, the same webhook-id).
+            await periodic.cancel(list(timers.values()))
             await consumer.stop()
             await http.aclose()
             await client.close()

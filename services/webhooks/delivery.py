@@ -2,9 +2,10 @@
 
 Each endpoint's delivery runs on its own (one slow or failing receiver holds up no other):
 up to ``attempts`` POSTs with exponential backoff and full jitter between them, each attempt
-recorded (``webhook_attempts``, by endpoint and day), then a dead letter on
-``webhooks.dlt`` when none succeeded. The ``webhook-id`` is the same for every attempt and for
-a redelivery after a crash (at-least-once), so receivers can drop duplicates.
+recorded (``webhook_attempts``, in buckets by endpoint and day: services/webhooks/attempts.py),
+then a dead letter on ``webhooks.dlt`` when none succeeded. The ``webhook-id`` is the same for
+every attempt and for a redelivery after a crash (at-least-once), so receivers can drop
+duplicates.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from services.webhooks import metrics
+from services.webhooks.attempts import AttemptLog
 from services.webhooks.sender import Result, Sender
 from services.webhooks.settings import WebhooksSettings
 from shared.events import (
@@ -34,9 +36,7 @@ from shared.events import (
 )
 from shared.kafka import EventProducer
 from shared.webhooks import (
-    WEBHOOK_ATTEMPTS,
     WEBHOOKS,
-    attempts_id,
     hooks_id,
     message_id,
 )
@@ -173,6 +173,7 @@ class Deliverer:
         self.sender = sender
         self.producer = producer
         self.registrations = Registrations(db, settings.registrations_cache_s)
+        self.attempt_log = AttemptLog(db)
 
     async def deliver(self, notice: Notice, partition: int, offset: int) -> None:
         """Returns once every interested endpoint got the notice or had it dead-lettered."""
@@ -237,11 +238,7 @@ class Deliverer:
             "duration_ms": round(result.duration_s * 1000, 1),
         }
         try:
-            await self.db()[WEBHOOK_ATTEMPTS].update_one(
-                {"_id": attempts_id(endpoint_id, now.date())},
-                {"$push": {"attempts": attempt}},
-                upsert=True,
-            )
+            await self.attempt_log.record(endpoint_id, now, attempt)
         except PyMongoError as exc:
             # The record is for people to look at; the delivery itself goes on.
             metrics.RECORD_FAILURES.inc()

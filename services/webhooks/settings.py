@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+from shared.webhooks import ATTEMPT_DAYS
 
 
 class WebhooksSettings(ServiceSettings):
@@ -30,3 +31,6 @@ class WebhooksSettings(ServiceSettings):
     #: that rarely changes; a registration or deletion takes effect within this much. 0: read
     #: for every document. Retries always read afresh (a deleted endpoint gets no more).
     registrations_cache_s: float = Field(1.0, ge=0, le=60)
+    #: Days of delivery attempts kept (today's and the days before it): at most the 30 the
+    #: API reads. Older days are removed once an hour.
+    attempts_retention_days: int = Field(ATTEMPT_DAYS, ge=1, le=ATTEMPT_DAYS)

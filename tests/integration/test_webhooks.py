@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from deploy.launcher import Stack
+from shared.webhooks import ATTEMPT_DAYS, CATCH_UP_DAYS, WEBHOOK_ATTEMPTS, attempts_id
 from tests.integration.client import Pipeline, read_topic
 from tests.integration.conftest import pipeline_config
 from tests.webhooks.receiver import Receiver, as_json
@@ -198,6 +201,15 @@ async def test_another_users_webhook_is_404_and_deleting_ends_it(
     hooks_pipeline: Pipeline, receiver: Receiver
 ) -> None:
     hook = await _register(hooks_pipeline, receiver, "hooks-carol", "/ok", ["document.failed"])
+    # Its record of attempts, as the webhooks service would have kept it: today's two buckets,
+    # and one of a day far back (a pruner that was down): all go with the endpoint.
+    cfg = hooks_pipeline.cfg
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cfg.mongo_url)
+    stored = mongo[cfg.mongo_database][WEBHOOK_ATTEMPTS]
+    today = datetime.now(UTC).date()
+    far_back = today - timedelta(days=ATTEMPT_DAYS + CATCH_UP_DAYS - 1)
+    kept = [attempts_id(hook, today), attempts_id(hook, today, 1), attempts_id(hook, far_back)]
+    await stored.insert_many([{"_id": key, "attempts": [], "count": 0} for key in kept])
     for method, path in [
         ("GET", f"/v1/webhooks/{hook}"),
         ("GET", f"/v1/webhooks/{hook}/attempts"),
@@ -215,3 +227,8 @@ async def test_another_users_webhook_is_404_and_deleting_ends_it(
     assert gone.status_code == 404
     listed = await _call(hooks_pipeline, "GET", "/v1/webhooks", "hooks-carol")
     assert listed.json()["items"] == []
+    try:
+        left = [await stored.find_one({"_id": key}) for key in kept]
+        assert left == [None, None, None]
+    finally:
+        await mongo.close()

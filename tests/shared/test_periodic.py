@@ -1,4 +1,4 @@
-"""Timers in the service's own loop (shared/periodic.py), what faust's ``app.timer`` was."""
+"""Timers in a service's own loop (shared/periodic.py), what faust's ``app.timer`` was."""
 
 from __future__ import annotations
 
@@ -24,6 +24,21 @@ async def test_the_first_run_is_one_interval_after_the_start_then_every_interval
     assert timer.cancelled()
     assert 3 <= len(runs) <= 5
     assert runs[0] >= 0.045
+
+
+async def test_the_first_run_may_come_sooner_than_the_interval() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    runs: list[float] = []
+
+    async def body() -> None:
+        runs.append(loop.time() - started)
+
+    timer = periodic.every(10.0, body, name="hourly", first_after_s=0.02)
+    await asyncio.sleep(0.2)
+    await periodic.cancel([timer])
+    assert len(runs) == 1  # at 0.02 s; the next one would be 10 s later
+    assert runs[0] >= 0.015
 
 
 async def test_a_body_that_raises_is_logged_and_the_timer_keeps_going(

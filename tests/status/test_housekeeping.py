@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.status.housekeeping import Housekeeping, record_finished
 from services.status.settings import StatusSettings
@@ -19,14 +16,8 @@ TODAY = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(mongo_url: str) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
-    database = client[f"house_{uuid.uuid4().hex[:8]}"]
-    try:
-        yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
+def db(scratch_db: Any) -> Any:
+    return scratch_db
 
 
 async def _finished(

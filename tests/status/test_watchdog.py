@@ -3,13 +3,10 @@ what it leaves alone."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.status.settings import StatusSettings
 from services.status.watchdog import Watchdog
@@ -29,14 +26,8 @@ SETTINGS = StatusSettings(
 
 
 @pytest.fixture
-async def db(mongo_url: str) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
-    database = client[f"watchdog_{uuid.uuid4().hex[:8]}"]
-    try:
-        yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
+def db(scratch_db: Any) -> Any:
+    return scratch_db
 
 
 def _doc(doc_id: str, status: str, idle_s: float, *, partition: int = 0, **extra: Any) -> Any:
