@@ -133,7 +133,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await kafka.prepare(settings)
         # Before any record: e.g. a cancel sent while this replica was down must be known.
-        await resources.start()
+        try:
+            await resources.start()
+        except BaseException:
+            await resources.stop()  # those that did start
+            raise
         slots = asyncio.Semaphore(concurrency)
 
         async def run(record: Record) -> None:
@@ -168,10 +172,12 @@ def create_app(
         finally:
             if watching is not None:
                 watching.cancel()
-            # Records still running are cancelled and not committed: the partition's next
-            # owner handles them again (at-least-once).
-            await consumer.stop()
-            await resources.stop()
+            try:
+                # Records still running are cancelled and not committed: the partition's next
+                # owner handles them again (at-least-once).
+                await consumer.stop()
+            finally:
+                await resources.stop()
 
     app = FastAPI(title=f"docstream {service}", lifespan=lifespan, openapi_url=None)
     add_consumer_endpoints(app, service, parts=lambda: _stopped(app, resources))
