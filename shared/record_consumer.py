@@ -12,7 +12,9 @@ relied on faust for, and nothing else:
 - at-least-once by hand: ``enable_auto_commit=False``, and only offsets of *finished* records
   are committed. A handler may finish a record later than it returns (a task beside the
   consumer), so records finish out of order; per partition the commit goes up to the first
-  record still unfinished, as faust's acks do (:class:`PartitionOffsets`);
+  record still unfinished, as faust's acks do (:class:`PartitionOffsets`). With
+  ``max_running``, at most that many such tasks run at once: the consumer hands out the next
+  record only once one of them is done;
 - commits every ``commit_interval_s`` (or sooner after ``commit_every`` finished records), on
   partition revocation (a rebalance) and on stop.
 
@@ -185,6 +187,7 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         session_timeout_s: float = 10.0,
         max_poll_interval_s: float = 600.0,
         max_records: int = 500,
+        max_running: int | None = None,
         poll_timeout_s: float = 0.5,
         commit_interval_s: float = 1.0,
         commit_every: int = 100,
@@ -218,6 +221,9 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             "fetch_min_bytes": fetch_min_bytes,
         }
         self._max_records = max_records
+        self._max_running = max_running
+        #: Set each time a record's future is done: a free place when max_running is reached.
+        self._one_done = asyncio.Event()
         self._poll_timeout_ms = int(poll_timeout_s * 1000)
         self._commit_interval_s = commit_interval_s
         self._commit_every = commit_every
@@ -433,6 +439,11 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
     async def _handle(self, partition: PartitionOffsets, record: Record) -> None:
         handler = self._handler
         assert handler is not None  # per record, not in batches
+        if self._max_running is not None:
+            # The consumer waits for a free place: the records behind stay unread meanwhile.
+            while len(self._running) >= self._max_running:
+                self._one_done.clear()
+                await self._one_done.wait()
         future = await until_done(record, lambda: handler(record))
         offset = record.offset
         if future is None:
@@ -444,6 +455,7 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
 
         def done(future: asyncio.Future[Any]) -> None:
             self._running.discard(future)
+            self._one_done.set()
             if future.cancelled():
                 return  # not finished: read again after a restart or rebalance
             error = future.exception()

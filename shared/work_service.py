@@ -35,7 +35,6 @@ from fastapi import FastAPI
 
 from shared import heap, kafka, tracing
 from shared.kafka import EventProducer
-from shared.lag import group_prefix
 from shared.record_consumer import Record, RecordConsumer, until_done
 from shared.settings import ServiceSettings
 from shared.stage_watch import InFlight, StageWatch
@@ -138,24 +137,16 @@ def create_app(
         except BaseException:
             await resources.stop()  # those that did start
             raise
-        slots = asyncio.Semaphore(concurrency)
-
-        async def run(record: Record) -> None:
-            try:
-                await handle_until_done(record, resources.in_flight, handle)
-            finally:
-                slots.release()
 
         async def take(record: Record) -> asyncio.Future[None]:
-            # At most ``concurrency`` records in hand: the consumer waits for a free slot.
-            await slots.acquire()
-            return asyncio.create_task(run(record))
+            return asyncio.create_task(handle_until_done(record, resources.in_flight, handle))
 
         consumer = RecordConsumer.for_service(
             service,
             settings,
             [topic],
             take,
+            max_running=concurrency,
             # A record ends the broker's wait at once (fetch_min_bytes 1): the wait only spaces
             # an idle member's polls, 1.5 s as faust's driver had them (not 0.5 s).
             fetch_max_wait_s=STAGE_FETCH_WAIT_S,
@@ -218,7 +209,7 @@ def _stage_watch(
     return StageWatch(
         in_flight,
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        group=f"{group_prefix(settings.topic_prefix)}{service}",
+        group=consumer.group,
         assignment=assignment,
         on_stall=restart,
         slow_after_s=settings.slow_record_s,

@@ -42,7 +42,6 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
         settings.kafka_bootstrap_servers, client_id="docstream-webhooks", retry_forever=True
     )
     allowed = parse_networks(settings.allowed_networks)
-    slots = asyncio.Semaphore(settings.max_in_flight)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,14 +73,11 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
                     "webhook delivery crashed",
                     extra={"document_id": notice.document_id, "offset": record.offset},
                 )
-            finally:
-                slots.release()
 
         async def handle(record: Record) -> asyncio.Future[None] | None:
             notice = notice_of(record.value) if record.value is not None else None
             if notice is None:
                 return None  # most records: finished at once
-            await slots.acquire()  # at most max_in_flight deliveries: the consumer waits
             return asyncio.create_task(deliver(record, notice))
 
         consumer = RecordConsumer.for_service(
@@ -89,6 +85,8 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
             settings,
             [settings.topics.events],
             handle,
+            # At most max_in_flight deliveries: past that, the consumer waits.
+            max_running=settings.max_in_flight,
             # Nine records in ten are skipped: the broker gathers them for up to half a
             # second (a notice waits that long at most) instead of a round trip per record.
             fetch_max_wait_s=0.5,

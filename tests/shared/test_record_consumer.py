@@ -159,6 +159,26 @@ async def test_commits_go_up_to_the_first_record_still_running_per_partition() -
     assert consumer.in_flight == 0
 
 
+async def test_with_max_running_the_next_record_waits_for_a_place() -> None:
+    script, kafka = Script(), FakeKafka()
+    consumer = RecordConsumer(
+        "unused:9092", "group", [TOPIC], script, commit_every=1000, max_running=2
+    )
+    consumer._consumer = kafka
+    await consumer.on_partitions_assigned([P0, P1])
+    await _feed(consumer, record(0, 0, b"task"), record(1, 0, b"task"))
+    third = asyncio.ensure_future(_feed(consumer, record(0, 1), record(0, 2, b"task")))
+    await _settle()
+    assert not third.done(), "two tasks run: even a skipped record waits behind them"
+    assert set(script.gates) == {(0, 0), (1, 0)}
+    script.finish(1, 0)
+    await _settle()
+    await third  # a place came free: the next records went on, the last in a task
+    assert set(script.gates) == {(0, 0), (1, 0), (0, 2)}
+    assert consumer.in_flight == 2
+    await consumer.stop()
+
+
 async def test_a_cancelled_record_is_never_committed_and_stop_cancels_what_runs() -> None:
     script, kafka = Script(), FakeKafka()
     consumer = await _consumer(script, kafka)
