@@ -12,9 +12,11 @@ published, which is too late for the two questions asked here before answering:
 
 Both are single documents addressed by ``_id`` (``idem|owner|key``, ``sha|owner|sha256``), the
 one filter FerretDB serves without decoding the whole collection, so their cost does not grow
-with the number stored. Ingest treats a claim older than the key's lifetime as absent (claims
-carry ``created_at``); nothing removes old claims yet, so the collection keeps one small
-document per idempotent request and per distinct content.
+with the number stored. A claim carries ``expires_at``, the end of its key's lifetime; past it
+the claim counts as absent, and :class:`ClaimPruner` removes it (FerretDB 1.x has no TTL
+index, so ingest does it on a timer, on MongoDB too: one mechanism, tested here). A content
+pointer has no ``expires_at``: it lives as long as its document (the status service removes it
+with a deleted document).
 """
 
 from __future__ import annotations
@@ -23,16 +25,21 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING, DeleteOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from services.ingest import metrics
 from services.ingest.errors import ApiError
 from shared.readmodel import ADMISSIONS, content_pointer_id
 
 log = logging.getLogger(__name__)
+#: The field a claim (and a pruning run's slot) expires by; indexed for the pruner's query.
+EXPIRES_AT = "expires_at"
 
 
 def idem_id(owner: str, key: str) -> str:
@@ -67,8 +74,14 @@ class Admissions:
         deadline = asyncio.get_running_loop().time() + self.wait_s
         while True:
             try:
+                now = datetime.now(UTC)
                 await self.collection.insert_one(
-                    {"_id": _id, "fingerprint": print_, "created_at": datetime.now(UTC)}
+                    {
+                        "_id": _id,
+                        "fingerprint": print_,
+                        "created_at": now,
+                        EXPIRES_AT: now + self.key_ttl,
+                    }
                 )
                 return None
             except DuplicateKeyError:
@@ -76,7 +89,7 @@ class Admissions:
             held = await self.collection.find_one({"_id": _id})
             if held is None:
                 continue  # released or expired between our insert and read: try again
-            if _aware(held["created_at"]) < datetime.now(UTC) - self.key_ttl:
+            if _expired(held, datetime.now(UTC), self.key_ttl):
                 # Expired: the key may be used again as new. (Housekeeping would have removed it.)
                 await self.collection.delete_one({"_id": _id})
                 continue
@@ -98,7 +111,11 @@ class Admissions:
                 )
             await asyncio.sleep(0.05)
 
-    async def answer(self, owner: str, key: str, answer: Answer) -> None:
+    async def answer(self, owner: str, key: str, answer: Answer, print_: str) -> None:
+        """Stored with the claim, or as a new claim if it vanished meanwhile (the pruner may
+        remove a claim that expired and was made again while it ran: its find and its delete
+        are two steps)."""
+        now = datetime.now(UTC)
         await self.collection.update_one(
             {"_id": idem_id(owner, key)},
             {
@@ -108,9 +125,15 @@ class Admissions:
                         "body": answer.body,
                         "headers": answer.headers,
                     },
-                    "answered_at": datetime.now(UTC),
-                }
+                    "answered_at": now,
+                },
+                "$setOnInsert": {
+                    "fingerprint": print_,
+                    "created_at": now,
+                    EXPIRES_AT: now + self.key_ttl,
+                },
             },
+            upsert=True,
         )
 
     async def release(self, owner: str, key: str) -> None:
@@ -151,6 +174,74 @@ class Admissions:
             )
         except PyMongoError as exc:
             log.warning("first-copy pointer not replaced", extra={"error": repr(exc)})
+
+
+def _expired(claim: dict[str, Any], now: datetime, key_ttl: timedelta) -> bool:
+    """Past its ``expires_at``, or older than the key lifetime configured now (which may have
+    been shortened since; claims of earlier versions have no ``expires_at``)."""
+    ends = claim.get(EXPIRES_AT)
+    if ends is not None and _aware(ends) <= now:
+        return True
+    return _aware(claim["created_at"]) < now - key_ttl
+
+
+class ClaimPruner:
+    """Removes expired claims, ``batch`` at a time: their ids are found by ``expires_at``
+    (indexed), then deleted by ``_id`` in one bulk write, the one filter FerretDB serves
+    without reading the whole collection (measured on FerretDB 1.24 with 150,000 documents:
+    one ``delete_many`` by ``$in`` of 1,000 ids took ~6 s; 5,000 deletes by ``_id`` in a bulk
+    write 1.3 s; and a ``delete_many`` matching more than ~32,000 documents fails there, as
+    SQLite refuses so many statement variables).
+
+    Several ingest replicas share the work by the hour: each run first inserts the hour's slot
+    (``prune|<hour>``); the replica whose insert fails leaves the hour to the one that made it.
+    A slot expires like a claim, so the pruner removes old slots too."""
+
+    def __init__(
+        self,
+        db: Any,
+        *,
+        batch: int = 5_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.collection = db[ADMISSIONS]
+        self.batch = batch
+        self.clock = clock
+        self._indexed = False
+
+    async def run(self) -> int:
+        """One run (none when another replica has this hour); returns the claims removed."""
+        if not self._indexed:
+            await self.collection.create_index([(EXPIRES_AT, ASCENDING)])
+            self._indexed = True
+        now = self.clock()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        try:
+            await self.collection.insert_one(
+                {"_id": f"prune|{hour:%Y-%m-%dT%H}", EXPIRES_AT: hour + timedelta(days=1)}
+            )
+        except DuplicateKeyError:
+            return 0
+        removed = await self.remove_expired(now)
+        if removed:
+            log.info("expired idempotency claims removed", extra={"claims": removed})
+        return removed
+
+    async def remove_expired(self, now: datetime) -> int:
+        removed = 0
+        while True:
+            expired = self.collection.find({EXPIRES_AT: {"$lt": now}}, {"_id": 1})
+            ids = [found["_id"] async for found in expired.limit(self.batch)]
+            if not ids:
+                return removed
+            result = await self.collection.bulk_write(
+                [DeleteOne({"_id": _id}) for _id in ids], ordered=False
+            )
+            deleted = int(result.deleted_count)
+            removed += deleted
+            metrics.CLAIMS_REMOVED.inc(deleted)
+            if len(ids) < self.batch:
+                return removed
 
 
 def _aware(value: datetime) -> datetime:

@@ -16,7 +16,7 @@ from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest import deletion, queries, uploads, web, webhooks
-from services.ingest.admissions import Admissions
+from services.ingest.admissions import Admissions, ClaimPruner
 from services.ingest.errors import (
     ApiError,
     Problem,
@@ -29,7 +29,7 @@ from services.ingest.publishing import Publisher
 from services.ingest.routes import router
 from services.ingest.schemas import upload_request_body
 from services.ingest.settings import IngestSettings
-from shared import heap, mongo
+from shared import heap, mongo, periodic
 from shared.blobs import open_blob_store
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import FollowedDatabase, ReadModel, follow
@@ -57,6 +57,18 @@ def create_app(settings: IngestSettings) -> FastAPI:
             key_ttl_s=settings.idempotency_ttl_s,
             wait_s=settings.idempotency_wait_s,
         )
+        pruner = ClaimPruner(app.state.db)
+
+        async def prune() -> None:
+            await pruner.run()
+
+        # Not at once: a restarted replica starts serving first (the hour's slot makes it a
+        # no-op when a replica ran it this hour already).
+        timers = [
+            periodic.every(
+                settings.idempotency_prune_every_s, prune, name="idempotency", first_after_s=60
+            )
+        ]
         followed = FollowedDatabase(client, settings.mongo_database)
         await followed.refresh()
         app.state.read_model = ReadModel(
@@ -73,6 +85,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             yield
         finally:
             follower.cancel()
+            await periodic.cancel(timers)
             await app.state.publisher.close()
             await producer.stop()
             await client.close()

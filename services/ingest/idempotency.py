@@ -93,7 +93,7 @@ async def once(
         await _release(admissions, owner, key)
     else:
         # Stored before answering: a retry that comes after this answer finds it.
-        await admissions.answer(owner, key, answer)
+        await admissions.answer(owner, key, answer, print_)
     return respond(answer)
 
 

@@ -23,3 +23,7 @@ WEBHOOK_REGISTRATIONS = Counter(
     "Webhook registrations by outcome (registered, or the reason they were refused).",
     ["outcome"],
 )
+CLAIMS_REMOVED = Counter(
+    "docstream_ingest_idempotency_claims_removed_total",
+    "Idempotency claims removed after their key expired (DOCSTREAM_INGEST_IDEMPOTENCY_TTL_S).",
+)

@@ -26,6 +26,8 @@ class IngestSettings(ServiceSettings):
     duplicates: Literal["link", "reject", "process"] = "link"
     #: How long an Idempotency-Key is remembered.
     idempotency_ttl_s: float = Field(24 * 3600.0, gt=0)
+    #: How often expired keys are removed (once an hour across all replicas; see admissions).
+    idempotency_prune_every_s: float = Field(3600.0, gt=0)
     #: How long a retry waits for the first request with its key to answer (then 409).
     idempotency_wait_s: float = Field(15.0, ge=0)
     #: Networks webhook endpoints may point into besides public addresses, comma-separated

@@ -1,0 +1,104 @@
+"""Expired Idempotency-Key claims are removed (ingest's ClaimPruner), on the session's FerretDB.
+
+Before the pruner, a claim was only ever ignored once expired: the admissions collection kept
+one document per idempotent request for ever.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.ingest.admissions import Admissions, Answer, ClaimPruner, idem_id
+from shared.readmodel import ADMISSIONS, content_pointer_id
+
+A_DAY = 24 * 3600.0
+
+
+def _admissions(db: Any, ttl_s: float) -> Admissions:
+    return Admissions(db, key_ttl_s=ttl_s, wait_s=0)
+
+
+async def _ids(db: Any) -> set[str]:
+    return {doc["_id"] async for doc in db[ADMISSIONS].find({}, {"_id": 1})}
+
+
+async def test_expired_claims_go_and_fresh_claims_and_content_pointers_stay(
+    scratch_db: Any,
+) -> None:
+    short, long = _admissions(scratch_db, 0.001), _admissions(scratch_db, A_DAY)
+    for n in range(5):
+        assert await short.claim("alice", f"old-{n}", "print") is None
+    await short.answer("alice", "old-0", Answer(202, {"id": "d1"}, {}), "print")
+    assert await long.claim("alice", "fresh", "print") is None
+    await long.remember("alice", "ab" * 32, "d1")
+    now = datetime.now(UTC) + timedelta(seconds=1)
+
+    pruner = ClaimPruner(scratch_db, batch=2, clock=lambda: now)
+    assert await pruner.run() == 5  # in batches of 2: 2, 2, 1
+
+    kept = await _ids(scratch_db)
+    assert idem_id("alice", "fresh") in kept
+    assert content_pointer_id("alice", "ab" * 32) in kept
+    assert not any(_id.startswith(idem_id("alice", "old-")) for _id in kept)
+    # What the pruner finds by is indexed (on MongoDB the query uses it).
+    indexes = await scratch_db[ADMISSIONS].index_information()
+    assert any(spec["key"] == [("expires_at", 1)] for spec in indexes.values())
+
+
+async def test_one_replica_runs_an_hour_and_the_next_hour_runs_again(scratch_db: Any) -> None:
+    short = _admissions(scratch_db, 0.001)
+    assert await short.claim("bob", "k1", "print") is None
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    first, second = ClaimPruner(scratch_db, clock=lambda: now), ClaimPruner(scratch_db)
+    second.clock = lambda: now
+    assert await first.run() == 1
+
+    assert await short.claim("bob", "k2", "print") is None
+    assert await second.run() == 0  # this hour's slot is taken: another replica ran it
+    assert idem_id("bob", "k2") in await _ids(scratch_db)
+
+    later = now + timedelta(hours=1)
+    second.clock = lambda: later
+    assert await second.run() == 1
+    assert idem_id("bob", "k2") not in await _ids(scratch_db)
+
+
+async def test_slots_expire_like_claims(scratch_db: Any) -> None:
+    now = datetime.now(UTC)
+    pruner = ClaimPruner(scratch_db, clock=lambda: now)
+    await pruner.run()
+    slots = {_id for _id in await _ids(scratch_db) if _id.startswith("prune|")}
+    assert len(slots) == 1
+
+    two_days_on = now + timedelta(days=2)
+    pruner.clock = lambda: two_days_on
+    await pruner.run()
+    assert {_id for _id in await _ids(scratch_db) if _id.startswith("prune|")} == {
+        f"prune|{two_days_on:%Y-%m-%dT%H}"
+    }
+
+
+async def test_an_answer_is_kept_even_when_its_claim_vanished_meanwhile(scratch_db: Any) -> None:
+    """The pruner finds expired ids, then deletes them by id: a claim that expired and was
+    made again in between is deleted with them. Its holder's answer must still be stored, or
+    a retry would do the work again."""
+    admissions = _admissions(scratch_db, A_DAY)
+    assert await admissions.claim("carol", "k", "print") is None
+    await scratch_db[ADMISSIONS].delete_one({"_id": idem_id("carol", "k")})  # the pruner
+
+    await admissions.answer("carol", "k", Answer(202, {"id": "d9"}, {"Location": "/x"}), "print")
+
+    replay = await admissions.claim("carol", "k", "print")
+    assert replay == Answer(202, {"id": "d9"}, {"Location": "/x"})
+    stored = await scratch_db[ADMISSIONS].find_one({"_id": idem_id("carol", "k")})
+    assert stored["expires_at"] > datetime.now(UTC) + timedelta(hours=23)
+
+
+async def test_a_claim_past_its_expiry_is_taken_as_new(scratch_db: Any) -> None:
+    short = _admissions(scratch_db, 0.001)
+    assert await short.claim("dave", "k", "print") is None
+    await short.answer("dave", "k", Answer(202, {"id": "d1"}, {}), "print")
+    # Another request with the same key, after the key expired: it is new, even for another
+    # fingerprint (the old request is forgotten).
+    assert await short.claim("dave", "k", "other print") is None
