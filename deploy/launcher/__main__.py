@@ -14,6 +14,7 @@ import os
 import signal
 from pathlib import Path
 
+from deploy.launcher import prometheus
 from deploy.launcher.config import REPLICABLE, Ports, StackConfig
 from deploy.launcher.install import install_all, say
 from deploy.launcher.stack import Stack
@@ -41,9 +42,14 @@ def config_from_env() -> StackConfig:
     return cfg
 
 
-def _banner(cfg: StackConfig) -> None:
+def _banner(cfg: StackConfig, prometheus_url: str | None) -> None:
     token = issue_token(cfg.ensure_secret(), "dev")
     p = cfg.ports
+    monitoring = (
+        f"{prometheus_url} (alerts: {prometheus_url}/alerts)"
+        if prometheus_url
+        else "not started: `make prometheus-deps` installs it"
+    )
     print(
         f"""
 docstream is running. Ctrl-C stops everything.
@@ -55,6 +61,7 @@ docstream is running. Ctrl-C stops everything.
   Metrics       http://127.0.0.1:{p.ingest}/metrics (ingest)  :{p.gateway} (gateway)
                 :{p.extractor} (extractor)  :{p.analyzer} (analyzer)  :{p.status} (status)
                 :{p.webhooks} (webhooks)
+  Prometheus    {monitoring}
   Kafka         {cfg.bootstrap}      MongoDB (FerretDB)  {cfg.mongo_url}
   Logs          {cfg.data_dir / "logs"}
 
@@ -75,7 +82,10 @@ async def _serve(stack: Stack, with_services: bool) -> int:
         await stack.start_infra()
         if with_services:
             await stack.start_services()
-            _banner(stack.cfg)
+            monitoring = None
+            if prometheus.binary() is not None:
+                monitoring = await stack.start_prometheus()
+            _banner(stack.cfg, monitoring)
         else:
             say(f"infrastructure only; Kafka {stack.cfg.bootstrap}, MongoDB {stack.cfg.mongo_url}")
         # The supervisor restarts whatever exits; only a crash loop ends the run.

@@ -45,6 +45,7 @@ class Ports:
     status: int = 8003
     analyzer: int = 8004
     webhooks: int = 8005
+    prometheus: int = 9090
 
     @classmethod
     def free(cls) -> Ports:

@@ -19,6 +19,7 @@ from deploy.launcher.infra import (
 )
 from deploy.launcher.install import install_ferretdb, install_kafka, say
 from deploy.launcher.processes import ManagedProcess
+from deploy.launcher.prometheus import prometheus_process
 from deploy.launcher.supervisor import Probe, Supervisor, Unit
 from shared.kafka import ensure_topics, wait_for_kafka
 from shared.mongo import wait_for_mongo
@@ -176,6 +177,29 @@ class Stack:
             )
         labels = ", ".join(inst.name for inst in new)
         say(f"services {labels} healthy in {time.monotonic() - started:.1f}s")
+
+    async def start_prometheus(self, *, scrape_interval_s: float = 5.0) -> str:
+        """Prometheus scraping every service instance started so far, with the alert rules;
+        supervised like the rest (restarted on the same data and port). Its URL."""
+        targets = {
+            name: [inst.port for inst in instances] for name, instances in self.instances.items()
+        }
+        proc = prometheus_process(self.cfg, targets, scrape_interval_s)
+        url = f"http://127.0.0.1:{self.cfg.ports.prometheus}"
+        proc.start()
+        # Stopped after the services, with the infrastructure (it scrapes them to the end).
+        self.infra.insert(0, proc)
+        ready = self._http_probe(f"{url}/-/ready")
+        deadline = time.monotonic() + 30.0
+        while not await ready():
+            if not proc.alive():
+                raise RuntimeError(f"prometheus exited during start:\n{proc.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"prometheus not ready in 30 s:\n{proc.log_tail()}")
+            await asyncio.sleep(0.2)
+        self.supervisor.add(Unit(proc, "prometheus", probe=ready))
+        say(f"Prometheus on {url}, scraping {sum(map(len, targets.values()))} instances")
+        return url
 
     @staticmethod
     def _http_probe(url: str) -> Probe:

@@ -5,73 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from deploy.launcher import StackConfig
-from deploy.launcher.config import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-RULES = REPO / "deploy" / "prometheus" / "rules"
 JOBS = ("ingest", "gateway", "extractor", "analyzer", "status")
 
 
 class Prometheus:
-    """Debian's prometheus, scraping the stack's five services every second, with our rules."""
+    """The stack's Prometheus (``Stack.start_prometheus``, as ``make run`` starts it), queried."""
 
-    def __init__(self, cfg: StackConfig) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="docstream-prometheus-"))
-        scrape = "\n".join(
-            f"  - job_name: {job}\n"
-            f"    static_configs: [{{ targets: ['127.0.0.1:{getattr(cfg.ports, job)}'] }}]"
-            for job in JOBS
-        )
-        (self.dir / "prometheus.yml").write_text(
-            "global: { scrape_interval: 1s, evaluation_interval: 1s }\n"
-            f"rule_files: ['{RULES}/*.yml']\n"
-            f"scrape_configs:\n{scrape}\n"
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Prometheus:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError("prometheus is missing: make prometheus-deps")
-        log = (self.dir / "prometheus.log").open("wb")
-        self._proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={self.dir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError((self.dir / "prometheus.log").read_text()[-2000:])
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(timeout=15)
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     async def query(self, expr: str) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as client:

@@ -19,6 +19,7 @@ import yaml
 from deploy.grafana import dashboards
 from deploy.launcher import Stack
 from deploy.launcher.objectstore import S3Server
+from deploy.launcher.stack import SERVICES
 from tests.analyzer.gemini_stub import GeminiStub, error
 from tests.integration.client import Pipeline
 from tests.integration.conftest import pipeline_config
@@ -56,19 +57,17 @@ def ops(infra: Stack) -> Iterator[Ops]:
         )
         # INFO: the lines each service writes per document are what the trace test greps.
         stack = Stack(replace(cfg, log_level="INFO"))
-        prometheus = Prometheus(stack.cfg)
         try:
-            asyncio.run(_start(stack))
-            prometheus.start()
+            prometheus = Prometheus(asyncio.run(_start(stack)))
             yield Ops(Pipeline(stack.cfg), prometheus, stub)
         finally:
-            prometheus.stop()
             stack.stop()
 
 
-async def _start(stack: Stack) -> None:
+async def _start(stack: Stack) -> str:
     await stack.start_services()
     await stack.wait_consumers_ready()
+    return await stack.start_prometheus(scrape_interval_s=1)
 
 
 async def _upload(ops: Ops, data: bytes = TEXT, headers: dict[str, str] | None = None) -> str:
@@ -109,6 +108,29 @@ async def test_every_service_metrics_pass_promtool(ops: Ops) -> None:
             )
             assert result.returncode == 0, f"{job}: {result.stdout}{result.stderr}"
             assert f"docstream_{job}" in text or job == "status"
+
+
+async def test_prometheus_scrapes_every_service_with_the_alert_rules(ops: Ops) -> None:
+    """The Prometheus ``make run`` starts: every service up (webhooks too), rules loaded."""
+    up: dict[str, str] = {}
+    for _ in range(40):
+        result = (await ops.prometheus.query("up"))["data"]["result"]
+        up = {r["metric"]["job"]: r["value"][1] for r in result}
+        if set(up) == set(SERVICES):
+            break
+        await asyncio.sleep(0.25)
+    assert up == {service: "1" for service in SERVICES}
+    async with httpx.AsyncClient(timeout=10) as client:
+        rules = (await client.get(f"{ops.prometheus.url}/api/v1/rules")).json()
+    loaded = {rule["name"] for group in rules["data"]["groups"] for rule in group["rules"]}
+    written = {
+        rule["alert"]
+        for path in (REPO / "deploy" / "prometheus" / "rules").glob("*.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert written and written <= loaded
 
 
 async def test_prometheus_counts_the_completed_documents(ops: Ops) -> None:

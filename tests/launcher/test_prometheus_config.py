@@ -1,0 +1,35 @@
+"""The Prometheus configuration the launcher writes: valid for the real promtool, one job per
+service and a target per instance (replicas each on their own port)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from deploy.launcher.prometheus import RULES, scrape_config
+
+
+def test_every_instance_is_a_target_of_its_service_job() -> None:
+    config = yaml.safe_load(scrape_config({"ingest": [8000], "extractor": [8002, 41234]}, 5))
+    jobs = {
+        job["job_name"]: [t for c in job["static_configs"] for t in c["targets"]]
+        for job in config["scrape_configs"]
+    }
+    assert jobs == {
+        "ingest": ["127.0.0.1:8000"],
+        "extractor": ["127.0.0.1:8002", "127.0.0.1:41234"],
+    }
+    assert config["global"] == {"scrape_interval": "5s", "evaluation_interval": "5s"}
+    assert config["rule_files"] == [f"{RULES}/*.yml"]
+
+
+def test_promtool_accepts_the_configuration_and_its_rules(tmp_path: Path) -> None:
+    path = tmp_path / "prometheus.yml"
+    path.write_text(scrape_config({"status": [8003], "webhooks": [8005, 8105]}, 1))
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
