@@ -66,14 +66,14 @@ class ServiceSettings(BaseSettings):
         10.0, ge=6.0, le=90.0, validation_alias=_common("consumer_session_timeout_s")
     )
 
-    #: A work agent logs a record still in flight after this long (again every this long),
+    #: A consumer service logs a record still in flight after this long (again every this long),
     #: with where it waits. 0: never.
     slow_record_s: float = Field(300.0, ge=0, validation_alias=_common("slow_record_s"))
-    #: A work agent with records waiting on its partitions, none in flight and none taken for
+    #: A consumer service with records waiting on its partitions, none in flight and none taken for
     #: this long has a stalled consumer: it exits to be restarted. 0: never.
     consumer_stall_s: float = Field(120.0, ge=0, validation_alias=_common("consumer_stall_s"))
     #: Tests only (``DOCSTREAM_<SERVICE>_TEST_STALL_ONCE``): once, when this file does not exist
-    #: yet, the work agent creates it and its consumer stops handing out records, as a stalled
+    #: yet, the service creates it and its consumer stops handing out records, as a stalled
     #: consumer does; the restarted process finds the file and runs normally.
     test_stall_once: Path | None = None
 

@@ -18,7 +18,7 @@ stages relied on faust for is kept here:
   published) is handled again after a pause, never skipped; one still running at shutdown is
   cancelled and read again by the partition's next owner;
 - our durable :class:`~shared.kafka.EventProducer` (acks=all, idempotent);
-- the stall watch (shared/stage_watch.py): slow records are logged with where they wait, and a
+- the stall watch (shared/consumer_watch.py): slow records are logged with where they wait, and a
   member that holds records it does not take exits, to be restarted.
 """
 
@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from shared import heap, kafka, tracing
+from shared.consumer_watch import InFlight, stalled, watch_consumer
 from shared.kafka import EventProducer
 from shared.record_consumer import Record, RecordConsumer, until_done
 from shared.settings import ServiceSettings
-from shared.stage_watch import InFlight, StageWatch
 from shared.web_service import add_consumer_endpoints
 
 log = logging.getLogger(__name__)
@@ -49,9 +47,6 @@ RecordHandler = Callable[[bytes | None, bytes, int, int], Awaitable[None]]
 #: How long the broker may hold a stage's fetch while no record comes.
 STAGE_FETCH_WAIT_S = 1.5
 
-#: The exit status of a service whose consumer stalled (restarted by its supervisor).
-STALLED_EXIT_CODE = 75
-
 
 class Resources:
     """What a stage needs besides its consumer (our producer, a worker pool, a cancel
@@ -62,7 +57,7 @@ class Resources:
         self._hooks: list[tuple[Hook, Hook]] = []
         self._started: list[Hook] = []
         self._health: dict[str, Callable[[], bool]] = {}
-        #: The records the stage is handling (see shared/stage_watch.py).
+        #: The records the stage is handling (see shared/consumer_watch.py).
         self.in_flight = InFlight()
 
     def add(self, start: Hook, stop: Hook) -> None:
@@ -151,13 +146,13 @@ def create_app(
             # an idle member's polls, 1.5 s as faust's driver had them (not 0.5 s).
             fetch_max_wait_s=STAGE_FETCH_WAIT_S,
         )
-        watch = app.state.watch = _stage_watch(service, settings, resources.in_flight, consumer)
+        watch = app.state.watch = watch_consumer(settings, resources.in_flight, consumer)
         watching: asyncio.Task[None] | None = None
         try:
             await consumer.start()
             app.state.consumer = consumer
-            watching = asyncio.create_task(watch.run(), name="stage-watch")
-            app.state.timers = {"stage-watch": watching}
+            watching = asyncio.create_task(watch.run(), name="consumer-watch")
+            app.state.timers = {"consumer-watch": watching}
             heap.settle()  # started: frozen, and fewer collections (shared/heap)
             yield
         finally:
@@ -177,42 +172,4 @@ def create_app(
 
 def _stopped(app: FastAPI, resources: Resources) -> list[str]:
     stopped = resources.unhealthy()
-    watch: StageWatch | None = getattr(app.state, "watch", None)
-    if watch is not None and watch.stalled is not None:
-        stopped.append("consumer")
-    return stopped
-
-
-def _stage_watch(
-    service: str, settings: ServiceSettings, in_flight: InFlight, consumer: RecordConsumer
-) -> StageWatch:
-    """Slow records logged with where they wait; a consumer that stopped taking its records
-    makes the service exit, to be restarted (see shared/stage_watch.py)."""
-
-    def assignment() -> list[TopicPartition] | None:
-        if consumer.rebalancing:
-            return None
-        return sorted(consumer.assignment())
-
-    async def restart(why: str) -> None:
-        logging.shutdown()  # the error above reaches the log before the process goes
-        os._exit(STALLED_EXIT_CODE)
-
-    def stall_once_for_tests() -> None:
-        flag = settings.test_stall_once
-        if flag is None or flag.exists() or not assignment():
-            return
-        flag.touch()
-        consumer.pause()
-        log.warning("test hook: the consumer stops handing out records", extra={"flag": str(flag)})
-
-    return StageWatch(
-        in_flight,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group=consumer.group,
-        assignment=assignment,
-        on_stall=restart,
-        slow_after_s=settings.slow_record_s,
-        stall_after_s=settings.consumer_stall_s,
-        before_check=stall_once_for_tests if settings.test_stall_once else None,
-    )
+    return stopped + stalled(app)

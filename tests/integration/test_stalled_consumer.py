@@ -1,6 +1,7 @@
-"""A work stage whose consumer stops handing out records (a test hook pauses it, as faust's
+"""A service whose consumer stops handing out records (a test hook pauses it, as faust's
 consumer thread was seen to stop) notices it, exits, and is restarted by the supervisor; the
-document waiting on it completes, nothing lost (shared/stage_watch.py)."""
+document waiting on it completes, nothing lost (shared/consumer_watch.py). Every consumer
+service has the watch: a stage (the analyzer), the read model's fold (status), webhooks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy.launcher import Stack
-from shared.work_service import STALLED_EXIT_CODE
+from shared.consumer_watch import STALLED_EXIT_CODE
 from tests.integration.client import Pipeline
 from tests.integration.conftest import pipeline_config
 
@@ -25,15 +26,16 @@ async def _until(check: object, timeout_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_a_stalled_analyzer_restarts_and_the_waiting_document_completes(
-    infra: Stack, tmp_path: Path
+@pytest.mark.parametrize("service", ["analyzer", "status", "webhooks"])
+async def test_a_stalled_consumer_restarts_and_the_waiting_document_completes(
+    infra: Stack, tmp_path: Path, service: str
 ) -> None:
-    flag = tmp_path / "analyzer-stalled"
+    flag = tmp_path / f"{service}-stalled"
     stack = Stack(
         pipeline_config(
             infra,
             DOCSTREAM_CONSUMER_STALL_S="5",
-            DOCSTREAM_ANALYZER_TEST_STALL_ONCE=str(flag),
+            **{f"DOCSTREAM_{service.upper()}_TEST_STALL_ONCE": str(flag)},
         )
     )
     try:
@@ -54,9 +56,11 @@ async def test_a_stalled_analyzer_restarts_and_the_waiting_document_completes(
             document_id, "olga", {"completed", "failed"}, timeout_s=60
         )
         assert doc["status"] == "completed"
-        exits = [r for r in stack.supervisor.history if r.service == "analyzer"]
+        # Webhooks hold nothing the document waits for: its records wait until it restarts.
+        await _until(lambda: any(r.service == service for r in stack.supervisor.history), 60)
+        exits = [r for r in stack.supervisor.history if r.service == service]
         assert [r.exit_code for r in exits] == [STALLED_EXIT_CODE]
-        log = (stack.cfg.data_dir / "logs" / "analyzer.log").read_text()
+        log = (stack.cfg.data_dir / "logs" / f"{service}.log").read_text()
         assert "consumer stalled; restarting" in log
     finally:
         stack.stop()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
+from shared.consumer_watch import InFlight
 from shared.settings import ServiceSettings
-from shared.stage_watch import InFlight
 from shared.work_service import Resources, create_app, handle_until_done
 from tests.consumer_service import isolated
 

@@ -1,4 +1,6 @@
-"""A work agent watched from inside: what it is stuck on, and whether it stopped taking work.
+"""A consumer service watched from inside: what it is stuck on, and whether it stopped taking
+records. Every service that consumes with :class:`shared.record_consumer.RecordConsumer` runs
+one (the stages, status, webhooks): :func:`watch_consumer` builds it.
 
 Two failures look alike from outside (documents stop moving, the process is up and healthy)
 and need different answers:
@@ -22,17 +24,24 @@ import asyncio
 import io
 import itertools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 
+if TYPE_CHECKING:
+    from shared.record_consumer import RecordConsumer
+    from shared.settings import ServiceSettings
+
 log = logging.getLogger(__name__)
+#: The exit status of a service whose consumer stalled (restarted by its supervisor).
+STALLED_EXIT_CODE = 75
 
 
 @dataclass
@@ -65,6 +74,10 @@ class InFlight:
             yield
         finally:
             del self._records[token]
+
+    def took(self) -> None:
+        """A record handed out and finished at once (one the service skips)."""
+        self.last_taken = self._clock()
 
     def now(self) -> float:
         return self._clock()
@@ -143,8 +156,8 @@ async def _committed(
     raise AssertionError("unreachable")
 
 
-class StageWatch:
-    """Runs beside a work agent: logs slow records, and calls ``on_stall`` once the member
+class ConsumerWatch:
+    """Runs beside a consumer: logs slow records, and calls ``on_stall`` once the member
     holds records it does not take (see the module's docstring)."""
 
     def __init__(
@@ -179,6 +192,10 @@ class StageWatch:
         #: When records were first seen waiting while nothing was taken (None: not now).
         self._waiting_since: float | None = None
 
+    def stopped_parts(self) -> list[str]:
+        """For ``/healthz``: the consumer, once it is found stalled."""
+        return ["consumer"] if self.stalled is not None else []
+
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.check_every_s)
@@ -190,7 +207,7 @@ class StageWatch:
                 # Not seen waiting meanwhile: a broker outage is not the consumer's stall, and
                 # the count starts again once the broker answers.
                 self._waiting_since = None
-                log.exception("stage watch check failed")
+                log.exception("consumer watch check failed")
 
     async def check(self) -> None:
         if self.before_check is not None:
@@ -226,3 +243,45 @@ class StageWatch:
         self.stalled = f"records waiting on {held} for {now - self._waiting_since:.0f}s, none taken"
         log.error("consumer stalled; restarting", extra={"waiting": held, "group": self.group})
         await self.on_stall(self.stalled)
+
+
+def watch_consumer(
+    settings: ServiceSettings, in_flight: InFlight, consumer: RecordConsumer
+) -> ConsumerWatch:
+    """Slow records logged with where they wait; a consumer that stopped taking its records
+    makes the service exit, to be restarted (see the module's docstring). Start its
+    :meth:`ConsumerWatch.run` once the consumer started; ``stalled`` says so to ``/healthz``."""
+
+    def assignment() -> list[TopicPartition] | None:
+        if consumer.rebalancing:
+            return None
+        return sorted(consumer.assignment())
+
+    async def restart(why: str) -> None:
+        logging.shutdown()  # the error above reaches the log before the process goes
+        os._exit(STALLED_EXIT_CODE)
+
+    def stall_once_for_tests() -> None:
+        flag = settings.test_stall_once
+        if flag is None or flag.exists() or not assignment():
+            return
+        flag.touch()
+        consumer.pause()
+        log.warning("test hook: the consumer stops handing out records", extra={"flag": str(flag)})
+
+    return ConsumerWatch(
+        in_flight,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group=consumer.group,
+        assignment=assignment,
+        on_stall=restart,
+        slow_after_s=settings.slow_record_s,
+        stall_after_s=settings.consumer_stall_s,
+        before_check=stall_once_for_tests if settings.test_stall_once else None,
+    )
+
+
+def stalled(app: Any) -> list[str]:
+    """``/healthz``'s part for a service that keeps its watch in ``app.state.watch``."""
+    watch: ConsumerWatch | None = getattr(app.state, "watch", None)
+    return watch.stopped_parts() if watch is not None else []

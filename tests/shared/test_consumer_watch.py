@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from shared.stage_watch import InFlight, StageWatch, waiting_records
+from shared.consumer_watch import ConsumerWatch, InFlight, waiting_records
 
 
 class Clock:
@@ -40,7 +40,7 @@ async def test_a_slow_record_is_logged_once_a_while_with_where_it_waits(
     clock.now += 10
     assert in_flight.report_slow(30) == 0  # not slow yet
     clock.now += 25
-    with caplog.at_level(logging.WARNING, logger="shared.stage_watch"):
+    with caplog.at_level(logging.WARNING, logger="shared.consumer_watch"):
         assert in_flight.report_slow(30) == 1
         assert in_flight.report_slow(30) == 0  # once, then again after another 30 s
         clock.now += 30
@@ -109,8 +109,8 @@ async def test_a_member_holding_records_it_takes_none_of_reports_a_stall(
     async def on_stall(why: str) -> None:
         stalls.append(why)
 
-    def watch(partitions: list[TopicPartition] | None) -> StageWatch:
-        return StageWatch(
+    def watch(partitions: list[TopicPartition] | None) -> ConsumerWatch:
+        return ConsumerWatch(
             in_flight,
             bootstrap_servers=kafka_bootstrap,
             group=f"g-{uuid.uuid4().hex[:8]}",
@@ -171,7 +171,7 @@ async def test_a_broker_that_cannot_be_asked_starts_the_count_again(kafka_bootst
     async def on_stall(why: str) -> None:
         stalls.append(why)
 
-    watch = StageWatch(
+    watch = ConsumerWatch(
         in_flight,
         bootstrap_servers=kafka_bootstrap,
         group=f"g-{uuid.uuid4().hex[:8]}",
