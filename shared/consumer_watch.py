@@ -31,9 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
+
+from shared.lag import offset_clients
 
 if TYPE_CHECKING:
     from shared.record_consumer import RecordConsumer
@@ -120,17 +122,10 @@ async def waiting_records(
     partition's first offset when the group never committed there)."""
     if not partitions:
         return {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await admin.start()
-    try:
-        await consumer.start()
+    async with offset_clients(bootstrap_servers) as (admin, consumer):
         committed = await _committed(admin, group, list(partitions))
         starts = await consumer.beginning_offsets(list(partitions))
         ends = await consumer.end_offsets(list(partitions))
-    finally:
-        await consumer.stop()
-        await admin.close()
     waiting = {}
     for tp in partitions:
         meta = committed.get(tp)

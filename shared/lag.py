@@ -8,6 +8,8 @@ consumer (no group) the partitions' end offsets. No JVM exporter needed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,16 +38,32 @@ def group_prefix(topic_prefix: str) -> str:
     return f"{topic_prefix}docstream-"
 
 
+@asynccontextmanager
+async def offset_clients(
+    bootstrap_servers: str, *, timeout_s: float = 10.0
+) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+    """Short-lived clients for reading offsets: an admin client (groups' committed offsets)
+    and a consumer in no group (partitions' first and end offsets); both closed after."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        # Made only now: one never started (the broker away) would warn as it is collected.
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        try:
+            await asyncio.wait_for(consumer.start(), timeout_s)
+            yield admin, consumer
+        finally:
+            await consumer.stop()
+    finally:
+        await admin.close()
+
+
 async def consumer_lag(
     bootstrap_servers: str, topic_prefix: str = "", *, timeout_s: float = 10.0
 ) -> list[PartitionLag]:
     """Every partition a docstream group has committed on, sorted by group, topic, partition."""
     prefix = group_prefix(topic_prefix)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await asyncio.wait_for(admin.start(), timeout_s)
-    try:
-        await asyncio.wait_for(consumer.start(), timeout_s)
+    async with offset_clients(bootstrap_servers, timeout_s=timeout_s) as (admin, consumer):
         groups = [str(g[0]) for g in await admin.list_consumer_groups()]
         committed: dict[tuple[str, TopicPartition], int] = {}
         for group in sorted(g for g in groups if g.startswith(prefix)):
@@ -59,7 +77,4 @@ async def consumer_lag(
             PartitionLag(group, tp.topic, tp.partition, offset, int(ends.get(tp, offset)))
             for (group, tp), offset in committed.items()
         ]
-    finally:
-        await consumer.stop()
-        await admin.close()
     return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))
