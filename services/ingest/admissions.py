@@ -22,6 +22,7 @@ with a deleted document).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -40,6 +41,8 @@ from shared.readmodel import ADMISSIONS, content_pointer_id
 log = logging.getLogger(__name__)
 #: The field a claim (and a pruning run's slot) expires by; indexed for the pruner's query.
 EXPIRES_AT = "expires_at"
+#: Present once no claim without ``expires_at`` (written before it existed) is left.
+LEGACY_DONE = "prune|legacy-done"
 
 
 def idem_id(owner: str, key: str) -> str:
@@ -195,19 +198,23 @@ class ClaimPruner:
 
     Several ingest replicas share the work by the hour: each run first inserts the hour's slot
     (``prune|<hour>``); the replica whose insert fails leaves the hour to the one that made it.
-    A slot expires like a claim, so the pruner removes old slots too."""
+    A slot expires like a claim, so the pruner removes old slots too. Claims written before
+    ``expires_at`` existed go by their age, until none is left."""
 
     def __init__(
         self,
         db: Any,
         *,
+        key_ttl_s: float,
         batch: int = 5_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.collection = db[ADMISSIONS]
+        self.key_ttl = timedelta(seconds=key_ttl_s)
         self.batch = batch
         self.clock = clock
         self._indexed = False
+        self._legacy_done = False
 
     async def run(self) -> int:
         """One run (none when another replica has this hour); returns the claims removed."""
@@ -222,15 +229,31 @@ class ClaimPruner:
             )
         except DuplicateKeyError:
             return 0
-        removed = await self.remove_expired(now)
+        removed = await self._remove_legacy(now) + await self._remove({EXPIRES_AT: {"$lt": now}})
         if removed:
             log.info("expired idempotency claims removed", extra={"claims": removed})
         return removed
 
-    async def remove_expired(self, now: datetime) -> int:
+    async def _remove_legacy(self, now: datetime) -> int:
+        """Claims of versions before ``expires_at``, by age, until none is left: then a marker
+        says so and no run looks again (their query cannot use the index)."""
+        if self._legacy_done:
+            return 0
+        if await self.collection.find_one({"_id": LEGACY_DONE}) is not None:
+            self._legacy_done = True
+            return 0
+        legacy = {"fingerprint": {"$exists": True}, EXPIRES_AT: {"$exists": False}}
+        removed = await self._remove({**legacy, "created_at": {"$lt": now - self.key_ttl}})
+        if await self.collection.find_one(legacy, {"_id": 1}) is None:
+            with contextlib.suppress(DuplicateKeyError):
+                await self.collection.insert_one({"_id": LEGACY_DONE})
+            self._legacy_done = True
+        return removed
+
+    async def _remove(self, which: dict[str, Any]) -> int:
         removed = 0
         while True:
-            expired = self.collection.find({EXPIRES_AT: {"$lt": now}}, {"_id": 1})
+            expired = self.collection.find(which, {"_id": 1})
             ids = [found["_id"] async for found in expired.limit(self.batch)]
             if not ids:
                 return removed

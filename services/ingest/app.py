@@ -57,7 +57,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             key_ttl_s=settings.idempotency_ttl_s,
             wait_s=settings.idempotency_wait_s,
         )
-        pruner = ClaimPruner(app.state.db)
+        pruner = ClaimPruner(app.state.db, key_ttl_s=settings.idempotency_ttl_s)
 
         async def prune() -> None:
             await pruner.run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.ingest.admissions import Admissions, Answer, ClaimPruner, idem_id
+from services.ingest.admissions import LEGACY_DONE, Admissions, Answer, ClaimPruner, idem_id
 from shared.readmodel import ADMISSIONS, content_pointer_id
 
 A_DAY = 24 * 3600.0
@@ -34,7 +34,7 @@ async def test_expired_claims_go_and_fresh_claims_and_content_pointers_stay(
     await long.remember("alice", "ab" * 32, "d1")
     now = datetime.now(UTC) + timedelta(seconds=1)
 
-    pruner = ClaimPruner(scratch_db, batch=2, clock=lambda: now)
+    pruner = ClaimPruner(scratch_db, key_ttl_s=A_DAY, batch=2, clock=lambda: now)
     assert await pruner.run() == 5  # in batches of 2: 2, 2, 1
 
     kept = await _ids(scratch_db)
@@ -50,7 +50,8 @@ async def test_one_replica_runs_an_hour_and_the_next_hour_runs_again(scratch_db:
     short = _admissions(scratch_db, 0.001)
     assert await short.claim("bob", "k1", "print") is None
     now = datetime.now(UTC) + timedelta(seconds=1)
-    first, second = ClaimPruner(scratch_db, clock=lambda: now), ClaimPruner(scratch_db)
+    first = ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: now)
+    second = ClaimPruner(scratch_db, key_ttl_s=A_DAY)
     second.clock = lambda: now
     assert await first.run() == 1
 
@@ -66,16 +67,17 @@ async def test_one_replica_runs_an_hour_and_the_next_hour_runs_again(scratch_db:
 
 async def test_slots_expire_like_claims(scratch_db: Any) -> None:
     now = datetime.now(UTC)
-    pruner = ClaimPruner(scratch_db, clock=lambda: now)
+    pruner = ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: now)
     await pruner.run()
     slots = {_id for _id in await _ids(scratch_db) if _id.startswith("prune|")}
-    assert len(slots) == 1
+    assert slots == {f"prune|{now:%Y-%m-%dT%H}", LEGACY_DONE}
 
     two_days_on = now + timedelta(days=2)
     pruner.clock = lambda: two_days_on
     await pruner.run()
     assert {_id for _id in await _ids(scratch_db) if _id.startswith("prune|")} == {
-        f"prune|{two_days_on:%Y-%m-%dT%H}"
+        f"prune|{two_days_on:%Y-%m-%dT%H}",
+        LEGACY_DONE,
     }
 
 
@@ -102,3 +104,29 @@ async def test_a_claim_past_its_expiry_is_taken_as_new(scratch_db: Any) -> None:
     # Another request with the same key, after the key expired: it is new, even for another
     # fingerprint (the old request is forgotten).
     assert await short.claim("dave", "k", "other print") is None
+
+
+async def test_claims_written_before_expires_at_go_by_age_until_none_is_left(
+    scratch_db: Any,
+) -> None:
+    """Earlier versions wrote claims without ``expires_at``: they go once older than the key
+    lifetime; once none is left, a marker stops the (unindexed) search for them."""
+    now = datetime.now(UTC)
+    admissions = scratch_db[ADMISSIONS]
+    for name, age in (("old", timedelta(days=2)), ("young", timedelta(hours=1))):
+        await admissions.insert_one(
+            {"_id": idem_id("erin", name), "fingerprint": "p", "created_at": now - age}
+        )
+    pruner = ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: now)
+    assert await pruner.run() == 1
+    kept = await _ids(scratch_db)
+    assert idem_id("erin", "old") not in kept
+    assert idem_id("erin", "young") in kept
+    assert LEGACY_DONE not in kept  # one is left: the next run looks again
+
+    a_day_on = now + timedelta(days=1)
+    later = ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: a_day_on)
+    await later.run()  # (the first run's slot has expired too)
+    kept = await _ids(scratch_db)
+    assert idem_id("erin", "young") not in kept
+    assert LEGACY_DONE in kept
