@@ -48,7 +48,7 @@ def _banner(cfg: StackConfig, prometheus_url: str | None) -> None:
     monitoring = (
         f"{prometheus_url} (alerts: {prometheus_url}/alerts)"
         if prometheus_url
-        else "not started: `make prometheus-deps` installs it"
+        else "not started (`make prometheus-deps` installs it; a failed start is said above)"
     )
     print(
         f"""
@@ -84,7 +84,10 @@ async def _serve(stack: Stack, with_services: bool) -> int:
             await stack.start_services()
             monitoring = None
             if prometheus.binary() is not None:
-                monitoring = await stack.start_prometheus()
+                try:
+                    monitoring = await stack.start_prometheus()
+                except RuntimeError as exc:  # e.g. its port taken: the system runs without it
+                    say(f"Prometheus not started: {exc}")
             _banner(stack.cfg, monitoring)
         else:
             say(f"infrastructure only; Kafka {stack.cfg.bootstrap}, MongoDB {stack.cfg.mongo_url}")

@@ -187,16 +187,15 @@ class Stack:
         proc = prometheus_process(self.cfg, targets, scrape_interval_s)
         url = f"http://127.0.0.1:{self.cfg.ports.prometheus}"
         proc.start()
-        # Stopped after the services, with the infrastructure (it scrapes them to the end).
-        self.infra.insert(0, proc)
         ready = self._http_probe(f"{url}/-/ready")
         deadline = time.monotonic() + 30.0
         while not await ready():
-            if not proc.alive():
-                raise RuntimeError(f"prometheus exited during start:\n{proc.log_tail()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"prometheus not ready in 30 s:\n{proc.log_tail()}")
+            if not proc.alive() or time.monotonic() > deadline:
+                proc.stop(timeout_s=10.0)
+                raise RuntimeError(f"prometheus did not start:\n{proc.log_tail()}")
             await asyncio.sleep(0.2)
+        # Stopped after the services, with the infrastructure (it scrapes them to the end).
+        self.infra.insert(0, proc)
         self.supervisor.add(Unit(proc, "prometheus", probe=ready))
         say(f"Prometheus on {url}, scraping {sum(map(len, targets.values()))} instances")
         return url

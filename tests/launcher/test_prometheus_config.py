@@ -3,11 +3,16 @@ service and a target per instance (replicas each on their own port)."""
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
+from deploy.launcher import Stack, StackConfig
+from deploy.launcher.config import Ports
 from deploy.launcher.prometheus import RULES, scrape_config
 
 
@@ -33,3 +38,21 @@ def test_promtool_accepts_the_configuration_and_its_rules(tmp_path: Path) -> Non
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout + checked.stderr
+
+
+async def test_a_prometheus_that_cannot_start_is_reported_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """Its port taken (say, a system Prometheus): ``make run`` goes on without it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cfg = StackConfig(data_dir=tmp_path, ports=Ports.free())
+        cfg.ports = dataclasses.replace(cfg.ports, prometheus=taken.getsockname()[1])
+        stack = Stack(cfg)
+        with pytest.raises(RuntimeError, match="prometheus did not start"):
+            await stack.start_prometheus()
+    assert stack.infra == []
+    assert "prometheus" not in stack.supervisor.units
+    pid_file = tmp_path / "run" / "prometheus.pid"
+    assert not pid_file.exists()
