@@ -55,7 +55,7 @@ class _Record:
 
 
 class InFlight:
-    """The records a work agent is handling now, and when it last took one."""
+    """The records (or batches) a consumer service is handling now, and when it last took one."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock

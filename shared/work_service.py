@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared import heap, kafka, tracing
+from shared import heap, kafka, periodic, tracing
 from shared.consumer_watch import InFlight, stalled, watch_consumer
 from shared.kafka import EventProducer
 from shared.record_consumer import Record, RecordConsumer, until_done
@@ -157,7 +157,7 @@ def create_app(
             yield
         finally:
             if watching is not None:
-                watching.cancel()
+                await periodic.cancel([watching])  # a check under way closes its clients first
             try:
                 # Records still running are cancelled and not committed: the partition's next
                 # owner handles them again (at-least-once).

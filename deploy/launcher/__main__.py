@@ -86,7 +86,7 @@ async def _serve(stack: Stack, with_services: bool) -> int:
             if prometheus.binary() is not None:
                 try:
                     monitoring = await stack.start_prometheus()
-                except RuntimeError as exc:  # e.g. its port taken: the system runs without it
+                except (RuntimeError, OSError) as exc:  # its port taken, say: runs without it
                     say(f"Prometheus not started: {exc}")
             _banner(stack.cfg, monitoring)
         else:

@@ -29,8 +29,9 @@ def scrape_config(targets: dict[str, list[int]], interval_s: float) -> str:
         f"  - job_name: {job}\n    static_configs: [{{ targets: [{_addresses(ports)}] }}]"
         for job, ports in targets.items()
     )
+    every = f"{round(interval_s * 1000)}ms"  # Prometheus takes whole numbers per unit
     return (
-        f"global: {{ scrape_interval: {interval_s:g}s, evaluation_interval: {interval_s:g}s }}\n"
+        f"global: {{ scrape_interval: {every}, evaluation_interval: {every} }}\n"
         f"rule_files: ['{RULES}/*.yml']\n"
         f"scrape_configs:\n{jobs}\n"
     )

@@ -189,14 +189,18 @@ class Stack:
         proc.start()
         ready = self._http_probe(f"{url}/-/ready")
         deadline = time.monotonic() + 30.0
-        while not await ready():
-            if not proc.alive() or time.monotonic() > deadline:
-                proc.stop(timeout_s=10.0)
-                raise RuntimeError(f"prometheus did not start:\n{proc.log_tail()}")
-            await asyncio.sleep(0.2)
+        try:
+            while not await ready():
+                if not proc.alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"prometheus did not start:\n{proc.log_tail()}")
+                await asyncio.sleep(0.2)
+        except BaseException:  # a failed start, or the caller gave up (Ctrl-C): not left behind
+            proc.stop(timeout_s=10.0)
+            raise
         # Stopped after the services, with the infrastructure (it scrapes them to the end).
         self.infra.insert(0, proc)
-        self.supervisor.add(Unit(proc, "prometheus", probe=ready))
+        # Monitoring only: if it keeps crashing, the system runs on without it.
+        self.supervisor.add(Unit(proc, "prometheus", probe=ready, optional=True))
         say(f"Prometheus on {url}, scraping {sum(map(len, targets.values()))} instances")
         return url
 

@@ -62,6 +62,9 @@ class Unit:
     restarts: int = 0
     #: Deliberately stopped (a fault test's broker outage): not restarted while held.
     held: bool = False
+    #: Not needed for the system to work (local monitoring): a crash loop drops it instead
+    #: of stopping the stack.
+    optional: bool = False
     #: A restart is scheduled or under way: the exit was handled already.
     restarting: bool = False
     fast_crashes: deque[float] = field(default_factory=deque)
@@ -146,8 +149,13 @@ class Supervisor:
         record = ExitRecord(unit.name, unit.service, unit.index, code, ran, unit.restarts, now)
         self.history.append(record)
         if len(unit.fast_crashes) >= policy.max_fast_crashes:
-            self._fatal = CrashLoopError(unit, record, policy)
-            say(str(self._fatal))
+            error = CrashLoopError(unit, record, policy)
+            say(str(error))
+            if unit.optional:
+                say(f"{unit.name} is optional: the rest runs on without it")
+                self.remove(unit.name)
+                return
+            self._fatal = error
             return
         backoff = min(
             policy.backoff_max_s,

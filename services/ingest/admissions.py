@@ -41,8 +41,11 @@ from shared.readmodel import ADMISSIONS, content_pointer_id
 log = logging.getLogger(__name__)
 #: The field a claim (and a pruning run's slot) expires by; indexed for the pruner's query.
 EXPIRES_AT = "expires_at"
-#: Present once no claim without ``expires_at`` (written before it existed) is left.
+#: Present once no claim without ``expires_at`` (written before it existed) was found; done
+#: once none was found a key lifetime later either.
 LEGACY_DONE = "prune|legacy-done"
+#: Expired ids one run deletes at most (a backlog after a long outage goes over several runs).
+MAX_PER_RUN = 200_000
 
 
 def idem_id(owner: str, key: str) -> str:
@@ -93,7 +96,7 @@ class Admissions:
             if held is None:
                 continue  # released or expired between our insert and read: try again
             if _expired(held, datetime.now(UTC), self.key_ttl):
-                # Expired: the key may be used again as new. (Housekeeping would have removed it.)
+                # Expired: the key may be used again as new (the pruner would have removed it).
                 await self.collection.delete_one({"_id": _id})
                 continue
             if held.get("fingerprint") != print_:
@@ -115,9 +118,11 @@ class Admissions:
             await asyncio.sleep(0.05)
 
     async def answer(self, owner: str, key: str, answer: Answer, print_: str) -> None:
-        """Stored with the claim, or as a new claim if it vanished meanwhile (the pruner may
-        remove a claim that expired and was made again while it ran: its find and its delete
-        are two steps)."""
+        """Stored with the claim, or as a new claim if it vanished meanwhile: the pruner finds
+        expired claims, then deletes them by ``_id`` (the one filter FerretDB 1.x serves by
+        index), so a claim that expired and was made again in the seconds between goes with
+        them. This keeps the first request's answer; a retry arriving in that same window
+        would still run again (both on a key past its lifetime, then reused at once)."""
         now = datetime.now(UTC)
         await self.collection.update_one(
             {"_id": idem_id(owner, key)},
@@ -235,36 +240,54 @@ class ClaimPruner:
         return removed
 
     async def _remove_legacy(self, now: datetime) -> int:
-        """Claims of versions before ``expires_at``, by age, until none is left: then a marker
-        says so and no run looks again (their query cannot use the index)."""
+        """Claims of versions before ``expires_at``, by age. Once a run finds none left, and
+        another finds none a key lifetime later (replicas of the old version may still have
+        been writing them meanwhile), a marker says so and no run looks again: their query
+        cannot use the index."""
         if self._legacy_done:
             return 0
-        if await self.collection.find_one({"_id": LEGACY_DONE}) is not None:
+        marker = await self.collection.find_one({"_id": LEGACY_DONE})
+        if marker is not None and marker.get("done"):
             self._legacy_done = True
             return 0
         legacy = {"fingerprint": {"$exists": True}, EXPIRES_AT: {"$exists": False}}
         removed = await self._remove({**legacy, "created_at": {"$lt": now - self.key_ttl}})
-        if await self.collection.find_one(legacy, {"_id": 1}) is None:
+        if await self.collection.find_one(legacy, {"_id": 1}) is not None:
+            if marker is not None:  # written since a clean run: start the wait again
+                await self.collection.delete_one({"_id": LEGACY_DONE})
+            return removed
+        if marker is None:
             with contextlib.suppress(DuplicateKeyError):
-                await self.collection.insert_one({"_id": LEGACY_DONE})
+                await self.collection.insert_one({"_id": LEGACY_DONE, "clean_since": now})
+        elif now - _aware(marker["clean_since"]) >= self.key_ttl:
+            await self.collection.update_one({"_id": LEGACY_DONE}, {"$set": {"done": True}})
             self._legacy_done = True
         return removed
 
     async def _remove(self, which: dict[str, Any]) -> int:
+        """Delete what matches, in bulk writes of ``batch`` ids from one pass of one cursor
+        (on FerretDB each new query reads the collection again); at most ``MAX_PER_RUN`` ids,
+        the rest next run. Returns the claims deleted (slots and markers not counted)."""
         removed = 0
-        while True:
-            expired = self.collection.find(which, {"_id": 1})
-            ids = [found["_id"] async for found in expired.limit(self.batch)]
-            if not ids:
-                return removed
-            result = await self.collection.bulk_write(
-                [DeleteOne({"_id": _id}) for _id in ids], ordered=False
-            )
-            deleted = int(result.deleted_count)
-            removed += deleted
-            metrics.CLAIMS_REMOVED.inc(deleted)
-            if len(ids) < self.batch:
-                return removed
+        ids: list[Any] = []
+        found = self.collection.find(which, {"_id": 1}, batch_size=self.batch).limit(MAX_PER_RUN)
+        async for doc in found:
+            ids.append(doc["_id"])
+            if len(ids) >= self.batch:
+                removed += await self._delete(ids)
+                ids = []
+        if ids:
+            removed += await self._delete(ids)
+        return removed
+
+    async def _delete(self, ids: list[Any]) -> int:
+        result = await self.collection.bulk_write(
+            [DeleteOne({"_id": i}) for i in ids], ordered=False
+        )
+        others = sum(1 for i in ids if not str(i).startswith("idem|"))
+        claims = max(int(result.deleted_count) - others, 0)
+        metrics.CLAIMS_REMOVED.inc(claims)
+        return claims
 
 
 def _aware(value: datetime) -> datetime:

@@ -62,13 +62,6 @@ def create_app(settings: IngestSettings) -> FastAPI:
         async def prune() -> None:
             await pruner.run()
 
-        # Not at once: a restarted replica starts serving first (the hour's slot makes it a
-        # no-op when a replica ran it this hour already).
-        timers = [
-            periodic.every(
-                settings.idempotency_prune_every_s, prune, name="idempotency", first_after_s=60
-            )
-        ]
         followed = FollowedDatabase(client, settings.mongo_database)
         await followed.refresh()
         app.state.read_model = ReadModel(
@@ -81,6 +74,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
         follower = asyncio.create_task(follow(followed, switched))
         heap.settle()  # fewer, shorter collections (shared/heap)
+        # Not at once: a restarted replica starts serving first (the hour's slot makes it a
+        # no-op when a replica ran it this hour already).
+        timers = [
+            periodic.every(
+                settings.idempotency_prune_every_s, prune, name="idempotency", first_after_s=60
+            )
+        ]
         try:
             yield
         finally:

@@ -6,6 +6,7 @@ one document per idempotent request for ever.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -101,6 +102,7 @@ async def test_a_claim_past_its_expiry_is_taken_as_new(scratch_db: Any) -> None:
     short = _admissions(scratch_db, 0.001)
     assert await short.claim("dave", "k", "print") is None
     await short.answer("dave", "k", Answer(202, {"id": "d1"}, {}), "print")
+    await asyncio.sleep(0.01)  # past the key's 1 ms
     # Another request with the same key, after the key expired: it is new, even for another
     # fingerprint (the old request is forgotten).
     assert await short.claim("dave", "k", "other print") is None
@@ -110,23 +112,44 @@ async def test_claims_written_before_expires_at_go_by_age_until_none_is_left(
     scratch_db: Any,
 ) -> None:
     """Earlier versions wrote claims without ``expires_at``: they go once older than the key
-    lifetime; once none is left, a marker stops the (unindexed) search for them."""
+    lifetime. The (unindexed) search for them stops once none was found twice, a key lifetime
+    apart: replicas of the old version may write some until they are all replaced."""
     now = datetime.now(UTC)
     admissions = scratch_db[ADMISSIONS]
-    for name, age in (("old", timedelta(days=2)), ("young", timedelta(hours=1))):
+
+    async def legacy_claim(name: str, age: timedelta) -> None:
         await admissions.insert_one(
             {"_id": idem_id("erin", name), "fingerprint": "p", "created_at": now - age}
         )
-    pruner = ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: now)
-    assert await pruner.run() == 1
+
+    async def marker() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await admissions.find_one({"_id": LEGACY_DONE})
+        return found
+
+    await legacy_claim("old", timedelta(days=2))
+    await legacy_claim("young", timedelta(hours=1))
+
+    def pruner_at(when: datetime) -> ClaimPruner:
+        return ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: when)
+
+    assert await pruner_at(now).run() == 1
     kept = await _ids(scratch_db)
     assert idem_id("erin", "old") not in kept
     assert idem_id("erin", "young") in kept
-    assert LEGACY_DONE not in kept  # one is left: the next run looks again
+    assert await marker() is None  # one is left: the next run looks again
 
-    a_day_on = now + timedelta(days=1)
-    later = ClaimPruner(scratch_db, key_ttl_s=A_DAY, clock=lambda: a_day_on)
-    await later.run()  # (the first run's slot has expired too)
-    kept = await _ids(scratch_db)
-    assert idem_id("erin", "young") not in kept
-    assert LEGACY_DONE in kept
+    assert await pruner_at(now + timedelta(days=1)).run() == 1  # "young" has aged
+    first_clean = await marker()
+    assert first_clean is not None and not first_clean.get("done")
+
+    # An old-version replica still running writes another: the wait starts again.
+    await legacy_claim("late", -timedelta(days=1))  # written a day on, just before this run
+    await pruner_at(now + timedelta(days=1, hours=1)).run()
+    assert await marker() is None
+
+    await pruner_at(now + timedelta(days=2, hours=2)).run()  # "late" aged and removed
+    clean_again = await marker()
+    assert clean_again is not None and not clean_again.get("done")
+    await pruner_at(now + timedelta(days=3, hours=3)).run()
+    done = await marker()
+    assert done is not None and done.get("done") is True

@@ -26,13 +26,13 @@ def test_every_instance_is_a_target_of_its_service_job() -> None:
         "ingest": ["127.0.0.1:8000"],
         "extractor": ["127.0.0.1:8002", "127.0.0.1:41234"],
     }
-    assert config["global"] == {"scrape_interval": "5s", "evaluation_interval": "5s"}
+    assert config["global"] == {"scrape_interval": "5000ms", "evaluation_interval": "5000ms"}
     assert config["rule_files"] == [f"{RULES}/*.yml"]
 
 
 def test_promtool_accepts_the_configuration_and_its_rules(tmp_path: Path) -> None:
     path = tmp_path / "prometheus.yml"
-    path.write_text(scrape_config({"status": [8003], "webhooks": [8005, 8105]}, 1))
+    path.write_text(scrape_config({"status": [8003], "webhooks": [8005, 8105]}, 0.5))
     checked = subprocess.run(
         ["promtool", "check", "config", str(path)], capture_output=True, text=True, check=False
     )

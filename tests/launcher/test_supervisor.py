@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -108,6 +109,35 @@ async def test_a_crash_loop_stops_with_the_name_and_log_tail(tmp_path: Path) -> 
         await asyncio.sleep(0.5)
         assert not bad.alive()
     finally:
+        good.stop()
+        bad.stop()
+
+
+async def test_an_optional_process_in_a_crash_loop_is_dropped_not_fatal(tmp_path: Path) -> None:
+    """Local monitoring (Prometheus) crashing again and again must not stop the system."""
+    good = _process(tmp_path, "good", SLEEPER)
+    bad = _process(tmp_path, "monitor", CRASHER)
+    good.start()
+    bad.start()
+    supervisor = Supervisor(FAST, poll_s=0.05)
+    supervisor.add(Unit(good, "good"))
+    supervisor.add(Unit(bad, "monitor", optional=True))
+    running = asyncio.create_task(supervisor.run())
+    try:
+        for _ in range(200):
+            if "monitor" not in supervisor.units:
+                break
+            await asyncio.sleep(0.05)
+        assert "monitor" not in supervisor.units
+        assert [r.name for r in supervisor.history] == ["monitor"] * 3
+        await asyncio.sleep(0.3)
+        assert not running.done()  # still supervising the rest
+        assert good.alive()
+        assert not bad.alive()
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
         good.stop()
         bad.stop()
 
