@@ -86,14 +86,23 @@ async def test_a_killed_process_is_restarted_and_healthy_again(tmp_path: Path) -
     assert not proc.pid_file.exists()
 
 
-async def test_a_crash_loop_stops_with_the_name_and_log_tail(tmp_path: Path) -> None:
+def _a_good_one_and_a_crasher(
+    tmp_path: Path, *, optional: bool = False
+) -> tuple[ManagedProcess, ManagedProcess, Supervisor]:
+    """A healthy process and one that crashes at once (instance 2 of "bad"), both started
+    and supervised."""
     good = _process(tmp_path, "good", SLEEPER)
     bad = _process(tmp_path, "bad", CRASHER)
     good.start()
     bad.start()
     supervisor = Supervisor(FAST, poll_s=0.05)
     supervisor.add(Unit(good, "good"))
-    supervisor.add(Unit(bad, "bad", index=1))
+    supervisor.add(Unit(bad, "bad", index=1, optional=optional))
+    return good, bad, supervisor
+
+
+async def test_a_crash_loop_stops_with_the_name_and_log_tail(tmp_path: Path) -> None:
+    good, bad, supervisor = _a_good_one_and_a_crasher(tmp_path)
     try:
         with pytest.raises(CrashLoopError) as caught:
             await asyncio.wait_for(supervisor.run(), 20)
@@ -115,21 +124,15 @@ async def test_a_crash_loop_stops_with_the_name_and_log_tail(tmp_path: Path) -> 
 
 async def test_an_optional_process_in_a_crash_loop_is_dropped_not_fatal(tmp_path: Path) -> None:
     """Local monitoring (Prometheus) crashing again and again must not stop the system."""
-    good = _process(tmp_path, "good", SLEEPER)
-    bad = _process(tmp_path, "monitor", CRASHER)
-    good.start()
-    bad.start()
-    supervisor = Supervisor(FAST, poll_s=0.05)
-    supervisor.add(Unit(good, "good"))
-    supervisor.add(Unit(bad, "monitor", optional=True))
+    good, bad, supervisor = _a_good_one_and_a_crasher(tmp_path, optional=True)
     running = asyncio.create_task(supervisor.run())
     try:
         for _ in range(200):
-            if "monitor" not in supervisor.units:
+            if "bad" not in supervisor.units:
                 break
             await asyncio.sleep(0.05)
-        assert "monitor" not in supervisor.units
-        assert [r.name for r in supervisor.history] == ["monitor"] * 3
+        assert "bad" not in supervisor.units
+        assert [r.name for r in supervisor.history] == ["bad"] * 3
         await asyncio.sleep(0.3)
         assert not running.done()  # still supervising the rest
         assert good.alive()
