@@ -97,7 +97,7 @@ class Admissions:
                 continue  # released or expired between our insert and read: try again
             if _expired(held, datetime.now(UTC), self.key_ttl):
                 # Expired: the key may be used again as new (the pruner would have removed it).
-                await self.collection.delete_one({"_id": _id})
+                await self.forget_expired(held)
                 continue
             if held.get("fingerprint") != print_:
                 raise ApiError(
@@ -116,6 +116,13 @@ class Admissions:
                     headers={"Retry-After": "1"},
                 )
             await asyncio.sleep(0.05)
+
+    async def forget_expired(self, held: dict[str, Any]) -> None:
+        """Remove the expired claim ``held`` as it was read, not whatever has its id now: two
+        retries may find the same expired claim, and the second must not delete the claim
+        the first has just made (both would then run). The filter has more than ``_id``, so
+        FerretDB reads the collection for it; a key used again after its lifetime is rare."""
+        await self.collection.delete_one({"_id": held["_id"], "created_at": held["created_at"]})
 
     async def answer(self, owner: str, key: str, answer: Answer, print_: str) -> None:
         """Stored with the claim, or as a new claim if it vanished meanwhile: the pruner finds

@@ -153,3 +153,20 @@ async def test_claims_written_before_expires_at_go_by_age_until_none_is_left(
     await pruner_at(now + timedelta(days=3, hours=3)).run()
     done = await marker()
     assert done is not None and done.get("done") is True
+
+
+async def test_an_expired_claim_is_forgotten_only_as_it_was_read(scratch_db: Any) -> None:
+    """Two retries find the same expired claim; the first removes it and claims the key
+    anew. The second's removal must leave that new claim, or both requests would run."""
+    short, long = _admissions(scratch_db, 0.001), _admissions(scratch_db, A_DAY)
+    assert await short.claim("frank", "k", "print") is None
+    await asyncio.sleep(0.01)
+    seen_by_both = await scratch_db[ADMISSIONS].find_one({"_id": idem_id("frank", "k")})
+
+    await long.forget_expired(seen_by_both)  # the first retry
+    assert await long.claim("frank", "k", "print") is None  # ... holds the key now
+    await long.forget_expired(seen_by_both)  # the second retry, a moment late
+
+    stored = await scratch_db[ADMISSIONS].find_one({"_id": idem_id("frank", "k")})
+    assert stored is not None
+    assert stored["created_at"] > seen_by_both["created_at"]
