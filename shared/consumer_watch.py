@@ -50,7 +50,7 @@ STALLED_EXIT_CODE = 75
 class _Record:
     label: str
     started: float
-    task: asyncio.Task[object] | None
+    task: asyncio.Future[Any] | None
     reported: float | None = None
 
 
@@ -66,20 +66,26 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._records)
 
-    @contextmanager
-    def record(self, label: str) -> Iterator[None]:
+    def start(self, label: str, task: asyncio.Future[Any] | None) -> int:
+        """A record (or batch) taken; ``task`` is where it is handled (its stack is logged
+        when it is slow). Returns the token :meth:`finish` takes."""
         token = next(self._tokens)
         now = self._clock()
-        self._records[token] = _Record(label, now, asyncio.current_task())
+        self._records[token] = _Record(label, now, task)
         self.last_taken = now
+        return token
+
+    def finish(self, token: int) -> None:
+        self._records.pop(token, None)
+
+    @contextmanager
+    def record(self, label: str) -> Iterator[None]:
+        """In flight while the current task handles it."""
+        token = self.start(label, asyncio.current_task())
         try:
             yield
         finally:
-            del self._records[token]
-
-    def took(self) -> None:
-        """A record handed out and finished at once (one the service skips)."""
-        self.last_taken = self._clock()
+            self.finish(token)
 
     def now(self) -> float:
         return self._clock()
@@ -108,7 +114,7 @@ class InFlight:
 
 
 def _stack(record: _Record) -> str:
-    if record.task is None or record.task.done():
+    if not isinstance(record.task, asyncio.Task) or record.task.done():
         return ""
     out = io.StringIO()
     record.task.print_stack(limit=30, file=out)
@@ -240,12 +246,12 @@ class ConsumerWatch:
         await self.on_stall(self.stalled)
 
 
-def watch_consumer(
-    settings: ServiceSettings, in_flight: InFlight, consumer: RecordConsumer
-) -> ConsumerWatch:
+def watch_consumer(settings: ServiceSettings, consumer: RecordConsumer) -> ConsumerWatch:
     """Slow records logged with where they wait; a consumer that stopped taking its records
-    makes the service exit, to be restarted (see the module's docstring). Start its
-    :meth:`ConsumerWatch.run` once the consumer started; ``stalled`` says so to ``/healthz``."""
+    makes the service exit, to be restarted (see the module's docstring). What is in flight
+    is the consumer's own account (:attr:`RecordConsumer.handling`). Start its
+    :meth:`ConsumerWatch.run` once the consumer started, and keep it in ``app.state.watch``:
+    ``/healthz`` reports a stall (shared/web_service.py)."""
 
     def assignment() -> list[TopicPartition] | None:
         if consumer.rebalancing:
@@ -265,7 +271,7 @@ def watch_consumer(
         log.warning("test hook: the consumer stops handing out records", extra={"flag": str(flag)})
 
     return ConsumerWatch(
-        in_flight,
+        consumer.handling,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group=consumer.group,
         assignment=assignment,
@@ -274,9 +280,3 @@ def watch_consumer(
         stall_after_s=settings.consumer_stall_s,
         before_check=stall_once_for_tests if settings.test_stall_once else None,
     )
-
-
-def stalled(app: Any) -> list[str]:
-    """``/healthz``'s part for a service that keeps its watch in ``app.state.watch``."""
-    watch: ConsumerWatch | None = getattr(app.state, "watch", None)
-    return watch.stopped_parts() if watch is not None else []

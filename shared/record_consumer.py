@@ -44,6 +44,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
+from shared.consumer_watch import InFlight
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,9 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
         self._consumer: AIOKafkaConsumer | None = None  # made in start(), inside the loop
         self._partitions: dict[TopicPartition, PartitionOffsets] = {}
         self._running: set[asyncio.Future[Any]] = set()
+        #: The records and batches being handled, retries and their pauses included, and when
+        #: the last was taken: what the stall watch reads (shared/consumer_watch.py).
+        self.handling = InFlight()
         self._since_commit = 0
         self._commit_due = asyncio.Event()
         self._commit_lock = asyncio.Lock()
@@ -444,7 +448,9 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             while len(self._running) >= self._max_running:
                 self._one_done.clear()
                 await self._one_done.wait()
-        future = await until_done(record, lambda: handler(record))
+        label = f"{record.topic}[{record.partition}]@{record.offset}"
+        with self.handling.record(label):
+            future = await until_done(record, lambda: handler(record))
         offset = record.offset
         if future is None:
             partition.passed(offset)
@@ -452,9 +458,11 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             return
         partition.started(offset)
         self._running.add(future)
+        token = self.handling.start(label, future)  # until its task is done
 
         def done(future: asyncio.Future[Any]) -> None:
             self._running.discard(future)
+            self.handling.finish(token)
             self._one_done.set()
             if future.cancelled():
                 return  # not finished: read again after a restart or rebalance
@@ -510,19 +518,25 @@ class RecordConsumer(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             if not batch:
                 return
             records = [record for _, record in batch]
-            delay = 0.5
-            while True:
-                try:
-                    await batching.handler(records)
-                    break
-                except Exception:
-                    # Never skipped: the same batch again, after a pause.
-                    log.exception(
-                        "batch handler failed; retrying the batch",
-                        extra={"group": self.group, "records": len(records), "retry_in_s": delay},
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
+            first = records[0]
+            label = f"{len(records)} from {first.topic}[{first.partition}]@{first.offset}"
+            with self.handling.record(label):
+                await self._until_handled(batching, records)
             for partition, record in batch:
                 partition.passed(record.offset)
                 self._count_finished()
+
+    async def _until_handled(self, batching: Batching, records: list[Record]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await batching.handler(records)
+                return
+            except Exception:
+                # Never skipped: the same batch again, after a pause.
+                log.exception(
+                    "batch handler failed; retrying the batch",
+                    extra={"group": self.group, "records": len(records), "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)

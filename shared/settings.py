@@ -70,9 +70,8 @@ class ServiceSettings(BaseSettings):
     #: with where it waits. 0: never.
     slow_record_s: float = Field(300.0, ge=0, validation_alias=_common("slow_record_s"))
     #: A consumer service with records waiting on its partitions, none in flight and none taken for
-    #: this long has a stalled consumer: it exits to be restarted. 0: never. Keep it well above
-    #: the 30 s a failing batch or record waits between its attempts (a database outage is not
-    #: a stall); tests use a few seconds.
+    #: this long has a stalled consumer: it exits to be restarted. 0: never. (A record or batch
+    #: being retried, a database outage say, is in flight: not a stall.)
     consumer_stall_s: float = Field(120.0, ge=0, validation_alias=_common("consumer_stall_s"))
     #: Tests only (``DOCSTREAM_<SERVICE>_TEST_STALL_ONCE``): once, when this file does not exist
     #: yet, the service creates it and its consumer stops handing out records, as a stalled

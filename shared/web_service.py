@@ -2,8 +2,9 @@
 besides its work, and how every HTTP-served service is run.
 
 ``/healthz`` (503 naming the parts that stopped), ``/readyz`` (ready once the consumer group
-gave this member its partitions) and ``/metrics`` read ``app.state.consumer`` and
-``app.state.timers``, which the service's lifespan sets once they run.
+gave this member its partitions) and ``/metrics`` read ``app.state.consumer``,
+``app.state.timers`` and ``app.state.watch`` (shared/consumer_watch.py), which the service's
+lifespan sets once they run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import logs, tracing
+from shared.consumer_watch import ConsumerWatch
 from shared.record_consumer import RecordConsumer
 from shared.settings import ServiceSettings
 
@@ -38,6 +40,9 @@ def add_consumer_endpoints(
         stopped = [] if member is not None and member.running else ["consumer"]
         timers: dict[str, asyncio.Task[None]] = getattr(app.state, "timers", {})
         stopped += [name for name, task in timers.items() if task.done()]
+        watch: ConsumerWatch | None = getattr(app.state, "watch", None)
+        if watch is not None and watch.stalled is not None and "consumer" not in stopped:
+            stopped.append("consumer")  # it exits to be restarted as this is answered
         if parts is not None:
             stopped += [name for name in parts() if name not in stopped]
         if stopped:

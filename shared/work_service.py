@@ -32,7 +32,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shared import heap, kafka, periodic, tracing
-from shared.consumer_watch import InFlight, stalled, watch_consumer
+from shared.consumer_watch import watch_consumer
 from shared.kafka import EventProducer
 from shared.record_consumer import Record, RecordConsumer, until_done
 from shared.settings import ServiceSettings
@@ -57,8 +57,6 @@ class Resources:
         self._hooks: list[tuple[Hook, Hook]] = []
         self._started: list[Hook] = []
         self._health: dict[str, Callable[[], bool]] = {}
-        #: The records the stage is handling (see shared/consumer_watch.py).
-        self.in_flight = InFlight()
 
     def add(self, start: Hook, stop: Hook) -> None:
         self._hooks.append((start, stop))
@@ -90,7 +88,7 @@ def producer_for(service: str, settings: ServiceSettings) -> EventProducer:
     )
 
 
-async def handle_until_done(record: Record, in_flight: InFlight, handle: RecordHandler) -> None:
+async def handle_until_done(record: Record, handle: RecordHandler) -> None:
     """``handle`` the record until it returns. It turns every failure of the document into a
     terminal event itself; what still escapes is a failure to publish even that, so the record
     is handled again after a pause, never skipped."""
@@ -98,14 +96,11 @@ async def handle_until_done(record: Record, in_flight: InFlight, handle: RecordH
     async def attempt() -> None:
         # Within the upload's trace: the record's traceparent is this span's parent, so the
         # logs and the records the handler produces carry the same trace id.
-        with (
-            in_flight.record(f"{record.topic}[{record.partition}]@{record.offset}"),
-            tracing.consuming(
-                f"process {record.topic}",
-                record.headers,
-                partition=record.partition,
-                offset=record.offset,
-            ),
+        with tracing.consuming(
+            f"process {record.topic}",
+            record.headers,
+            partition=record.partition,
+            offset=record.offset,
         ):
             await handle(record.key, record.value or b"", record.partition, record.offset)
 
@@ -134,7 +129,7 @@ def create_app(
             raise
 
         async def take(record: Record) -> asyncio.Future[None]:
-            return asyncio.create_task(handle_until_done(record, resources.in_flight, handle))
+            return asyncio.create_task(handle_until_done(record, handle))
 
         consumer = RecordConsumer.for_service(
             service,
@@ -146,7 +141,7 @@ def create_app(
             # an idle member's polls, 1.5 s as faust's driver had them (not 0.5 s).
             fetch_max_wait_s=STAGE_FETCH_WAIT_S,
         )
-        watch = app.state.watch = watch_consumer(settings, resources.in_flight, consumer)
+        watch = app.state.watch = watch_consumer(settings, consumer)
         watching: asyncio.Task[None] | None = None
         try:
             await consumer.start()
@@ -166,10 +161,5 @@ def create_app(
                 await resources.stop()
 
     app = FastAPI(title=f"docstream {service}", lifespan=lifespan, openapi_url=None)
-    add_consumer_endpoints(app, service, parts=lambda: _stopped(app, resources))
+    add_consumer_endpoints(app, service, parts=resources.unhealthy)
     return app
-
-
-def _stopped(app: FastAPI, resources: Resources) -> list[str]:
-    stopped = resources.unhealthy()
-    return stopped + stalled(app)

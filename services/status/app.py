@@ -33,7 +33,7 @@ from services.status.switch import ReadModelSwitch
 from services.status.watchdog import Watchdog
 from shared import heap, kafka, mongo, periodic
 from shared.blobs import open_blob_store
-from shared.consumer_watch import InFlight, stalled, watch_consumer
+from shared.consumer_watch import watch_consumer
 from shared.kafka import EventProducer
 from shared.readmodel import ADMISSIONS
 from shared.record_consumer import Batching, Record, RecordConsumer
@@ -203,20 +203,12 @@ def create_app(settings: StatusSettings) -> FastAPI:
             stack.push_async_callback(client.close)
             status = Status(settings, producer, client)
             await status.connect()
-            in_flight = InFlight()
-
-            async def fold(batch: list[Record]) -> None:
-                first = batch[0]
-                label = f"{len(batch)} from {first.topic}[{first.partition}]@{first.offset}"
-                with in_flight.record(label):
-                    await status.fold(batch)
-
             consumer = status.consumer = RecordConsumer.for_service(
                 SERVICE,
                 settings,
                 [settings.topics.events],
                 None,
-                batch=Batching(fold, settings.batch_max, settings.batch_within_s),
+                batch=Batching(status.fold, settings.batch_max, settings.batch_within_s),
                 on_revoked=status.forget_moved_documents,
                 # Without a wait, the broker answers as soon as one byte is there (and a fetch
                 # with nothing to read still waits its 0.5 s: no busy loop).
@@ -233,7 +225,7 @@ def create_app(settings: StatusSettings) -> FastAPI:
                 for name, (interval, body) in status.timers().items()
             }
             # Slow batches logged; a consumer that stopped taking records restarts the service.
-            app.state.watch = watch = watch_consumer(settings, in_flight, consumer)
+            app.state.watch = watch = watch_consumer(settings, consumer)
             timers["consumer-watch"] = asyncio.create_task(watch.run(), name="consumer-watch")
             stack.push_async_callback(periodic.cancel, list(timers.values()))
             app.state.consumer = consumer
@@ -243,5 +235,5 @@ def create_app(settings: StatusSettings) -> FastAPI:
 
     app = FastAPI(title="docstream status", lifespan=lifespan, openapi_url=None)
 
-    add_consumer_endpoints(app, SERVICE, parts=lambda: stalled(app))
+    add_consumer_endpoints(app, SERVICE)
     return app

@@ -25,7 +25,7 @@ from services.webhooks.delivery import Deliverer, Notice, notice_of
 from services.webhooks.sender import Sender
 from services.webhooks.settings import WebhooksSettings
 from shared import heap, kafka, mongo, periodic, tracing
-from shared.consumer_watch import InFlight, stalled, watch_consumer
+from shared.consumer_watch import watch_consumer
 from shared.kafka import EventProducer
 from shared.record_consumer import Record, RecordConsumer
 from shared.web_service import add_consumer_endpoints
@@ -57,19 +57,14 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
             settings, lambda: client[settings.mongo_database], Sender(http, allowed), producer
         )
 
-        in_flight = InFlight()
-
         async def deliver(record: Record, notice: Notice) -> None:
             try:
                 # In the document's trace: the logs and the dead letter carry its trace id.
-                with (
-                    tracing.consuming(
-                        f"deliver {record.topic}",
-                        record.headers,
-                        partition=record.partition,
-                        offset=record.offset,
-                    ),
-                    in_flight.record(f"{record.topic}[{record.partition}]@{record.offset}"),
+                with tracing.consuming(
+                    f"deliver {record.topic}",
+                    record.headers,
+                    partition=record.partition,
+                    offset=record.offset,
                 ):
                     await deliverer.deliver(notice, record.partition, record.offset)
             except Exception:
@@ -83,7 +78,6 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
         async def handle(record: Record) -> asyncio.Future[None] | None:
             notice = notice_of(record.value) if record.value is not None else None
             if notice is None:
-                in_flight.took()
                 return None  # most records: finished at once
             return asyncio.create_task(deliver(record, notice))
 
@@ -112,7 +106,7 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
             )
         }
         # Slow deliveries logged; a consumer that stopped taking records restarts the service.
-        app.state.watch = watch = watch_consumer(settings, in_flight, consumer)
+        app.state.watch = watch = watch_consumer(settings, consumer)
         timers["consumer-watch"] = asyncio.create_task(watch.run(), name="consumer-watch")
         app.state.timers = timers
         heap.settle()  # started: frozen, and fewer collections (shared/heap)
@@ -129,5 +123,5 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
 
     app = FastAPI(title="docstream webhooks", lifespan=lifespan, openapi_url=None)
 
-    add_consumer_endpoints(app, SERVICE, parts=lambda: stalled(app))
+    add_consumer_endpoints(app, SERVICE)
     return app

@@ -141,6 +141,8 @@ async def test_commits_go_up_to_the_first_record_still_running_per_partition() -
     await _feed(consumer, record(0, 0), record(0, 1, b"task"), record(0, 2), record(1, 5))
     await _feed(consumer, record(0, 3, b"task"), record(1, 6, b"task"))
     assert consumer.in_flight == 3
+    # The stall watch's account (shared/consumer_watch.py): the three tasks, until done.
+    assert len(consumer.handling) == 3
     await consumer.commit()
     assert kafka.commits == [{P0: 1, P1: 6}]
 
@@ -157,6 +159,7 @@ async def test_commits_go_up_to_the_first_record_still_running_per_partition() -
     await consumer.commit()
     assert kafka.commits[-1] == {P0: 4, P1: 7}
     assert consumer.in_flight == 0
+    assert len(consumer.handling) == 0
 
 
 async def test_with_max_running_the_next_record_waits_for_a_place() -> None:
@@ -400,8 +403,11 @@ async def test_a_batch_is_committed_only_once_its_handler_returned() -> None:
 async def test_a_failing_batch_is_handled_again_never_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    in_flight_during_pauses: list[int] = []
+
     async def no_wait(_: float) -> None:
-        pass
+        # A batch waiting to be tried again (a database outage) is in flight, not a stall.
+        in_flight_during_pauses.append(len(consumer.handling))
 
     batches = Batches()
     batches.failures = 2
@@ -411,6 +417,8 @@ async def test_a_failing_batch_is_handled_again_never_skipped(
     p0 = consumer._partitions[P0]
     await consumer._handle_batch(consumer._batch, [(p0, record(0, 4))])  # type: ignore[arg-type]
     assert batches.batches == [[(0, 4)]]
+    assert in_flight_during_pauses == [1, 1]
+    assert len(consumer.handling) == 0
     await consumer.commit()
     assert kafka.commits == [{P0: 5}]
 
