@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     _harden(args.address_space_mb, args.parent_pid)
     # Frames go to a private copy of stdout; fd 1 itself now points at stderr, so whatever a C
     # library prints cannot corrupt the protocol stream.
-    frames_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    frames_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=protocol.WRITE_BUFFER_BYTES)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.WARNING, format="extractor-worker %(levelname)s %(message)s")
     # Broken files make these libraries log a warning per repaired object: noise at our level.
