@@ -47,6 +47,26 @@ def pdf_bytes(pages: list[str | None], *, root: int = 1) -> bytes:
     return assemble_pdf(objects, root)
 
 
+def unmapped_cid_pdf() -> bytes:
+    """One page in a composite font with no Unicode mapping (Identity-H, no ToUnicode, not
+    embedded): pdfium and pypdf read the glyph ids as punctuation, pdfminer as "(cid:N)"."""
+    stream = b"BT /F1 24 Tf 72 720 Td <0021002200230024002500260027> Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /Unmapped /Encoding /Identity-H "
+        b"/DescendantFonts [6 0 R] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Unmapped /CIDSystemInfo "
+        b"<< /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R >>",
+        b"<< /Type /FontDescriptor /FontName /Unmapped /Flags 4 /FontBBox [0 0 1000 1000] "
+        b"/ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 >>",
+    ]
+    return assemble_pdf(objects, 1)
+
+
 def many_pages_pdf(count: int) -> bytes:
     """``count`` blank pages sharing one empty content stream: ~60 bytes a page."""
     kids = " ".join(f"{4 + i} 0 R" for i in range(count))

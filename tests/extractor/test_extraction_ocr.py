@@ -15,7 +15,7 @@ from services.extractor.extraction import ExtractionResult, ExtractorPool, OcrOp
 from services.extractor.extraction.ocr import OcrEngine, estimate_skew
 from services.extractor.extraction.pdf_fallback import PageRescue
 
-from .extraction_samples import CORPUS, pdf_bytes, peak_rss
+from .extraction_samples import CORPUS, pdf_bytes, peak_rss, unmapped_cid_pdf
 
 TRANSCRIPTIONS = Path(__file__).parent / "transcriptions"
 FRANCAIS = CORPUS / "pdf" / "francais.pdf"
@@ -177,6 +177,24 @@ def test_a_text_layer_that_lost_its_letters_is_read_by_the_next_reader(tmp_path:
     assert reading.extractor == "pypdf"
     assert reading.text == "Quarterly report 2024, page 3 of 12"
     assert "text layer not trusted (none of 32 characters is a letter)" in reading.warnings
+
+
+def test_pdfminer_placeholders_for_unmapped_glyphs_are_not_trusted(tmp_path: Path) -> None:
+    """pdfplumber writes each glyph it cannot map as "(cid:N)", which looked like text: the
+    page took it as rescued, and OCR was never asked."""
+    path = tmp_path / "unmapped.pdf"
+    path.write_bytes(unmapped_cid_pdf())
+    document = pdfium.PdfDocument(str(path))
+    rescue = PageRescue(path, None, OcrOptions(mode="never"), None, None)
+    try:
+        reading = rescue.read(document[0], 0, "!\"#$%&'")
+        plumber = rescue._plumber_text(0)
+    finally:
+        rescue.close()
+        document.close()
+    assert plumber == "\ufffd" * 7
+    assert reading.extractor != "pdfplumber"
+    assert "no reader did better; the text layer is kept" in reading.warnings
 
 
 def test_a_trusted_page_never_opens_another_reader(tmp_path: Path) -> None:

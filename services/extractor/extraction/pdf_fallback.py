@@ -9,6 +9,7 @@ nothing but images goes straight to OCR: the text readers read the same empty te
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .pdf_rtl import Span, settle_spans
 from .quality import Verdict, assess, score
 
 FAST = "pypdfium2"
+_CID = re.compile(r"\(cid:\d+\)")
 
 
 class PageRescue:
@@ -167,9 +169,12 @@ class PageRescue:
             self._plumber = pdfplumber.open(self._path, password=self._password or "")
         page = self._plumber.pages[index]
         try:
-            return str(page.extract_text() or "")
+            text = str(page.extract_text() or "")
         finally:
             page.close()
+        # pdfminer writes a glyph it cannot map as "(cid:N)": letters, digits and brackets that
+        # would pass the quality check as text. It is an unknown character: say so.
+        return _CID.sub("\ufffd", text) if "(cid:" in text else text
 
     def close(self) -> None:
         if self._plumber is not None:
