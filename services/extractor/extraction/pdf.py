@@ -49,7 +49,7 @@ def extract_pdf(
 ) -> DocumentInfo:
     finder = None
     try:
-        document = pdfium.PdfDocument(str(path), password=password)
+        document, password = _open_with_pdfium(path, password)
     except pdfium.PdfiumError as exc:
         if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
             raise _encrypted(password) from exc
@@ -88,6 +88,24 @@ def extract_pdf(
         return info
     finally:
         document.close()
+
+
+def _open_with_pdfium(path: Path, password: str | None) -> tuple[Any, str | None]:
+    """The document and the password that opened it: ``password``, or, when that one is
+    wrong, none (the other readers must then be given none either).
+
+    A PDF encrypted with an owner password only (to restrict printing or copying) has a blank
+    user password and opens in any viewer without asking; a client that sends a password with
+    every upload must not see it refused."""
+    try:
+        return pdfium.PdfDocument(str(path), password=password), password
+    except pdfium.PdfiumError as exc:
+        if not password or exc.err_code != pdfium_c.FPDF_ERR_PASSWORD:
+            raise
+        try:
+            return pdfium.PdfDocument(str(path), password=None), None
+        except pdfium.PdfiumError:
+            raise exc from None
 
 
 def _page_count(document: Any, path: Path, password: str | None, limits: ExtractionLimits) -> int:
