@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import io
 import re
+import shutil
+import subprocess
 import unicodedata
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pytest
 from pypdf.generic import DecodedStreamObject, NameObject
 
 from services.extractor.extraction import ExtractorPool
+from services.extractor.extraction.pdf_rtl import settle_words
 from services.extractor.extraction.quality import assess
 
 from .extraction_samples import assemble_pdf
@@ -136,6 +139,51 @@ async def test_a_ligature_of_right_to_left_letters_keeps_their_order(
     (page,) = result.pages
     assert page.text == ARABIC
     assert page.extractor == "pypdfium2"
+
+
+ARABIC_SENTENCE = "اللغة العربية هي لغة رسمية في عدد كبير من الدول، ويتحدثها ملايين الناس."
+
+
+def _printed_by_chromium(tmp_path: Path, html: str) -> Path:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    page, pdf = tmp_path / "page.html", tmp_path / "page.pdf"
+    page.write_text(html, encoding="utf-8")
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+         f"--print-to-pdf={pdf}", page.as_uri()],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return pdf
+
+
+async def test_arabic_printed_by_a_browser_comes_in_logical_order(
+    pool: ExtractorPool, tmp_path: Path
+) -> None:
+    """Chromium's PDFs made pdfium reverse most Arabic words letter by letter ("ةغللا" for
+    "اللغة"), and keep others right; pypdf reads them in logical order there."""
+    path = _printed_by_chromium(
+        tmp_path,
+        '<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8"></head>'
+        f'<body style="font-family: DejaVu Sans"><p>{ARABIC_SENTENCE}</p></body></html>',
+    )
+    result = await pool.extract("rtl-chromium", path)
+    (page,) = result.pages
+    assert _arabic_words(page.text) == _arabic_words(ARABIC_SENTENCE)
+    assert result.language == "ar"
+
+
+def _arabic_words(text: str) -> list[str]:
+    return re.findall("[\u0600-\u06ff]+", text)
+
+
+def test_a_reference_in_visual_order_turns_no_word() -> None:
+    """Writers that draw right-to-left text in visual order make pypdf read it reversed while
+    pdfium has it right: then pypdf's words must not be taken."""
+    for logical in (HEBREW, ARABIC_SENTENCE):
+        reversed_words = " ".join(word[::-1] for word in logical.split())
+        assert settle_words(logical, reversed_words) == (logical, 0)
+    wrong = " ".join(word[::-1] for word in ARABIC_SENTENCE.split())
+    assert settle_words(wrong, ARABIC_SENTENCE)[1] > 0
 
 
 COMMA = "\uff0c"  # the ideographic full-width comma

@@ -215,8 +215,8 @@ def _pdfium_page(
     try:
         text, ligatures = _pdfium_page_text(page, ruled, index)
         notes: list[str] = []
-        if ligatures:
-            text, notes = rescue.settle_ligatures(index, text, ligatures)
+        if ligatures is not None:
+            text, notes = rescue.settle_right_to_left(index, text, ligatures)
         # pdfium marks a hyphen at a line break as U+FFFE and ends lines with CRLF.
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-")
         reading = rescue.read(page, index, text)
@@ -226,9 +226,11 @@ def _pdfium_page(
     return reading
 
 
-def _pdfium_page_text(page: Any, ruled: set[int] | None, index: int) -> tuple[str, list[Span]]:
+def _pdfium_page_text(
+    page: Any, ruled: set[int] | None, index: int
+) -> tuple[str, list[Span] | None]:
     """pdfium's text of the page as it gives it, and where it has right-to-left ligatures
-    (see pdf_rtl)."""
+    (see pdf_rtl); None: it has no right-to-left letters."""
     if ruled is not None and may_have_ruled_table(page):
         ruled.add(index)
     textpage = page.get_textpage()
@@ -236,7 +238,7 @@ def _pdfium_page_text(page: Any, ruled: set[int] | None, index: int) -> tuple[st
         # get_text_range keeps the line breaks pdfium infers (get_text_bounded drops some and
         # glues words together across lines).
         text: str = textpage.get_text_range()
-        ligatures = shared_glyph_spans(textpage, text) if RTL.search(text) else []
+        ligatures = shared_glyph_spans(textpage, text) if RTL.search(text) else None
     finally:
         textpage.close()
     return text, ligatures

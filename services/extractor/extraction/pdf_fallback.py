@@ -20,7 +20,7 @@ import pypdfium2.raw as pdfium_c
 from .ocr import OcrEngine, OcrUnavailableError
 from .ocr_options import OcrOptions
 from .pages import PageReading
-from .pdf_rtl import Span, settle_spans
+from .pdf_rtl import Span, settle_spans, settle_words
 from .quality import Verdict, assess, score
 
 FAST = "pypdfium2"
@@ -71,18 +71,25 @@ class PageRescue:
         except Exception:  # noqa: BLE001 - the caller reports the page as unreadable
             return None
 
-    def settle_ligatures(self, index: int, text: str, spans: list[Span]) -> tuple[str, list[str]]:
-        """Right-to-left ligatures' letters in the order pypdf reads them (see pdf_rtl)."""
+    def settle_right_to_left(
+        self, index: int, text: str, spans: list[Span]
+    ) -> tuple[str, list[str]]:
+        """Right-to-left ligatures' letters, and whole words, in the order pypdf reads them
+        where that is the logical one (see pdf_rtl)."""
         try:
             reference = self._pypdf_text(index)
         except MemoryError:
             raise
         except Exception:  # noqa: BLE001 - without a reference, pdfium's order stands
             return text, []
-        settled, flipped = settle_spans(text, spans, reference)
-        if not flipped:
-            return text, []
-        return settled, [f"{flipped} right-to-left ligatures put in logical order (as pypdf)"]
+        notes = []
+        text, ligatures = settle_spans(text, spans, reference)
+        if ligatures:
+            notes.append(f"{ligatures} right-to-left ligatures put in logical order (as pypdf)")
+        text, words = settle_words(text, reference)
+        if words:
+            notes.append(f"{words} right-to-left words put in logical order (as pypdf)")
+        return text, notes
 
     def _best(
         self,

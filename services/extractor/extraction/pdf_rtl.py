@@ -6,8 +6,16 @@ character by character and turns such a glyph's letters the wrong way round ("ا
 "السلام"), while the ligatures it decomposes itself (presentation forms such as U+FEFC) come out
 right, and nothing in pdfium's answers tells the two apart. So the characters that share one
 glyph (one origin on the page) are found, and where pypdf, which keeps each glyph's letters as
-the font maps them, reads the word the other way round, pypdf's order is taken. Only pages with
-right-to-left letters look at character origins, and only pages with such ligatures ask pypdf.
+the font maps them, reads the word the other way round, pypdf's order is taken.
+
+Whole words can be turned too: in PDFs from Chromium (Skia), pdfium gives most Arabic words
+letter by letter reversed ("ةغللا" for "اللغة") and some right, while pypdf reads the glyphs in
+the order they were written, which there is the logical one. But PDF writers that draw
+right-to-left text in visual order make pypdf's reading the reversed one, so pypdf is taken as
+the reference only where its words read as more logical than pdfium's: letters that exist only
+at a word's end (Hebrew final forms, Arabic ta marbuta and alef maksura) end its words, and
+Arabic words begin with the article "ال" rather than end with it reversed (:func:`settle_words`).
+Only pages with right-to-left letters do any of this, and only they ask pypdf.
 """
 
 from __future__ import annotations
@@ -23,6 +31,22 @@ import pypdfium2.raw as pdfium_c
 RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 
 Span = tuple[int, int]  # [start, end) in the page's text
+
+# A word of right-to-left letters and their marks (punctuation and digits end it).
+_RTL_WORD = re.compile(
+    "[{}]+".format(
+        "".join(
+            chr(code)
+            for first, last in ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFC))
+            for code in range(first, last + 1)
+            if unicodedata.category(chr(code))[0] in "LM"
+        )
+    )
+)
+# Letters written only at the end of a word: Hebrew's final forms, Arabic's ta marbuta and
+# alef maksura.
+_FINAL_ONLY = frozenset("ךםןףץةى")
+_ARTICLE = "ال"
 
 
 def shared_glyph_spans(textpage: Any, text: str) -> list[Span]:
@@ -65,3 +89,48 @@ def settle_spans(text: str, spans: list[Span], reference: str) -> tuple[str, int
             chars[start:end] = chars[start:end][::-1]
             flipped += 1
     return "".join(chars), flipped
+
+
+def _skeleton(word: str) -> str:
+    """The word's letters without their marks (vowel signs, tanween): pdfium and pypdf attach
+    the marks of a reversed word to different letters."""
+    return "".join(char for char in word if not unicodedata.combining(char))
+
+
+def _logical_cues(word: str) -> int:
+    """How much a word (its skeleton) reads as written in logical order: positive where it
+    does, negative where it reads reversed, 0 without a clue."""
+    cues = 0
+    if len(word) > 1:
+        cues += (word[-1] in _FINAL_ONLY) - (word[0] in _FINAL_ONLY)
+    if len(word) > 3:
+        cues += word.startswith(_ARTICLE) - word.endswith(_ARTICLE[::-1])
+    return cues
+
+
+def settle_words(text: str, reference: str) -> tuple[str, int]:
+    """``text`` with each right-to-left word that ``reference`` has only the other way round
+    taken from ``reference``, when ``reference``'s words read as more logical than ``text``'s
+    (see the module's docstring); also how many were."""
+    reference = unicodedata.normalize("NFKC", reference)
+    theirs = [_skeleton(word) for word in _RTL_WORD.findall(reference)]
+    ours = sum(_logical_cues(_skeleton(word)) for word in _RTL_WORD.findall(text))
+    if sum(_logical_cues(word) for word in theirs) <= ours:
+        return text, 0
+    known: dict[str, str] = {}
+    for match in _RTL_WORD.finditer(reference):
+        known.setdefault(_skeleton(match.group()), match.group())
+    flipped = 0
+
+    def settle(match: re.Match[str]) -> str:
+        nonlocal flipped
+        word = _skeleton(match.group())
+        other = word[::-1]
+        if len(word) < 2 or word in known or other not in known:
+            return match.group()
+        if _logical_cues(other) < _logical_cues(word):
+            return match.group()
+        flipped += 1
+        return known[other]
+
+    return _RTL_WORD.sub(settle, text), flipped
