@@ -19,7 +19,6 @@ from typing import Any, BinaryIO
 import docx
 from docx.oxml.ns import qn
 from docx.table import Table
-from docx.text.paragraph import Paragraph
 
 from shared.reasons import ReasonCode
 
@@ -29,7 +28,10 @@ from .detect import DOCX
 from .errors import ExtractionError
 from .limits import ExtractionLimits
 
-_P, _TBL, _SDT, _SDT_CONTENT = qn("w:p"), qn("w:tbl"), qn("w:sdt"), qn("w:sdtContent")
+_P, _TBL = qn("w:p"), qn("w:tbl")
+_BLOCKS = frozenset((_P, _TBL))
+# A content control (<w:sdt>) holds its blocks in <w:sdtContent>, beside its properties.
+_BLOCK_WRAPPERS = frozenset((qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")))
 
 
 def check_uncompressed_size(path: Path, limits: ExtractionLimits) -> None:
@@ -152,11 +154,11 @@ class _StoryReader:
 
     def blocks_text(self, container: Any, parent: Any, *, collect: bool = False) -> str:
         lines: list[str] = []
-        for block in _blocks(container, parent):
-            if isinstance(block, Paragraph):
-                lines.append(block.text)
+        for block in _blocks(container):
+            if block.tag == _P:
+                lines.append(_paragraph_text(block))
             else:
-                rows = self._table_rows(block)
+                rows = self._table_rows(Table(block, parent))
                 if collect:
                     self.tables.append(rows)
                 lines.extend(_row_line(row) for row in rows)
@@ -185,18 +187,92 @@ def _row_line(row: list[str | None]) -> str:
     return CELL_SEPARATOR.join((cell or "").replace("\n", " ") for cell in unique)
 
 
-def _blocks(container: Any, parent: Any) -> Iterator[Paragraph | Table]:
-    """Paragraphs and tables of a container in document order, looking into content controls."""
+def _blocks(container: Any) -> Iterator[Any]:
+    """The <w:p> and <w:tbl> of a container in document order, looking into content controls
+    and custom XML."""
     pending = [iter(container.iterchildren())]
     while pending:
         child = next(pending[-1], None)
         if child is None:
             pending.pop()
-        elif child.tag == _P:
-            yield Paragraph(child, parent)
-        elif child.tag == _TBL:
-            yield Table(child, parent)
-        elif child.tag == _SDT:
-            content = child.find(_SDT_CONTENT)
-            if content is not None:
-                pending.append(iter(content.iterchildren()))
+        elif child.tag in _BLOCKS:
+            yield child
+        elif child.tag in _BLOCK_WRAPPERS:
+            pending.append(iter(child.iterchildren()))
+
+
+# What each element of a paragraph is to its text. The paragraph is walked once, element by
+# element: python-docx's Paragraph.text runs an XPath query per run (seconds on a document of
+# 300,000 runs) and sees only the runs directly in <w:p> or <w:hyperlink>.
+_DESCEND, _TEXT, _CHAR, _FIELD_CHAR = range(4)
+# Runs and what wraps them: tracked insertions and moves (their new place), content controls,
+# simple fields (the result; the instruction is an attribute), smart tags, custom XML,
+# bidirectional embeddings. Not <w:del> or <w:moveFrom>: that text is deleted; nor
+# <w:instrText>, a field's instruction.
+_INLINE_WRAPPERS = (
+    "w:r",
+    "w:hyperlink",
+    "w:ins",
+    "w:moveTo",
+    "w:sdt",
+    "w:sdtContent",
+    "w:fldSimple",
+    "w:smartTag",
+    "w:customXml",
+    "w:dir",
+    "w:bdo",
+)
+# The text python-docx gives these, except that every break is a line break: python-docx makes
+# a page or column break "", which glues the words on either side together.
+_CHARS = {
+    qn("w:br"): "\n",
+    qn("w:cr"): "\n",
+    qn("w:tab"): "\t",
+    qn("w:ptab"): "\t",
+    qn("w:noBreakHyphen"): "-",
+}
+_INLINE = {
+    **{qn(tag): _DESCEND for tag in _INLINE_WRAPPERS},
+    **dict.fromkeys(_CHARS, _CHAR),
+    qn("w:t"): _TEXT,
+    qn("w:fldChar"): _FIELD_CHAR,
+}
+_FIELD_CHAR_TYPE = qn("w:fldCharType")
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    parts: list[str] = []
+    # Complex fields: begin, instruction, separate, result, end; they nest. Only results are
+    # text, and only when no field around them is still in its instruction. The state is the
+    # paragraph's own: a field whose end never comes hides no more than the rest of its
+    # paragraph (a result may run on over paragraphs, and is shown there).
+    fields: list[bool] = []  # for each open field: has its result begun
+    in_instruction = 0
+    pending = [iter(paragraph.iterchildren())]
+    while pending:
+        child = next(pending[-1], None)
+        if child is None:
+            pending.pop()
+            continue
+        kind = _INLINE.get(child.tag)
+        if kind is None:
+            continue
+        if kind == _DESCEND:
+            pending.append(iter(child.iterchildren()))
+        elif kind == _FIELD_CHAR:
+            mark = child.get(_FIELD_CHAR_TYPE)
+            if mark == "begin":
+                fields.append(False)
+                in_instruction += 1
+            elif mark == "separate" and fields and not fields[-1]:
+                fields[-1] = True
+                in_instruction -= 1
+            elif mark == "end" and fields and not fields.pop():
+                in_instruction -= 1
+        elif in_instruction:
+            continue
+        elif kind == _TEXT:
+            parts.append(child.text or "")
+        else:
+            parts.append(_CHARS[child.tag])
+    return "".join(parts)

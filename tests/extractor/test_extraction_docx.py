@@ -1,0 +1,146 @@
+"""DOCX text that python-docx's paragraph text does not see (issue 8 of the extractor sweep).
+
+Each document is built here: python-docx for the package, raw WordprocessingML for what it cannot
+write. Each test failed before its fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docx
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
+
+from services.extractor.extraction.dispatch import extract_pages
+
+
+def _run(text: str) -> str:
+    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def _paragraph(inner: str) -> Any:
+    return parse_xml(f"<w:p {nsdecls('w')}>{inner}</w:p>")
+
+
+def _text(document: Any, path: Path) -> str:
+    document.save(str(path))
+    (page,) = extract_pages(path)
+    return page
+
+
+def _field(instruction: str, result: str) -> str:
+    """A complex field: begin, instruction, separate, result, end, each in its own run."""
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve">{instruction}</w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+        f"{_run(result)}"
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+TRACKED = 'w:id="{}" w:author="A" w:date="2024-01-01T00:00:00Z"'
+
+INLINE_CASES = {
+    "tracked": (
+        _run("The contract value is ")
+        + f"<w:del {TRACKED.format(1)}><w:r><w:delText>ten</w:delText></w:r></w:del>"
+        + f"<w:ins {TRACKED.format(2)}>{_run('twenty')}</w:ins>"
+        + _run(" thousand euros.")
+    ),
+    "moved": (
+        f"<w:moveFrom {TRACKED.format(3)}>{_run('OLD PLACE ')}</w:moveFrom>"
+        + _run("Moved: ")
+        + f"<w:moveTo {TRACKED.format(4)}>{_run('new place')}</w:moveTo>"
+    ),
+    "controls": (
+        _run("Customer name: ")
+        + '<w:sdt><w:sdtPr><w:alias w:val="Name"/></w:sdtPr>'
+        + f"<w:sdtContent>{_run('Jane Q. Public')}</w:sdtContent></w:sdt>"
+        + _run(", invoice total: ")
+        + f'<w:fldSimple w:instr=" MERGEFIELD Total ">{_run("1,234.00 EUR")}</w:fldSimple>'
+    ),
+    "wrappers": (
+        _run("Meeting in ")
+        + '<w:smartTag w:uri="urn:schemas-microsoft-com:office:smarttags" w:element="City">'
+        + f"{_run('Seattle')}</w:smartTag>"
+        + _run(" on ")
+        + f'<w:customXml w:element="day">{_run("Monday")}</w:customXml>'
+        + _run(", ")
+        + f'<w:dir w:val="rtl">{_run("مرحبا")}</w:dir>'
+        + _run(" ")
+        + f'<w:bdo w:val="ltr">{_run("ok")}</w:bdo>'
+        + f'<w:hyperlink w:anchor="x"><w:ins {TRACKED.format(5)}>{_run(".")}</w:ins></w:hyperlink>'
+    ),
+    "fields": (
+        _run("Page ")
+        + _field(r" PAGE \* MERGEFORMAT ", "7")
+        + _run(" of ")
+        # A field nested in another's instruction is part of that instruction: not text.
+        + '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        + '<w:r><w:instrText xml:space="preserve"> IF </w:instrText></w:r>'
+        + _field(" MERGEFIELD Pages ", "NESTED RESULT")
+        + '<w:r><w:instrText xml:space="preserve"> &gt; 1 "many" "one" </w:instrText></w:r>'
+        + '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+        + _run("many")
+        + '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    ),
+    "breaks": (
+        "<w:r><w:t>tab</w:t><w:tab/><w:t>line</w:t><w:br/><w:t>return</w:t><w:cr/>"
+        '<w:t>page.</w:t><w:br w:type="page"/><w:t>Column</w:t><w:br w:type="column"/>'
+        "<w:t>end</w:t></w:r>"
+    ),
+}
+
+
+def test_text_in_inline_wrappers_is_read_in_order(tmp_path: Path) -> None:
+    document = docx.Document()
+    body = document.element.body
+    for inner in INLINE_CASES.values():
+        body.sectPr.addprevious(_paragraph(inner))
+    assert _text(document, tmp_path / "inline.docx").split("\n") == [
+        "The contract value is twenty thousand euros.",
+        "Moved: new place",
+        "Customer name: Jane Q. Public, invoice total: 1,234.00 EUR",
+        "Meeting in Seattle on Monday, مرحبا ok.",
+        "Page 7 of many",
+        "tab\tline",
+        "return",
+        "page.",
+        "Column",
+        "end",
+    ]
+
+
+def test_headers_read_inline_wrappers_too(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0]._p.append(
+        parse_xml(f"<w:ins {nsdecls('w')} {TRACKED.format(1)}>{_run('Inserted header')}</w:ins>")
+    )
+    document.add_paragraph("Body")
+    assert _text(document, tmp_path / "header.docx") == "Inserted header\nBody"
+
+
+def test_block_level_content_controls_and_custom_xml_are_read(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("before")
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "a", "b"
+    control = parse_xml(f"<w:sdt {nsdecls('w')}><w:sdtPr/><w:sdtContent/></w:sdt>")
+    table._tbl.addprevious(control)
+    content = control[1]
+    content.append(_paragraph(_run("in a content control")))
+    content.append(table._tbl)
+    custom = parse_xml(f'<w:customXml {nsdecls("w")} w:element="clause"/>')
+    custom.append(_paragraph(_run("in custom XML")))
+    document.element.body.sectPr.addprevious(custom)
+    document.add_paragraph("after")
+    assert _text(document, tmp_path / "blocks.docx").split("\n") == [
+        "before",
+        "in a content control",
+        "a | b",
+        "in custom XML",
+        "after",
+    ]
