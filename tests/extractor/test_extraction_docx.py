@@ -144,3 +144,67 @@ def test_block_level_content_controls_and_custom_xml_are_read(tmp_path: Path) ->
         "in custom XML",
         "after",
     ]
+
+
+SHAPES = (
+    'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+    'xmlns:v="urn:schemas-microsoft-com:vml"'
+)
+
+
+def _box(*paragraphs: str) -> str:
+    """A text box's content: one paragraph for each string of runs."""
+    return "<w:txbxContent>" + "".join(f"<w:p>{p}</w:p>" for p in paragraphs) + "</w:txbxContent>"
+
+
+def _drawing(box: str) -> str:
+    return (
+        '<w:drawing><wp:anchor simplePos="0" relativeHeight="1" behindDoc="0" locked="0"'
+        ' layoutInCell="1" allowOverlap="1"><wp:simplePos x="0" y="0"/>'
+        '<wp:extent cx="2000000" cy="500000"/><wp:docPr id="1" name="Text Box 1"/>'
+        '<a:graphic><a:graphicData uri="http://schemas.microsoft.com/office/word/2010/'
+        'wordprocessingShape"><wps:wsp><wps:spPr/>'
+        f"<wps:txbx>{box}</wps:txbx><wps:bodyPr/></wps:wsp></a:graphicData></a:graphic>"
+        "</wp:anchor></w:drawing>"
+    )
+
+
+def _vml(box: str) -> str:
+    return f"<w:pict><v:shape><v:textbox>{box}</v:textbox></v:shape></w:pict>"
+
+
+def test_text_boxes_are_read_once_after_their_paragraph(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("before")
+    # As Word writes a text box: DrawingML for readers that know it, VML as the fallback.
+    both = _box(_run("In the box,"), _run("its second line"))
+    modern = (
+        _run("Anchor. ")
+        + f'<w:r><mc:AlternateContent><mc:Choice Requires="wps">{_drawing(both)}</mc:Choice>'
+        + f"<mc:Fallback>{_vml(both)}</mc:Fallback></mc:AlternateContent></w:r>"
+        + _run("Anchor goes on.")
+    )
+    legacy = _run("Legacy anchor.") + f"<w:r>{_vml(_box(_run('In a VML box')))}</w:r>"
+    inner_box = f"<w:r>{_drawing(_box(_run('Inner box')))}</w:r>"
+    nested = f"<w:r>{_drawing(_box(_run('Outer box') + inner_box))}</w:r>"
+    empty = f"<w:r>{_vml(_box())}</w:r>"
+    for runs in (modern, legacy, nested, empty):
+        paragraph = parse_xml(f"<w:p {nsdecls('w')} {SHAPES}>{runs}</w:p>")
+        document.element.body.sectPr.addprevious(paragraph)
+    document.add_paragraph("after")
+    assert _text(document, tmp_path / "boxes.docx").split("\n") == [
+        "before",
+        "Anchor. Anchor goes on.",
+        "In the box,",
+        "its second line",
+        "Legacy anchor.",
+        "In a VML box",
+        "",  # a paragraph holding only a text box
+        "Outer box",
+        "Inner box",
+        "",
+        "after",
+    ]

@@ -145,8 +145,8 @@ def _header_footer_texts(document: Any, *, footers: bool, reader: _StoryReader) 
 class _StoryReader:
     """Text of block containers; collects the rows of top-level tables when asked.
 
-    Nested tables are read through recursion; python-docx's XML parser refuses documents nested
-    deeper than 256 elements, which bounds it.
+    Nested tables and text boxes are read through recursion; python-docx's XML parser refuses
+    documents nested deeper than 256 elements, which bounds it.
     """
 
     def __init__(self) -> None:
@@ -156,7 +156,10 @@ class _StoryReader:
         lines: list[str] = []
         for block in _blocks(container):
             if block.tag == _P:
-                lines.append(_paragraph_text(block))
+                boxes: list[Any] = []
+                lines.append(_paragraph_text(block, boxes))
+                # A text box is drawn where it is anchored: its text follows the paragraph.
+                lines.extend(text for box in boxes if (text := self.blocks_text(box, parent)))
             else:
                 rows = self._table_rows(Table(block, parent))
                 if collect:
@@ -204,7 +207,7 @@ def _blocks(container: Any) -> Iterator[Any]:
 # What each element of a paragraph is to its text. The paragraph is walked once, element by
 # element: python-docx's Paragraph.text runs an XPath query per run (seconds on a document of
 # 300,000 runs) and sees only the runs directly in <w:p> or <w:hyperlink>.
-_DESCEND, _TEXT, _CHAR, _FIELD_CHAR = range(4)
+_DESCEND, _TEXT, _CHAR, _FIELD_CHAR, _ALTERNATIVES, _SHAPE = range(6)
 # Runs and what wraps them: tracked insertions and moves (their new place), content controls,
 # simple fields (the result; the instruction is an attribute), smart tags, custom XML,
 # bidirectional embeddings. Not <w:del> or <w:moveFrom>: that text is deleted; nor
@@ -231,16 +234,24 @@ _CHARS = {
     qn("w:ptab"): "\t",
     qn("w:noBreakHyphen"): "-",
 }
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+_ALTERNATE_CONTENT, _CHOICE, _FALLBACK = _MC + "AlternateContent", _MC + "Choice", _MC + "Fallback"
+_TEXT_BOX = qn("w:txbxContent")
 _INLINE = {
     **{qn(tag): _DESCEND for tag in _INLINE_WRAPPERS},
     **dict.fromkeys(_CHARS, _CHAR),
     qn("w:t"): _TEXT,
     qn("w:fldChar"): _FIELD_CHAR,
+    _ALTERNATE_CONTENT: _ALTERNATIVES,
+    # Drawings and legacy VML pictures: where text boxes are.
+    qn("w:drawing"): _SHAPE,
+    qn("w:pict"): _SHAPE,
 }
 _FIELD_CHAR_TYPE = qn("w:fldCharType")
 
 
-def _paragraph_text(paragraph: Any) -> str:
+def _paragraph_text(paragraph: Any, boxes: list[Any]) -> str:
+    """The paragraph's text; the <w:txbxContent> of its text boxes are added to ``boxes``."""
     parts: list[str] = []
     # Complex fields: begin, instruction, separate, result, end; they nest. Only results are
     # text, and only when no field around them is still in its instruction. The state is the
@@ -259,6 +270,8 @@ def _paragraph_text(paragraph: Any) -> str:
             continue
         if kind == _DESCEND:
             pending.append(iter(child.iterchildren()))
+        elif kind == _ALTERNATIVES:
+            pending.append(_one_alternative(child))
         elif kind == _FIELD_CHAR:
             mark = child.get(_FIELD_CHAR_TYPE)
             if mark == "begin":
@@ -273,6 +286,32 @@ def _paragraph_text(paragraph: Any) -> str:
             continue
         elif kind == _TEXT:
             parts.append(child.text or "")
+        elif kind == _SHAPE:
+            _find_text_boxes(child, boxes)
         else:
             parts.append(_CHARS[child.tag])
     return "".join(parts)
+
+
+def _one_alternative(alternate_content: Any) -> Iterator[Any]:
+    """The children of one branch of <mc:AlternateContent>. Each branch draws the same thing (a
+    text box in DrawingML, then again in VML for older readers): reading both would say its text
+    twice. A reader takes the first branch it understands; Word understands the first it wrote."""
+    branch = next(alternate_content.iterchildren(_CHOICE, _FALLBACK), None)
+    return iter(() if branch is None else branch.iterchildren())
+
+
+def _find_text_boxes(shape: Any, boxes: list[Any]) -> None:
+    """Adds the shape's outermost <w:txbxContent> to ``boxes``, in document order; one nested in
+    another is read with the paragraphs of the outer one."""
+    pending = [iter(shape.iterchildren())]
+    while pending:
+        child = next(pending[-1], None)
+        if child is None:
+            pending.pop()
+        elif child.tag == _TEXT_BOX:
+            boxes.append(child)
+        elif child.tag == _ALTERNATE_CONTENT:
+            pending.append(_one_alternative(child))
+        else:
+            pending.append(iter(child.iterchildren()))
