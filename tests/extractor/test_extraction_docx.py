@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import docx
+from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PackURI
+from docx.opc.part import Part
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
+from services.extractor.extraction.collector import PageCollector
 from services.extractor.extraction.dispatch import extract_pages
+from services.extractor.extraction.limits import ExtractionLimits
+from services.extractor.extraction.pages import PageText
+from services.extractor.extraction.word import extract_docx
 
 
 def _run(text: str) -> str:
@@ -208,3 +216,78 @@ def test_text_boxes_are_read_once_after_their_paragraph(tmp_path: Path) -> None:
         "",
         "after",
     ]
+
+
+def _notes(kind: str, *notes: str) -> bytes:
+    """A footnotes or endnotes part: the separator notes Word writes first, then ``notes`` (the
+    XML of each one's paragraphs), numbered from 1."""
+    special = (
+        f'<w:{kind} w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
+        f'<w:{kind} w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/>'
+        f"</w:r></w:p></w:{kind}>"
+        f'<w:{kind} w:type="continuationNotice" w:id="-2"><w:p>{_run("(continued)")}</w:p>'
+        f"</w:{kind}>"
+    )
+    numbered = "".join(f'<w:{kind} w:id="{i}">{xml}</w:{kind}>' for i, xml in enumerate(notes, 1))
+    return f"<w:{kind}s {nsdecls('w')}>{special}{numbered}</w:{kind}s>".encode()
+
+
+def _add_part(document: Any, name: str, content_type: str, reltype: str, blob: bytes) -> None:
+    part = Part(PackURI(f"/word/{name}"), content_type, blob, document.part.package)
+    document.part.relate_to(part, reltype)
+
+
+def _reference(kind: str, number: int) -> str:
+    return f'<w:r><w:{kind}Reference w:id="{number}"/></w:r>'
+
+
+def _noted_document(endnotes: bytes) -> Any:
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = "Header"
+    document.sections[0].footer.paragraphs[0].text = "Footer"
+    body = document.element.body
+    # The first footnote is referred to twice; it is still read once.
+    for runs in (
+        _run("Body one") + _reference("footnote", 1) + _reference("endnote", 1),
+        _run("Body two") + _reference("footnote", 2) + _reference("footnote", 1),
+    ):
+        body.sectPr.addprevious(_paragraph(runs))
+    footnotes = _notes(
+        "footnote",
+        "<w:p><w:r><w:footnoteRef/></w:r>" + _run(" First footnote.") + "</w:p>",
+        f"<w:p>{_run('Second')}</w:p><w:p>{_run('footnote.')}</w:p>",
+    )
+    _add_part(document, "footnotes.xml", CT.WML_FOOTNOTES, RT.FOOTNOTES, footnotes)
+    _add_part(document, "endnotes.xml", CT.WML_ENDNOTES, RT.ENDNOTES, endnotes)
+    return document
+
+
+def test_footnotes_and_endnotes_follow_the_body_once(tmp_path: Path) -> None:
+    inserted = f"<w:ins {TRACKED.format(9)}>{_run('inserted ')}</w:ins>"
+    endnote = f"<w:p>{_run('Endnote with an ')}{inserted}{_run('word.')}</w:p>"
+    document = _noted_document(_notes("endnote", endnote))
+    assert _text(document, tmp_path / "notes.docx").split("\n") == [
+        "Header",
+        "Body one",
+        "Body two",
+        " First footnote.",
+        "Second",
+        "footnote.",
+        "Endnote with an inserted word.",
+        "Footer",
+    ]
+
+
+def test_broken_notes_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "broken-notes.docx"
+    _noted_document(b"<w:endnotes>not closed").save(str(path))
+    pages: list[PageText] = []
+    limits = ExtractionLimits()
+    extract_docx(
+        path, limits, PageCollector(limits, lambda p, _: pages.append(p), lambda _, __: None)
+    )
+    (page,) = pages
+    assert page.text.split("\n")[2:6] == ["Body two", " First footnote.", "Second", "footnote."]
+    assert page.text.endswith("Footer")
+    (warning,) = page.warnings
+    assert warning.startswith("endnotes not read (")

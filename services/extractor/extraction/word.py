@@ -1,4 +1,5 @@
-"""DOCX: headers, body (paragraphs, headings, tables) and footers as one page, in reading order.
+"""DOCX: headers, body (paragraphs, headings, tables), footnotes, endnotes and footers as one
+page, in reading order.
 
 python-docx loads every part of the package into memory, so the archive's uncompressed size is
 checked first (zip bombs) by inflating every member, in bounded steps, up to the limit. The
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import docx
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from docx.table import Table
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from shared.reasons import ReasonCode
 
@@ -96,19 +100,22 @@ def extract_docx(path: Path, limits: ExtractionLimits, out: PageCollector) -> Do
     check_uncompressed_size(path, limits)
     out.expect_pages(1)
     reader = _StoryReader()
+    warnings: list[str] = []
     try:
         document = docx.Document(str(path))
         headers = _header_footer_texts(document, footers=False, reader=reader)
         # Only body tables are data; tables in headers and footers are page layout (their
         # text is kept).
         body = reader.blocks_text(document.element.body, document.part, collect=True)
+        # Notes are printed at the foot of the page or the end of the text: above the footer.
+        notes = _notes_texts(document, reader, warnings)
         footers = _header_footer_texts(document, footers=True, reader=reader)
     except MemoryError:
         raise  # the worker turns it into MEMORY_LIMIT
     except Exception as exc:  # python-docx raises anything from KeyError to XMLSyntaxError
         raise ExtractionError(ReasonCode.CORRUPT, f"The DOCX cannot be parsed: {exc}") from exc
-    text = "\n".join(part for part in (*headers, body, *footers) if part)
-    out.add_page(text, reader.tables)
+    text = "\n".join(part for part in (*headers, body, *notes, *footers) if part)
+    out.add_page(text, reader.tables, warnings=warnings)
     core = document.core_properties
     return DocumentInfo(
         detected_type=DOCX,
@@ -139,6 +146,37 @@ def _header_footer_texts(document: Any, *, footers: bool, reader: _StoryReader) 
                 continue
             seen.add(part.partname)
             texts.append(reader.blocks_text(part.element, part))
+    return texts
+
+
+_NOTES = ((RT.FOOTNOTES, "footnotes", qn("w:footnote")), (RT.ENDNOTES, "endnotes", qn("w:endnote")))
+_NOTE_TYPE = qn("w:type")
+# The rule drawn above the notes and its continuations hold no text of the document.
+_NOT_NOTES = frozenset(("separator", "continuationSeparator", "continuationNotice"))
+
+
+def _notes_texts(document: Any, reader: _StoryReader, warnings: list[str]) -> list[str]:
+    """Each footnote, then each endnote, once, in the order of its part.
+
+    python-docx does not parse these parts. A broken one is left out with a warning: the rest of
+    the document is still worth having (and was all there was before notes were read).
+    """
+    texts: list[str] = []
+    for reltype, name, tag in _NOTES:
+        rels = document.part.rels.values()
+        part = next(
+            (r.target_part for r in rels if r.reltype == reltype and not r.is_external), None
+        )
+        if part is None:
+            continue
+        try:
+            root = parse_xml(part.blob)
+        except etree.XMLSyntaxError as exc:
+            warnings.append(f"{name} not read ({exc})")
+            continue
+        for note in root.iterchildren(tag):
+            if note.get(_NOTE_TYPE) not in _NOT_NOTES:
+                texts.append(reader.blocks_text(note, part))
     return texts
 
 
