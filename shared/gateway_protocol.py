@@ -18,6 +18,7 @@ class CloseCode(IntEnum):
     """WebSocket close codes (SSE ends with a ``close`` event carrying the same code)."""
 
     DONE = 1000  # the document reached its terminal event
+    INTERNAL_ERROR = 1011  # a fault in the gateway on this connection: reconnect with the cursor
     TRY_AGAIN = 1013  # the read model or Kafka is unavailable for a moment: reconnect later
     RECONNECT = 4000  # connection lifetime reached: reconnect with ?after=<cursor>
     TOO_SLOW = 4008  # the client could not keep up (lifecycle events would have been lost)

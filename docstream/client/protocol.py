@@ -30,9 +30,10 @@ CLOSE_DONE = 1000
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 #: The connection ended but the document's events go on: its lifetime reached, the store or
-#: the gateway restarting, a dropped connection, a ping not answered in time or a client too
-#: slow to keep up. A new connection resumes (its events are given again; repeats skipped).
-RECONNECT_CODES = frozenset({4000, 1013, 1006, 1012, 1001, 4008, 4408})
+#: the gateway restarting (or failing on this connection), a dropped connection, a ping not
+#: answered in time or a client too slow to keep up. A new connection resumes (its events are
+#: given again; repeats skipped).
+RECONNECT_CODES = frozenset({4000, 1011, 1013, 1006, 1012, 1001, 4008, 4408})
 PING = "ping"
 CLOSE_RECONNECT = 4000
 

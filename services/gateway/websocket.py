@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pymongo.errors import PyMongoError
+from starlette.websockets import WebSocketState
 
 from services.gateway import metrics
 from services.gateway.access import Admission, RefusedError, authenticate
@@ -23,9 +25,13 @@ from services.gateway.commands import Commands
 from services.gateway.cursor import Cursor, CursorError
 from services.gateway.feed import Closing, Frame, Idle, Item, error_frame
 from services.gateway.settings import GatewaySettings
-from shared.gateway_protocol import CloseCode
+from shared.gateway_protocol import CloseCode, ErrorMessage
 
 PING = '{"type":"ping"}'
+#: The answer to a binary frame: messages are JSON in text frames, so it is refused like text
+#: that is not JSON, and the connection stays.
+UNREADABLE = ErrorMessage(reason="unknown_message").model_dump_json(exclude_none=True)
+log = logging.getLogger(__name__)
 
 Feed = AsyncGenerator[Item, None]
 #: Opens the feed of a connection, given its owner and the cursor it resumes after.
@@ -42,6 +48,8 @@ class _Connection:
         #: When the send under way began (None: none is), for :class:`StuckSends`.
         self.sending_since: float | None = None
         self.too_slow = False
+        #: A close was begun (it may not have got through: it is not tried twice).
+        self.closed = False
 
     async def send(self, text: str) -> None:
         async with self.lock:
@@ -52,12 +60,22 @@ class _Connection:
                 self.sending_since = None
 
     async def close(self, closing: Closing) -> None:
+        self.closed = True
         # Bounded: the socket may be the full one that got this client closed.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.settings.send_timeout_s):
                 if closing.tells_error:
                     await self.send(error_frame(closing.reason).text)
                 await self.ws.close(int(closing.code), closing.reason)
+
+    @property
+    def open(self) -> bool:
+        """Accepted, and neither side has closed it yet."""
+        return (
+            not self.closed
+            and self.ws.application_state == WebSocketState.CONNECTED
+            and self.ws.client_state == WebSocketState.CONNECTED
+        )
 
 
 class StuckSends:
@@ -134,18 +152,30 @@ async def serve(
                 await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stuck.forget(conn)
-                for task in (writer, reader):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                writer.cancel()
+                reader.cancel()
+                # Gathered, not awaited one by one: a task that failed must not keep the
+                # other from being awaited, nor the feed from being closed.
+                ended = await asyncio.gather(writer, reader, return_exceptions=True)
                 await feed.aclose()
-            # The reader ends first only when the client went away.
-            outcome = writer.result() if not writer.cancelled() else "client_closed"
+            fault = next((e for e in ended if isinstance(e, Exception)), None)
+            if fault is not None:
+                log.error("websocket connection failed", exc_info=fault)
+                outcome = "internal_error"
+                await conn.close(Closing(CloseCode.INTERNAL_ERROR, outcome))
+            else:
+                # The reader ends first only when the client went away.
+                outcome = writer.result() if not writer.cancelled() else "client_closed"
     except RefusedError as refused:
         outcome = refused.reason
         await ws.accept()
         await conn.close(Closing(refused.code, refused.reason))
     finally:
+        # Returning with the socket open makes the server drop the TCP connection: the client
+        # sees 1006 and no reason. Whatever path got here, it gets a close frame.
+        task = asyncio.current_task()
+        if conn.open and not (task is not None and task.cancelling()):
+            await conn.close(Closing(CloseCode.INTERNAL_ERROR, "internal_error"))
         metrics.CONNECTIONS_TOTAL.labels("websocket", outcome).inc()
 
 
@@ -168,6 +198,8 @@ async def _write(conn: _Connection, feed: Feed) -> str:
             else:
                 await conn.close(item)
                 return item.reason
+        # Every feed ends in a Closing; one that simply stopped has nothing more to send.
+        await conn.close(Closing(CloseCode.DONE, "done"))
         return "done"
     except (WebSocketDisconnect, RuntimeError):
         return "client_closed"  # RuntimeError: starlette's "send after close"
@@ -194,11 +226,17 @@ async def _write(conn: _Connection, feed: Feed) -> str:
 
 
 async def _read(conn: _Connection, commands: Commands, owner: str, document_id: str | None) -> None:
-    # KeyError: a binary frame (receive_text finds no text in it); treated as a hang-up.
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, KeyError):
+    # RuntimeError: starlette's "receive after disconnect".
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            text = await conn.ws.receive_text()
-            conn.heard_at = time.monotonic()
-            answer = await commands.answer(text, owner, document_id)
+            message = await conn.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            conn.heard_at = time.monotonic()  # any message answers a ping, even a refused one
+            text = message.get("text")
+            if text is None:  # a binary frame
+                answer: str | None = UNREADABLE
+            else:
+                answer = await commands.answer(text, owner, document_id)
             if answer is not None:
                 await conn.send(answer)  # a send stuck here stops the writer (StuckSends)
