@@ -8,6 +8,7 @@ documents.events, and cursors are Kafka positions: any instance serves any clien
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway import sse, websocket
 from services.gateway.access import Admission
@@ -130,7 +133,37 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False
     )
+    if settings.cors_origins:
+        app.add_middleware(StreamCors, origins=settings.cors_origins)
     return app
+
+
+#: The HTTP routes a page on another origin may read: the SSE streams.
+_STREAM_PATH = re.compile(r"/v1/stream|/v1/documents/[^/]+/stream")
+
+
+class StreamCors:
+    """CORS on the SSE routes only (see ``GatewaySettings.cors_origins`` for why it is safe):
+    their answers, refusals included, carry ``Access-Control-Allow-Origin``, and a preflight
+    (``fetch`` with an ``Authorization`` header, or an EventSource resuming with
+    ``Last-Event-ID``) is answered. ``/healthz`` and ``/metrics`` stay same-origin: no page
+    elsewhere has any business reading them through a visitor's browser."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self._app = app
+        self._cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization", "X-API-Key", "Last-Event-ID", "Cache-Control"],
+            allow_credentials=False,  # the credential is the token, never a cookie
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _STREAM_PATH.fullmatch(scope["path"]):
+            await self._cors(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
 
 
 def _generation(raw: str | None) -> int:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
@@ -33,3 +35,17 @@ class GatewaySettings(ServiceSettings):
     backfill_stall_s: float = Field(10.0, gt=0)
     #: Documents whose recent events are kept for watchers that connect a moment late.
     recent_documents: int = Field(10_000, ge=100)
+    #: Origins whose web pages may read the SSE streams (CORS), comma-separated; ``*``: any,
+    #: empty: none. The product's own page is served by ingest, another origin, so a browser's
+    #: EventSource needs this. ``*`` is a safe default because the streams take a bearer token
+    #: (header or ``?token=``), never a cookie, and the gateway never allows credentials in
+    #: CORS: the browser adds no credential of its own, so a page reads only what the token it
+    #: holds lets anyone read with curl. (Browsers apply no CORS to the WebSocket.)
+    cors_origins: Annotated[list[str], NoDecode] = ["*"]
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
