@@ -26,12 +26,14 @@ from services.gateway.commands import Commands
 from services.gateway.cursor import Cursor
 from services.gateway.deps import FeedDeps
 from services.gateway.document_feed import document_feed
+from services.gateway.feed import Closing
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.user_feed import user_feed
 from services.gateway.websocket import Feed, FeedOpener
 from shared import heap, mongo
 from shared.broadcast import BroadcastConsumer
+from shared.gateway_protocol import CloseCode
 from shared.kafka import EventProducer, ensure_topics
 from shared.readmodel import FollowedDatabase, follow
 
@@ -89,6 +91,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     def one_document(document_id: str, generation: str | None) -> FeedOpener:
         min_generation = _generation(generation)
+        if min_generation is None:
+            return _refuse(CloseCode.BAD_REQUEST, "bad_generation")
 
         def open_feed(owner: str, after: Cursor | None) -> Feed:
             return document_feed(
@@ -166,10 +170,25 @@ class StreamCors:
             await self._app(scope, receive, send)
 
 
-def _generation(raw: str | None) -> int:
-    # After a reprocess the client names the generation it waits for; an earlier
-    # generation's terminal state must not end its watch.
-    try:
-        return max(1, int(raw)) if raw else 1
-    except ValueError:
+#: ASCII digits only: int() would take " 7", "+7", "7_0" and other scripts' digits too.
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _generation(raw: str | None) -> int | None:
+    """The generation a document stream waits for, 1 unless named (None: not a whole number
+    from 1 on). After a reprocess the client names it; an earlier generation's terminal
+    state must not end its watch."""
+    if raw is None:
         return 1
+    value = int(raw) if _DIGITS.fullmatch(raw) else 0
+    return value if value >= 1 else None
+
+
+def _refuse(code: CloseCode, reason: str) -> FeedOpener:
+    """A feed that refuses the request once its credential has been checked (a stranger is
+    told about the credential first): SSE answers the HTTP status, WebSocket the close."""
+
+    async def refused(owner: str, after: Cursor | None) -> Feed:
+        yield Closing(code, reason)
+
+    return refused

@@ -53,6 +53,19 @@ async def document_feed(
         if doc_owner != owner:  # someone else's, deleted and missing all look the same
             yield await _not_found(deps, started)
             return
+        reached = max(
+            int(doc.get("generation", 1)) if doc is not None else 1,
+            deps.hub.generation_of(document_id, owner),
+        )
+        if min_generation > reached:
+            # A reprocess publishes its generation's first event before it answers with that
+            # generation's number, so a watcher of it is at most a moment ahead of this hub:
+            # wait that moment (as for an unknown id), not the connection's lifetime for a
+            # generation nobody asked for.
+            wait_s = max(0.0, started + deps.settings.unknown_document_wait_s - time.monotonic())
+            if not await deps.hub.wait_for_generation(document_id, owner, min_generation, wait_s):
+                yield Closing(CloseCode.NOT_FOUND, "unknown_generation")
+                return
         cursor = after.copy() if after is not None else Cursor()
         if doc is None:
             catch_up = _not_folded_yet(deps, document_id, owner, cursor, after, min_generation)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import OrderedDict, defaultdict, deque
 from typing import Any, NamedTuple
 
@@ -131,8 +132,9 @@ class Hub:
         self._by_owner: dict[str, set[Subscription]] = defaultdict(set)
         self._recent: OrderedDict[str, deque[_Kept]] = OrderedDict()
         self._recent_max = recent_documents
-        # Per document nobody has heard of yet: its arrival, and how many watchers wait for it.
-        self._first_sight: dict[str, tuple[asyncio.Event, int]] = {}
+        # Per document a watcher waits to hear of (its first event, or one of a generation
+        # not seen yet): its next event's arrival, and how many watchers wait for it.
+        self._next_sight: dict[str, tuple[asyncio.Event, int]] = {}
         #: Per partition, the offset of the next record the hub will hand out.
         self.positions: dict[int, int] = {}
 
@@ -171,29 +173,51 @@ class Hub:
         events = self._recent.get(document_id)
         return events[-1][1] if events else None
 
+    def generation_of(self, document_id: str, owner: str) -> int:
+        """The latest generation among the document's recent events (0: none kept)."""
+        kept = self._recent.get(document_id, ())
+        return max((item[3] for item in kept if item[1] == owner), default=0)
+
     async def wait_for_owner(self, document_id: str, wait_s: float) -> str | None:
         """The owner of a document nobody has heard of yet, as soon as its first event
         arrives (a watcher racing the upload's first event), or None after ``wait_s``."""
         owner = self.owner_of(document_id)
         if owner is not None or wait_s <= 0:
             return owner
-        seen, waiters = self._first_sight.get(document_id) or (asyncio.Event(), 0)
+        await self._sighting(document_id, wait_s)
+        return self.owner_of(document_id)
+
+    async def wait_for_generation(
+        self, document_id: str, owner: str, generation: int, wait_s: float
+    ) -> bool:
+        """Whether an event of ``generation`` (or a later one) of the document arrives within
+        ``wait_s`` (at once when one has): a watcher racing a reprocess's first event."""
+        deadline = time.monotonic() + wait_s
+        while self.generation_of(document_id, owner) < generation:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await self._sighting(document_id, remaining)
+        return True
+
+    async def _sighting(self, document_id: str, wait_s: float) -> None:
+        """Until the document's next event arrives, or ``wait_s`` passes."""
+        seen, waiters = self._next_sight.get(document_id) or (asyncio.Event(), 0)
         # Counted: the event is shared by every watcher of the id, and only the last one to
         # give up may remove it (the first to time out used to, and later ones then missed
         # the document's arrival).
-        self._first_sight[document_id] = (seen, waiters + 1)
+        self._next_sight[document_id] = (seen, waiters + 1)
         try:
             await asyncio.wait_for(seen.wait(), wait_s)
         except TimeoutError:
-            return None
+            pass
         finally:
-            entry = self._first_sight.get(document_id)
+            entry = self._next_sight.get(document_id)
             if entry is not None and entry[0] is seen:
                 if entry[1] <= 1:
-                    del self._first_sight[document_id]
+                    del self._next_sight[document_id]
                 else:
-                    self._first_sight[document_id] = (seen, entry[1] - 1)
-        return self.owner_of(document_id)
+                    self._next_sight[document_id] = (seen, entry[1] - 1)
 
     async def on_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         metrics.EVENTS_SEEN.inc()
@@ -209,7 +233,7 @@ class Hub:
         else:
             self._recent.move_to_end(item.document_id)
         recent.append(tuple(item))  # type: ignore[arg-type]
-        waiting = self._first_sight.pop(item.document_id, None)
+        waiting = self._next_sight.pop(item.document_id, None)
         if waiting is not None:
             waiting[0].set()
         watchers = 0

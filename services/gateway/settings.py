@@ -14,8 +14,9 @@ class GatewaySettings(ServiceSettings):
     )
 
     port: int = 8001
-    #: How long to wait for a document nobody has heard of yet (an upload racing its watcher);
-    #: every "not found" answers after this long, so timing does not tell what exists.
+    #: How long to wait for a document nobody has heard of yet (an upload racing its watcher),
+    #: or for the first event of a ``?generation=`` it has not reached (a reprocess racing its
+    #: watcher); every "not found" answers after this long, so timing does not tell what exists.
     unknown_document_wait_s: float = Field(5.0, ge=0)
     #: Connections are closed (code 4000, "reconnect") after this long.
     max_connection_s: float = Field(3600.0, gt=0)

@@ -241,3 +241,56 @@ async def test_a_terminal_event_the_client_had_ends_the_stream_when_it_arrives_l
     items = await asyncio.wait_for(taking, 1)
     assert not [i for i in items if isinstance(i, Frame)]
     assert items[-1] == Closing(CloseCode.DONE, "done")
+
+
+def _generation_record(offset: int, type_: str, generation: int) -> ConsumerRecord[bytes, bytes]:
+    value = json.dumps(
+        {
+            "id": f"e{offset}",
+            "subject": DOC,
+            "owner": "alice",
+            "type": type_,
+            "generation": generation,
+        }
+    ).encode()
+    return ConsumerRecord("t", 1, offset, 0, 0, DOC.encode(), value, None, 32, len(value), [])
+
+
+async def test_a_generation_the_document_never_reaches_is_refused_after_the_wait() -> None:
+    # Finished at generation 1 and nobody reprocessed it: generation 2 will not come, and the
+    # watch must not wait for it until the connection's lifetime runs out.
+    deps = _deps(_finished_doc(), _Kafka([]), wait_s=0.2)
+    started = time.monotonic()
+    items = await _take(document_feed(deps, "alice", DOC, after=None, min_generation=2))
+    assert items == [Closing(CloseCode.NOT_FOUND, "unknown_generation")]
+    assert 0.2 <= time.monotonic() - started < 0.4
+
+
+async def test_a_watch_racing_its_reprocess_gets_the_new_generation_to_its_end() -> None:
+    # The reprocess has published generation 2's first event, but neither the fold nor this
+    # hub has it yet when the watcher of generation 2 arrives.
+    deps = _deps(_finished_doc(), _Kafka([]), wait_s=2.0)
+    deps.hub.start_at({0: 0, 1: 100})
+    taking = asyncio.create_task(
+        _take(document_feed(deps, "alice", DOC, after=None, min_generation=2))
+    )
+    await asyncio.sleep(0.1)
+    await deps.hub.on_record(_generation_record(100, "document.accepted", 2))
+    await asyncio.sleep(0.1)
+    await deps.hub.on_record(_generation_record(101, "document.completed", 2))
+    items = await asyncio.wait_for(taking, 1)
+    frames = [i for i in items if isinstance(i, Frame)]
+    assert [f.type for f in frames] == ["snapshot", "event", "event"]
+    assert [json.loads(f.text)["event"]["id"] for f in frames[1:]] == ["e100", "e101"]
+    assert items[-1] == Closing(CloseCode.DONE, "done")
+
+
+async def test_a_generation_the_hub_has_seen_is_not_waited_for() -> None:
+    # The fold lags at generation 1; this hub has generation 2's events already.
+    deps = _deps(_finished_doc(), _Kafka([]), wait_s=5.0)
+    deps.hub.start_at({0: 0, 1: 100})
+    await deps.hub.on_record(_generation_record(100, "document.accepted", 2))
+    feed = document_feed(deps, "alice", DOC, after=None, min_generation=2)
+    snapshot = await asyncio.wait_for(anext(feed), 1)
+    assert isinstance(snapshot, Frame) and snapshot.type == "snapshot"
+    await feed.aclose()
