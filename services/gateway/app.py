@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,7 +32,7 @@ from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.user_feed import user_feed
 from services.gateway.websocket import Feed, FeedOpener
-from shared import heap, mongo
+from shared import heap, mongo, problems
 from shared.broadcast import BroadcastConsumer
 from shared.gateway_protocol import CloseCode
 from shared.kafka import EventProducer, ensure_topics
@@ -85,6 +86,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await client.close()
 
     app = FastAPI(title="docstream gateway", version="0.2.0", lifespan=lifespan)
+    # An unknown path or a wrong method answers like ingest's errors (the stream routes'
+    # refusals carry their close code besides the reason: see sse.py).
+    app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.state.settings = settings
     deps = FeedDeps(hub, backfill, lambda: app.state.db, settings)
     commands = Commands(producer, settings.topics, lambda: app.state.db)
