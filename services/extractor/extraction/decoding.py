@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 
 import charset_normalizer
@@ -19,6 +21,21 @@ _SNIFF_BYTES = 8192
 _MAX_CONTROL_SHARE = 0.02
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1b")
 
+# What the candidate readings of a legacy file are judged on: enough words to tell, and cheap
+# (a dozen candidates are read).
+_JUDGE_BYTES = 16 * 1024
+# Western text is the commonest legacy text we get, and charset-normalizer's ranking between
+# the Latin code pages is close to arbitrary on short text (cp1257 or cp1006 for French).
+# cp1252 rather than latin-1: the bytes where they differ (0x80-0x9f) are C1 controls in latin-1,
+# which text never holds, and curly quotes, dashes and the euro sign in cp1252.
+_WESTERN = "cp1252"
+# Code pages that read other ones' text as believably as their own, and are seldom what a file
+# is in: Kazakh ones read Ukrainian cp1251 ("Украүна").
+_RARE = frozenset({"kz1048", "ptcp154"})
+# Our own cp1252 reading (not one charset-normalizer proposed) must be mostly believable to be
+# taken for text at all: random bytes also decode as cp1252.
+_MAX_DOUBTFUL_SHARE = 0.25
+
 
 def decode_text(data: bytes) -> str | None:
     """The text in ``data``, or None when it is not text in an encoding we can tell."""
@@ -26,22 +43,52 @@ def decode_text(data: bytes) -> str | None:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, "replace")
     has_nul = b"\x00" in data[:_SNIFF_BYTES]
-    if not has_nul:
+    if has_nul:
+        text = _decode_wide(data)
+    else:
         try:
             # Most text is UTF-8, and a strict decode is the cheapest exact test for it.
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            pass
-        else:
-            return text if looks_like_text(text[:_SNIFF_BYTES]) else None
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
+            text = _decode_legacy(data)
+    if text is None:
         return None
-    # NUL bytes only occur in text encoded as UTF-16/32 (here without a BOM).
-    if has_nul and not best.encoding.startswith(("utf_16", "utf_32")):
-        return None
-    text = data.decode(best.encoding, "replace")
     return text if looks_like_text(text[:_SNIFF_BYTES]) else None
+
+
+def _decode_wide(data: bytes) -> str | None:
+    # NUL bytes only occur in text encoded as UTF-16/32 (here without a BOM).
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None or not best.encoding.startswith(("utf_16", "utf_32")):
+        return None
+    return data.decode(best.encoding, "replace")
+
+
+def _decode_legacy(data: bytes) -> str | None:
+    """A single- or double-byte code page: charset-normalizer's candidates and cp1252, the one
+    whose reading is the most believable text (cp1252 when they are as good)."""
+    sample = data[:_JUDGE_BYTES]
+    proposed = [
+        match.encoding
+        for match in charset_normalizer.from_bytes(data)
+        # Without a NUL byte the text is not UTF-16/32 (a space or a digit would have one),
+        # and pairs of Latin bytes read as UTF-16 make believable CJK ideographs.
+        if not match.encoding.startswith(("utf_16", "utf_32"))
+    ]
+    readings = {encoding: _read(sample, encoding) for encoding in [_WESTERN, *proposed]}
+    scored = {encoding: _doubt(reading) for encoding, reading in readings.items()}
+    # Among equals: cp1252, then charset-normalizer's order with the rare look-alikes last.
+    encoding = min(readings, key=lambda name: (scored[name], name in _RARE))
+    if encoding not in proposed:
+        non_ascii = sum(1 for ch in readings[_WESTERN] if ord(ch) > 0x7F)
+        if scored[_WESTERN] > _MAX_DOUBTFUL_SHARE * max(1, non_ascii):
+            return None
+    return data.decode(encoding, "replace")
+
+
+def _read(sample: bytes, encoding: str) -> str:
+    # The sample may end inside a multi-byte character.
+    return sample.decode(encoding, "replace").rstrip("\ufffd")
 
 
 def looks_like_text(sample: str) -> bool:
@@ -51,3 +98,148 @@ def looks_like_text(sample: str) -> bool:
         1 for ch in sample if ch not in _TEXT_CONTROLS and unicodedata.category(ch) == "Cc"
     )
     return controls / len(sample) <= _MAX_CONTROL_SHARE
+
+
+# --- how believable a reading is ---
+#
+# A wrong code page turns the bytes of accented letters into other characters. What gives it
+# away: characters text does not hold (controls, private use, box drawing, Arabic presentation
+# forms), symbols inside words ("Za¿ó³æ"), words that mix alphabets ("Mьller"), a CJK character
+# alone inside a Latin word, and accented Latin letters no one language writes together
+# ("Réunion ŕ ... fętes": Slovak and Polish letters in one French sentence).
+
+# Lower-case letters beyond ASCII that each language writes (Latin script).
+_LATIN_ALPHABETS = tuple(
+    frozenset(letters)
+    for letters in (
+        "àâæçéèêëîïôœùûüÿ",  # French
+        "äöüß",  # German
+        "áéíñóúü",  # Spanish
+        "áâãàçéêíóôõú",  # Portuguese
+        "àèéìíîòóùú",  # Italian
+        "àçèéíïòóúü",  # Catalan
+        "áäéëïóöü",  # Dutch
+        "æøåé",  # Danish, Norwegian
+        "åäöéšž",  # Swedish, Finnish
+        "áæðéíóöúýþ",  # Icelandic
+        "áðæøíóúý",  # Faroese
+        "äõöüšž",  # Estonian
+        "çë",  # Albanian
+        "áâäéêëíîïóôöúûü",  # Afrikaans, Welsh
+        "áčďéěíňóřšťúůýž",  # Czech
+        "áäčďéíĺľňóôŕšťúýž",  # Slovak
+        "ąćęłńóśźż",  # Polish
+        "áéíóöőúüű",  # Hungarian
+        "ăâîșțşţ",  # Romanian
+        "čćđšž",  # Croatian, Bosnian, Slovene, Serbian (Latin)
+        "çğıöşüâîû",  # Turkish
+        "ąčęėįšųūž",  # Lithuanian
+        "āčēģīķļņšūž",  # Latvian
+        "ċġħżàèìòù",  # Maltese
+        "ĉĝĥĵŝŭ",  # Esperanto
+        "àáâãèéêìíòóôõùúýăđĩũơư",  # Vietnamese (tones as combining marks)
+    )
+)
+# Scripts written without spaces between words: a "word" is a whole phrase, and Latin words
+# sit inside it.
+_UNSPACED = frozenset({"CJK", "HANGUL", "THAI", "LAO", "KHMER", "MYANMAR"})
+_SCRIPT_OF_NAME = {
+    "CJK": "CJK",
+    "HIRAGANA": "CJK",
+    "KATAKANA": "CJK",
+    "KATAKANA-HIRAGANA": "CJK",
+    "HALFWIDTH": "CJK",
+    "FULLWIDTH": "CJK",
+    "IDEOGRAPHIC": "CJK",
+    "BOPOMOFO": "CJK",
+}
+_ODD_RANGES = (
+    (0x2310, 0x2321),  # DOS code pages' technical signs
+    (0x2500, 0x259F),  # box drawing, blocks
+    (0xFB1D, 0xFDFF),  # Hebrew and Arabic presentation forms
+    (0xFE50, 0xFE6F),  # small form variants (CNS 11643 compatibility)
+    (0xFE70, 0xFEFF),
+    (0xFFFD, 0xFFFD),
+)
+# Punctuation that does sit inside words: apostrophes, the Catalan middle dot, hyphens.
+_IN_WORD = frozenset("\u2019\u2018\u00b7\u2010\u2011\u00ad\u02bc")
+_ODD, _SYMBOL, _NEUTRAL = "odd", "symbol", "neutral"
+
+
+@functools.lru_cache(maxsize=8192)
+def _kind(ch: str) -> str:
+    """A non-ASCII character: its script when it is a letter, else odd, symbol or neutral."""
+    code = ord(ch)
+    if any(low <= code <= high for low, high in _ODD_RANGES):
+        return _ODD
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Co", "Cn", "Cs"):
+        return _ODD if ch not in _TEXT_CONTROLS else _NEUTRAL
+    if ch.isalpha():
+        if ch == "\u02c6":  # cp1252's 0x88, a modifier letter only by its category
+            return _SYMBOL
+        first = unicodedata.name(ch, "?").split(" ", 1)[0]
+        return _SCRIPT_OF_NAME.get(first, first)
+    if ch in _IN_WORD or category[0] in "MZC" or category == "Nd":
+        return _NEUTRAL
+    return _SYMBOL
+
+
+def _doubt(text: str) -> int:
+    """How many characters of ``text`` look like a wrong reading of its bytes."""
+    doubt = 0
+    latin: dict[str, int] = {}
+    for word in text.split():
+        if word.isascii():
+            continue
+        kinds = ["LATIN" if ch.isascii() and ch.isalpha() else _kind(ch) for ch in word]
+        for index, (ch, kind) in enumerate(zip(word, kinds, strict=True)):
+            if kind == _ODD:
+                doubt += 1
+            elif kind == _SYMBOL and ord(ch) > 0x7F:
+                between = 0 < index < len(word) - 1
+                if between and _in_alphabet(kinds[index - 1]) and _in_alphabet(kinds[index + 1]):
+                    doubt += 1
+            elif kind == "LATIN" and not ch.isascii():
+                lower = ch.lower() if len(ch.lower()) == 1 else ch
+                latin[lower] = latin.get(lower, 0) + 1
+        doubt += _mixed_scripts(word, kinds)
+    if latin:
+        total = sum(latin.values())
+        covered = max(
+            sum(n for ch, n in latin.items() if ch in alphabet) for alphabet in _LATIN_ALPHABETS
+        )
+        doubt += total - covered
+    return doubt
+
+
+def _is_letter(kind: str) -> bool:
+    return kind not in (_ODD, _SYMBOL, _NEUTRAL)
+
+
+def _in_alphabet(kind: str) -> bool:
+    # Punctuation between CJK characters is normal: their words are not spaced.
+    return _is_letter(kind) and kind not in _UNSPACED
+
+
+def _mixed_scripts(word: str, kinds: list[str]) -> int:
+    """Letters of a word that are not in its main script."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        if _is_letter(kind):
+            counts[kind] = counts.get(kind, 0) + 1
+    if len(counts) < 2:
+        return 0
+    if len(counts) == 2 and "LATIN" in counts and counts.keys() - {"LATIN"} <= _UNSPACED:
+        # Latin words inside CJK text are normal ("PDFを開く"); one or two CJK characters
+        # inside a Latin word are a Latin letter and its neighbour read as a double-byte one.
+        return _lone_runs_in_latin(word, kinds)
+    return sum(counts.values()) - max(counts.values())
+
+
+def _lone_runs_in_latin(word: str, kinds: list[str]) -> int:
+    doubt = 0
+    for match in re.finditer(r"(?<=[A-Za-z])[^\x00-\x7f]{1,2}(?=[A-Za-z])", word):
+        if all(kinds[i] in _UNSPACED for i in range(match.start(), match.end())):
+            doubt += match.end() - match.start()
+    return doubt
