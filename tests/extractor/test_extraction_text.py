@@ -69,3 +69,29 @@ def test_other_encodings_still_read(encoding: str, text: str) -> None:
 def test_binary_data_is_not_text() -> None:
     assert decode_text(os.urandom(64 * 1024)) is None
     assert decode_text(bytes(range(0xA0, 0x100)) * 200) is None
+
+
+UTF8 = "Résumé of the café meeting: naïve coöperation, déjà vu, façade, jalapeño, Zürich.\n"
+
+
+def test_utf8_with_a_stray_byte() -> None:
+    # Was refused (unsupported_type): charset-normalizer finds no code page for it.
+    data = (UTF8 * 20).encode() + b"Stray \xff byte\n" + (UTF8 * 5).encode()
+    assert decode_text(data) == UTF8 * 20 + "Stray ÿ byte\n" + UTF8 * 5
+
+
+def test_utf8_with_a_latin1_line_keeps_both() -> None:
+    # Was read whole as iso8859-10: "JosÃĐ | ZÃžrich" on every line.
+    lines = ["Name,City", *(f"José {i},Zürich" for i in range(40))]
+    data = "\n".join(lines).encode() + "\nFrançois,Genève\n".encode("latin-1")
+    assert decode_text(data) == "\n".join(lines) + "\nFrançois,Genève\n"
+
+
+def test_legacy_text_is_not_taken_for_damaged_utf8() -> None:
+    for text, encoding in [(UTF8 * 30, "latin-1"), (OTHER_ENCODINGS["euc_jp"] * 50, "euc_jp")]:
+        assert decode_text(text.encode(encoding)) == text
+
+
+def test_a_character_cut_at_the_judged_head_is_not_a_stray_byte() -> None:
+    text = "x" * (16 * 1024 - 1) + "é and a few more: café" + UTF8
+    assert decode_text(text.encode() + b"\xe9") == text + "é"

@@ -21,6 +21,15 @@ _SNIFF_BYTES = 8192
 _MAX_CONTROL_SHARE = 0.02
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1b")
 
+# Bytes that are not UTF-8, as surrogateescape leaves them (one surrogate per byte).
+_STRAYS = re.compile("[\udc80-\udcff]+")
+_ASCII = bytes(range(128))
+_HIGH = bytes(range(128, 256))
+# Legacy text read as UTF-8 has at most about one byte in a valid multi-byte sequence per
+# invalid byte (EUC-JP 0.9, GBK and Shift-JIS 0.5, Latin-1 and cp1251 none); UTF-8 with a stray
+# byte or two has hundreds. At least 8 per stray byte leaves a wide margin either side.
+_UTF8_BYTES_PER_STRAY = 8
+
 # What the candidate readings of a legacy file are judged on: enough words to tell, and cheap
 # (a dozen candidates are read).
 _JUDGE_BYTES = 16 * 1024
@@ -50,7 +59,9 @@ def decode_text(data: bytes) -> str | None:
             # Most text is UTF-8, and a strict decode is the cheapest exact test for it.
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = _decode_legacy(data)
+            text = _decode_mostly_utf8(data)
+            if text is None:
+                text = _decode_legacy(data)
     if text is None:
         return None
     return text if looks_like_text(text[:_SNIFF_BYTES]) else None
@@ -62,6 +73,35 @@ def _decode_wide(data: bytes) -> str | None:
     if best is None or not best.encoding.startswith(("utf_16", "utf_32")):
         return None
     return data.decode(best.encoding, "replace")
+
+
+def _decode_mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few bytes that are not (mixed-encoding exports, concatenated logs)."""
+    # The head first: a legacy file is told at once, without reading all of it as UTF-8.
+    head = data[:_JUDGE_BYTES]
+    if len(data) > len(head):
+        # Not a character cut in two at the end (its bytes would look stray).
+        head = head[:-3] + head[-3:].rstrip(_HIGH)
+    if not _mostly_utf8(head):
+        return None
+    text = data.decode("utf-8", "surrogateescape")
+    if not _mostly_utf8(data, text):
+        return None
+    # A stray byte is read as cp1252 rather than replaced by U+FFFD: the usual source is a line
+    # written in Windows-1252/Latin-1 among UTF-8 ones, which this restores exactly ("José", not
+    # "Jos\ufffd"); a byte that is really damaged is one wrong character either way.
+    return _STRAYS.sub(
+        lambda run: run.group().encode("utf-8", "surrogateescape").decode(_WESTERN, "replace"),
+        text,
+    )
+
+
+def _mostly_utf8(data: bytes, text: str | None = None) -> bool:
+    if text is None:
+        text = data.decode("utf-8", "surrogateescape")
+    strays = len(text) - len(_STRAYS.sub("", text))
+    valid = len(data.translate(None, _ASCII)) - strays
+    return strays * _UTF8_BYTES_PER_STRAY <= valid
 
 
 def _decode_legacy(data: bytes) -> str | None:
