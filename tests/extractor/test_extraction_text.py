@@ -7,10 +7,16 @@ Inputs from a sweep of real-world text files that came out wrong; each test fail
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from services.extractor.extraction import ExtractorPool
 from services.extractor.extraction.decoding import decode_text
+from services.extractor.extraction.textkind import CSV, PLAIN, TextKind, classify_text
+
+Write = Callable[[str, bytes | str], Path]
 
 # --- encodings ---
 
@@ -95,3 +101,64 @@ def test_legacy_text_is_not_taken_for_damaged_utf8() -> None:
 def test_a_character_cut_at_the_judged_head_is_not_a_stray_byte() -> None:
     text = "x" * (16 * 1024 - 1) + "é and a few more: café" + UTF8
     assert decode_text(text.encode() + b"\xe9") == text + "é"
+
+
+# --- CSV or not ---
+
+NOT_TABLES = {
+    "python-log": "".join(
+        f"2024-03-01 12:00:0{i},{i}23 INFO job {i} {verb}\n"
+        for i, verb in enumerate(["started", "connected to broker", "done", "failed: timeout"])
+    ),
+    "poem": (
+        "Roses are red, violets are blue\nSugar is sweet, and so are you\n"
+        "The night is dark, the stars are bright\nI think of you, by candle light\n"
+    ),
+    "letter": (
+        "Dear John, thank you\nfor your letter, which arrived\nyesterday, and I was glad\n"
+        "to hear from you, really.\n"
+    ),
+    "short-clauses": "Hello, world.\nGoodbye, moon.\nSee you, soon.\n",
+    "repeated-paragraph": (
+        "Le café était animé ce matin-là. Les élèves, assis près de la fenêtre, lisaient.\n" * 5
+    ),
+}
+
+TABLES = {
+    "simple": ("name,age,city\nAlice,30,Paris\nBob,25,Berlin\nCarol,41,Rome\n", ","),
+    "quoted": ('name,city\n"Smith, Ann",Paris\nLee,"New\nYork"\nKim,Seoul\n', ","),
+    "semicolon-decimal-commas": ("Name;Preis;Menge\nÄpfel;1,20;3\nBirnen;0,99;5\n", ";"),
+    "tsv": ("col a\tcol b\tcol c\n1\t2\t3\n4\t5\t6\n", "\t"),
+    "crlf": ("Name,Amount,Date\r\nA,1,2024-01-01\r\nB,2,2024-01-02\r\nC,3,2024-01-03\r\n", ","),
+    "headerless-numbers": ("1,2\n3,4\n5,6\n", ","),
+    "headerless-items": ("".join(f"{i},item {i},{i * 3}\n" for i in range(20)), ","),
+    "free-text-column": (
+        "id,comment\n1,works as described and arrived early\n2,the box was damaged in transit\n"
+        "3,would buy again\n",
+        ",",
+    ),
+    "spaced-short-fields": ("name, age, city\nAlice, 30, Paris\nBob, 25, Berlin\n", ","),
+}
+
+
+@pytest.mark.parametrize("text", NOT_TABLES.values(), ids=NOT_TABLES.keys())
+def test_text_with_commas_on_every_line_is_not_a_table(text: str) -> None:
+    assert classify_text(text).mime == PLAIN
+
+
+@pytest.mark.parametrize(("text", "delimiter"), TABLES.values(), ids=TABLES.keys())
+def test_tables_are_still_tables(text: str, delimiter: str) -> None:
+    assert classify_text(text).delimiter == delimiter
+
+
+def test_csv_with_a_bom_and_crlf() -> None:
+    data = b"\xef\xbb\xbfName,Amount,Date\r\nA,1,2024-01-01\r\nB,2,2024-01-02\r\n"
+    text = decode_text(data)
+    assert text is not None and classify_text(text) == TextKind(CSV, ",")
+
+
+async def test_a_log_keeps_its_commas(pool: ExtractorPool, write: Write) -> None:
+    log = NOT_TABLES["python-log"]
+    result = await pool.extract("log", write("worker.log", log))
+    assert (result.detected_type, result.tables) == ("text/plain", [])
+    assert result.text == log

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from .collector import DocumentInfo, PageCollector
 from .limits import ExtractionLimits
 
 _DELIMITERS = (",", "\t", ";")
 _SNIFF_ROWS = 50
+# A field of at most two words is a value ("New York", "item 5"); three or more may be a clause.
+_SHORT_FIELD_WORDS = 2
+_HEADER_WORDS = 5
+_HEADER_CHARS = 50
 CELL_SEPARATOR = " | "
 
 
@@ -17,7 +22,8 @@ def sniff_delimiter(sample: str, *, truncated: bool) -> str | None:
     """The delimiter when ``sample`` reads as a table, else None.
 
     A table means: every row has the same number (>= 2) of fields, with at least three rows, or
-    two rows of three or more fields (two lines of prose with one comma each are not a table).
+    two rows of three or more fields (two lines of prose with one comma each are not a table);
+    and the fields look like fields, not clauses of sentences (:func:`_fields_look_tabular`).
     """
     best: tuple[int, str] | None = None
     for delimiter in _DELIMITERS:
@@ -30,9 +36,45 @@ def sniff_delimiter(sample: str, *, truncated: bool) -> str | None:
         width = widths.pop()
         if width < 2 or len(rows) < 2 or (len(rows) == 2 and width < 3):
             continue
+        if not _fields_look_tabular(rows, width, delimiter, sample):
+            continue
         if best is None or width > best[0]:
             best = (width, delimiter)
     return None if best is None else best[1]
+
+
+def _fields_look_tabular(rows: list[list[str]], width: int, delimiter: str, sample: str) -> bool:
+    """Whether the fields are fields: lines of prose, a poem or log lines can have the same
+    number of commas on every line ("2024-03-01 12:00:00,123 INFO worker started")."""
+    quoted = re.escape(delimiter)
+    if re.search(rf'(?:^|{quoted})"[^"\n]*{quoted}[^"\n]*"(?:{quoted}|\r?$)', sample, re.M):
+        return True  # a quoted field holding the delimiter: written by a CSV writer
+    header = _header_like(rows[0])
+    body = rows[1:] if header else rows
+    words = [len(field.split()) for row in body for field in row]
+    short = all(count <= _SHORT_FIELD_WORDS for count in words)
+    # Prose puts a space after its commas; a CSV writer does not.
+    after = [field for row in body for field in row[1:]]
+    if sum(1 for field in after if field[:1].isspace()) * 2 >= len(after):
+        return short and width >= 3  # "a, b, c": a list of short items is still a table
+    if short or header:
+        return True
+    # No header, and some fields run to several words: only many columns of mostly short
+    # fields are a table (one comma a line is too easily a clause).
+    wordy = sum(1 for count in words if count > _SHORT_FIELD_WORDS)
+    return width >= 3 and wordy * 2 < len(words)
+
+
+def _header_like(row: list[str]) -> bool:
+    """Column names: short, none empty or starting with a digit (a date, a number)."""
+    return all(
+        field
+        and field == field.strip()
+        and not field[0].isdigit()
+        and len(field) <= _HEADER_CHARS
+        and len(field.split()) <= _HEADER_WORDS
+        for field in row
+    )
 
 
 def _head_rows(sample: str, delimiter: str, *, truncated: bool) -> list[list[str]]:
