@@ -14,7 +14,14 @@ import pytest
 
 from services.extractor.extraction import ExtractorPool
 from services.extractor.extraction.decoding import decode_text
-from services.extractor.extraction.textkind import CSV, PLAIN, TextKind, classify_text
+from services.extractor.extraction.textkind import (
+    CSV,
+    HTML,
+    MARKDOWN,
+    PLAIN,
+    TextKind,
+    classify_text,
+)
 
 Write = Callable[[str, bytes | str], Path]
 
@@ -162,3 +169,67 @@ async def test_a_log_keeps_its_commas(pool: ExtractorPool, write: Write) -> None
     result = await pool.extract("log", write("worker.log", log))
     assert (result.detected_type, result.tables) == ("text/plain", [])
     assert result.text == log
+
+
+# --- HTML or not ---
+
+README = """<p align="center">
+  <img src="logo.png" width="200">
+</p>
+
+# Project Title
+
+A short description of the project.
+
+## Installation
+
+- Step one: clone
+- Step two: install
+
+```
+pip install project
+```
+
+See [the docs](https://example.org/docs).
+"""
+
+NOT_HTML = {
+    "readme-logo": (README, MARKDOWN),
+    "markdownlint-comment": (
+        "<!-- markdownlint-disable -->\n" + README.split("\n", 4)[4],
+        MARKDOWN,
+    ),
+    "note": ("<b>Note:</b> remember to\nbuy milk\nand eggs\n\nThanks\n", PLAIN),
+    "div-then-text": (
+        "<div>\nHello\n</div>\nThis is plain text after\na div, with\nbreaks.\n",
+        PLAIN,
+    ),
+}
+
+HTML_DOCUMENTS = {
+    "doctype": "<!DOCTYPE html><html><head><title>T</title></head><body><p>x</p></body></html>",
+    "comment-first": "<!-- saved from url=(0014)about:internet -->\n<!doctype html>\n<p>x</p>",
+    "upper-case": "<HTML><BODY><P>Upper case<P>Two<BR>lines</BODY></HTML>",
+    "body-only": "<body>\n<p>hello</p>\n</body>\n",
+    "xhtml": '<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><p>x</p></html>',
+    "fragment": '<div dir="ltr">Hi Bob,<div><br></div><div>See you</div></div>\n',
+    "paragraphs": "<p>First paragraph.</p>\n<p>Second paragraph.</p>\n",
+    "table": "<table>\n<tr><td>1</td><td>2</td></tr>\n</table>\n",
+}
+
+
+@pytest.mark.parametrize(("text", "mime"), NOT_HTML.values(), ids=NOT_HTML.keys())
+def test_text_that_starts_with_a_tag_is_not_html(text: str, mime: str) -> None:
+    assert classify_text(text).mime == mime
+
+
+@pytest.mark.parametrize("text", HTML_DOCUMENTS.values(), ids=HTML_DOCUMENTS.keys())
+def test_html_is_still_html(text: str) -> None:
+    assert classify_text(text).mime == HTML
+
+
+async def test_a_readme_with_a_centred_logo_keeps_its_lines(
+    pool: ExtractorPool, write: Write
+) -> None:
+    result = await pool.extract("readme", write("README.md", README))
+    assert (result.detected_type, result.text) == ("text/markdown", README)
