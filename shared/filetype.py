@@ -8,6 +8,7 @@ picks its reader. The two can never disagree about what is supported.
 from __future__ import annotations
 
 import mmap
+import re
 import zipfile
 from dataclasses import dataclass
 from enum import Enum
@@ -22,6 +23,11 @@ OCTET_STREAM = "application/octet-stream"
 HEAD_BYTES = 4096
 # The PDF spec lets readers accept a header anywhere in the first 1024 bytes.
 _PDF_HEADER_WINDOW = 1024
+_PDF_HEADER = re.compile(rb"%PDF-\d")
+_PDF_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
+# C0 controls besides whitespace: text has none, random bytes about one in nine.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
+_MIN_JUNK_CONTROL_SHARE = 0.02
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -69,7 +75,7 @@ class Detected:
 
 def detect(path: Path, head: bytes) -> Detected:
     """Classify a file from its first bytes (``head``, up to :data:`HEAD_BYTES`)."""
-    if b"%PDF-" in head[:_PDF_HEADER_WINDOW]:
+    if _is_pdf(head):
         return Detected(Kind.PDF, PDF)
     if head.startswith(_ZIP_SIGNATURES):
         return _detect_zip(path)
@@ -86,6 +92,23 @@ def detect(path: Path, head: bytes) -> Detected:
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return Detected(Kind.UNSUPPORTED, "image/webp")
     return Detected(Kind.TEXT, "text/plain")
+
+
+def _is_pdf(head: bytes) -> bool:
+    """A PDF header (``%PDF-`` and a version digit) first, or after junk that is not text: a
+    text that mentions "%PDF-1.7" in a sentence is a text."""
+    marker = _PDF_HEADER.search(head, 0, _PDF_HEADER_WINDOW)
+    if marker is None:
+        return False
+    prefix = head[: marker.start()]
+    if not prefix.strip(b" \t\r\n\f\x00\xef\xbb\xbf"):
+        return True  # nothing before it but whitespace or a byte-order mark
+    controls = len(prefix) - len(prefix.translate(None, _CONTROL_BYTES))
+    if controls and controls >= _MIN_JUNK_CONTROL_SHARE * len(prefix):
+        return True  # binary junk before the file (a broken download, a mail gateway)
+    # Text before it: headers a gateway or a server left above the file, when the header
+    # starts a line and a PDF body follows.
+    return prefix.endswith((b"\n", b"\r")) and bool(_PDF_OBJECT.search(head, marker.end()))
 
 
 def _detect_zip(path: Path) -> Detected:

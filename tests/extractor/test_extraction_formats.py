@@ -31,6 +31,17 @@ async def test_pdf_is_recognised_whatever_its_name(pool: ExtractorPool, write: W
     assert result.metadata().empty_pages == [2]
 
 
+async def test_a_pdf_behind_junk_and_a_text_that_mentions_one(
+    pool: ExtractorPool, write: Write
+) -> None:
+    junk = b"X-Mailer: junk\r\n" + bytes(range(256)) * 2
+    result = await pool.extract("pdf-junk", write("mail.bin", junk + pdf_bytes(["Behind junk"])))
+    assert (result.detected_type, result.text) == ("application/pdf", "Behind junk")
+    note = "A PDF file starts with the header %PDF-1.7 and a binary comment line.\n"
+    result = await pool.extract("pdf-mention", write("note.txt", note))
+    assert (result.detected_type, result.text) == ("text/plain", note)
+
+
 async def test_docx_is_recognised_whatever_its_name(
     pool: ExtractorPool, corpus: Path, write: Write
 ) -> None:
