@@ -233,3 +233,29 @@ async def test_a_readme_with_a_centred_logo_keeps_its_lines(
 ) -> None:
     result = await pool.extract("readme", write("README.md", README))
     assert (result.detected_type, result.text) == ("text/markdown", README)
+
+
+def _long_rows_csv(rows: int) -> str:
+    """A valid CSV whose first 50 rows are longer than the 64K characters classified."""
+    description = "Long product description with details, sizes and notes. " * 25
+    lines = ["sku,description,price"]
+    lines += [f'{i},"{description}\nsecond line {i}",{i}.50' for i in range(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_csv_cut_inside_a_quoted_field_by_the_sample_is_still_a_table() -> None:
+    text = _long_rows_csv(81)
+    assert text[: 64 * 1024].count("second line") < 50  # the sample ends before row 50
+    assert classify_text(text) == TextKind(CSV, ",")
+
+
+def test_a_malformed_csv_is_not_a_table() -> None:
+    text = 'a,b,c\n1,"x"y,3\n2,3,4\n5,6,7\n'  # text after a closing quote: not CSV
+    assert classify_text(text).mime == PLAIN
+
+
+async def test_long_quoted_rows_keep_their_table(pool: ExtractorPool, write: Write) -> None:
+    result = await pool.extract("long-rows", write("products.csv", _long_rows_csv(81)))
+    assert (result.detected_type, result.extractor) == ("text/csv", "csv")
+    rows = result.tables[0].rows
+    assert len(rows) == 82 and rows[81][2] == "80.50"

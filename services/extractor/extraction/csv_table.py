@@ -87,7 +87,11 @@ def _head_rows(sample: str, delimiter: str, *, truncated: bool) -> list[list[str
             if len(rows) > _SNIFF_ROWS:
                 break
     except csv.Error:
-        return []
+        lines = sample.count("\n") + (not sample.endswith("\n"))
+        # A sample cut inside a quoted field fails on its last line ("unexpected end of data"):
+        # that row is cut off, not malformed, and the rows before it are the judgement's.
+        if not (truncated and reader.line_num >= lines):
+            return []
     if truncated or len(rows) > _SNIFF_ROWS:
         rows = rows[:-1]  # the last row may be cut off by the sample's end
     return rows
