@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from services.extractor.extraction import ExtractorPool
+from services.extractor.extraction import ExtractionLimits, ExtractorPool
+from services.extractor.extraction.collector import DocumentInfo, PageCollector
 from services.extractor.extraction.decoding import decode_text
+from services.extractor.extraction.html_text import extract_html
 from services.extractor.extraction.textkind import (
     CSV,
     HTML,
@@ -259,3 +261,40 @@ async def test_long_quoted_rows_keep_their_table(pool: ExtractorPool, write: Wri
     assert (result.detected_type, result.extractor) == ("text/csv", "csv")
     rows = result.tables[0].rows
     assert len(rows) == 82 and rows[81][2] == "80.50"
+
+
+# --- HTML and plain text as read ---
+
+
+def _read(text: str, extract: Callable[[PageCollector], DocumentInfo]) -> tuple[DocumentInfo, str]:
+    pages: list[str] = []
+    limits = ExtractionLimits()
+    out = PageCollector(limits, lambda page, total: pages.append(page.text), lambda n, rows: None)
+    info = extract(out)
+    return info, "\n".join(pages)
+
+
+@pytest.mark.parametrize(
+    ("head", "title", "author"),
+    [
+        (
+            '<title>  Spaced \x01 Title  </title><meta name="author" content="">'
+            '<meta name="AUTHOR" content=" Bob\x07 Builder ">',
+            "Spaced Title",
+            "Bob Builder",
+        ),
+        ('<title> \x02 </title><meta name="author" content="  ">', None, None),
+        (
+            '<meta name="author" content="Ana Lima"><meta name="author" content="">',
+            None,
+            "Ana Lima",
+        ),
+    ],
+    ids=["control-characters", "blank", "first-author"],
+)
+def test_html_title_and_author_are_cleaned_like_pdf_and_docx(
+    head: str, title: str | None, author: str | None
+) -> None:
+    html = f"<html><head>{head}</head><body><p>Body</p></body></html>"
+    info, _ = _read(html, lambda out: extract_html(html, out))
+    assert (info.title, info.author) == (title, author)

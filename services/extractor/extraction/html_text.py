@@ -12,7 +12,7 @@ import re
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-from .collector import DocumentInfo, PageCollector
+from .collector import DocumentInfo, PageCollector, clean_field
 
 _HIDDEN = frozenset({"script", "style", "template", "noscript"})
 # Elements that start a new line of text when rendered.
@@ -64,8 +64,8 @@ class _VisibleText:
             self._hidden_depth += 1
         elif action == _TITLE:
             self._in_title = True
-        elif attrib.get("name", "").lower() == "author":
-            self.author = attrib.get("content")
+        elif attrib.get("name", "").lower() == "author" and not (self.author or "").strip():
+            self.author = attrib.get("content")  # the first that says something
 
     def end(self, tag: str) -> None:
         action = _ACTIONS.get(tag)
@@ -103,10 +103,19 @@ def extract_html(text: str, out: PageCollector) -> DocumentInfo:
     parser.close()
     out.expect_pages(1)
     out.add_page(_tidy("".join(target.parts)))
-    title = _tidy("".join(target.title_parts)) or None
     return DocumentInfo(
-        detected_type="text/html", extractor="html", title=title, author=target.author
+        detected_type="text/html",
+        extractor="html",
+        title=_field("".join(target.title_parts)),
+        author=_field(target.author),
     )
+
+
+def _field(value: str | None) -> str | None:
+    """A title or author as PDF and DOCX give theirs (collector.clean_field), its spaces
+    collapsed; the control characters go first so the spaces around one collapse too."""
+    cleaned = clean_field(value)
+    return None if cleaned is None else clean_field(_tidy(cleaned))
 
 
 def _tidy(text: str) -> str:
