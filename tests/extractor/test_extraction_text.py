@@ -298,3 +298,12 @@ def test_html_title_and_author_are_cleaned_like_pdf_and_docx(
     html = f"<html><head>{head}</head><body><p>Body</p></body></html>"
     info, _ = _read(html, lambda out: extract_html(html, out))
     assert (info.title, info.author) == (title, author)
+
+
+def test_html_pre_keeps_its_spaces_and_lines() -> None:
+    html = (
+        "<html><body><p>Before   the\ncode</p><pre>\ndef f(x):\n    return  x\r\n\n"
+        "  # end</pre><p>After</p><pre>a   b</pre></body></html>"
+    )
+    _, text = _read(html, lambda out: extract_html(html, out))
+    assert text == "Before the code\ndef f(x):\n    return  x\n\n  # end\nAfter\na   b"

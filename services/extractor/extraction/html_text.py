@@ -45,6 +45,8 @@ class _VisibleText:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        # The text in runs, laid out as a browser does (False) or as written (True: <pre>).
+        self.runs: list[tuple[bool, list[str]]] = [(False, self.parts)]
         self.title_parts: list[str] = []
         self.author: str | None = None
         self._hidden_depth = 0
@@ -56,10 +58,13 @@ class _VisibleText:
         if action is None:
             return
         if action in (_BLOCK, _PRE):
-            self._pre_depth += action == _PRE
             # One marker per run of block boundaries: 50 MB of nested <div>s stays short.
             if self.parts and self.parts[-1] != "\n":
                 self.parts.append("\n")
+            if action == _PRE:
+                self._pre_depth += 1
+                if self._pre_depth == 1:
+                    self._new_run(pre=True)
         elif action == _HIDE:
             self._hidden_depth += 1
         elif action == _TITLE:
@@ -72,8 +77,10 @@ class _VisibleText:
         if action is None:
             return
         if action in (_BLOCK, _PRE):
-            if action == _PRE:
-                self._pre_depth = max(0, self._pre_depth - 1)
+            if action == _PRE and self._pre_depth:
+                self._pre_depth -= 1
+                if not self._pre_depth:
+                    self._new_run(pre=False)
             if self.parts and self.parts[-1] != "\n":
                 self.parts.append("\n")
         elif action == _HIDE:
@@ -92,6 +99,19 @@ class _VisibleText:
     def close(self) -> None:
         pass
 
+    def _new_run(self, *, pre: bool) -> None:
+        self.parts = []
+        self.runs.append((pre, self.parts))
+
+    def text(self) -> str:
+        pieces: list[str] = []
+        for pre, parts in self.runs:
+            # A <pre> keeps its spaces and line breaks, on lines of its own.
+            run = _as_written("".join(parts)) if pre else _tidy("".join(parts))
+            if run.strip():
+                pieces.append(run)
+        return "\n".join(pieces)
+
 
 def extract_html(text: str, out: PageCollector) -> DocumentInfo:
     target = _VisibleText()
@@ -102,7 +122,7 @@ def extract_html(text: str, out: PageCollector) -> DocumentInfo:
         parser.feed(text[start : start + _FEED_CHARS].encode("utf-8", "replace"))
     parser.close()
     out.expect_pages(1)
-    out.add_page(_tidy("".join(target.parts)))
+    out.add_page(target.text())
     return DocumentInfo(
         detected_type="text/html",
         extractor="html",
@@ -116,6 +136,10 @@ def _field(value: str | None) -> str | None:
     collapsed; the control characters go first so the spaces around one collapse too."""
     cleaned = clean_field(value)
     return None if cleaned is None else clean_field(_tidy(cleaned))
+
+
+def _as_written(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
 
 
 def _tidy(text: str) -> str:
