@@ -16,6 +16,7 @@ from services.extractor.extraction import ExtractionLimits, ExtractorPool
 from services.extractor.extraction.collector import DocumentInfo, PageCollector
 from services.extractor.extraction.decoding import decode_text
 from services.extractor.extraction.html_text import extract_html
+from services.extractor.extraction.plaintext import extract_plain
 from services.extractor.extraction.textkind import (
     CSV,
     HTML,
@@ -307,3 +308,9 @@ def test_html_pre_keeps_its_spaces_and_lines() -> None:
     )
     _, text = _read(html, lambda out: extract_html(html, out))
     assert text == "Before the code\ndef f(x):\n    return  x\n\n  # end\nAfter\na   b"
+
+
+def test_plain_text_line_ends_of_every_system() -> None:
+    text = "line one unix\nline two windows\r\nline three old mac\rline four\n"
+    _, page = _read(text, lambda out: extract_plain(text, PLAIN, out))
+    assert page == "line one unix\nline two windows\nline three old mac\nline four\n"

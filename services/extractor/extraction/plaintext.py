@@ -7,5 +7,6 @@ from .collector import DocumentInfo, PageCollector
 
 def extract_plain(text: str, mime: str, out: PageCollector) -> DocumentInfo:
     out.expect_pages(1)
-    out.add_page(text.replace("\r\n", "\n"))
+    # Windows (CR LF) and classic Mac OS (CR alone) line ends, often mixed in one file.
+    out.add_page(text.replace("\r\n", "\n").replace("\r", "\n"))
     return DocumentInfo(detected_type=mime, extractor="text")
