@@ -8,7 +8,9 @@ published, which is too late for the two questions asked here before answering:
   publish. An insert keyed by ``_id`` is atomic on MongoDB and FerretDB alike: the one that
   gets a DuplicateKeyError lost, and waits for the winner's answer.
 - *has this owner uploaded these bytes already?* The duplicate policy must answer 409 (reject)
-  or link at upload time, so the content hash must lead to the first document at once.
+  or link at upload time, so the content hash must lead to the first document at once. Two
+  copies can arrive at once too: the pointer is claimed the same way (inserted by ``_id``,
+  ``pending``) before the first copy publishes, and released if that publish fails.
 
 Both are single documents addressed by ``_id`` (``idem|owner|key``, ``sha|owner|sha256``), the
 one filter FerretDB serves without decoding the whole collection, so their cost does not grow
@@ -46,6 +48,8 @@ EXPIRES_AT = "expires_at"
 LEGACY_DONE = "prune|legacy-done"
 #: Expired ids one run deletes at most (a backlog after a long outage goes over several runs).
 MAX_PER_RUN = 200_000
+#: Set on a content pointer from its claim until its document's records are queued.
+PENDING = "pending"
 
 
 def idem_id(owner: str, key: str) -> str:
@@ -56,6 +60,15 @@ def fingerprint(route: str, *parts: str) -> str:
     """What makes two requests "the same" for a key: the route (method and path with the
     document id) and what they carry (the files' hashes, the command's body)."""
     return hashlib.sha256(json.dumps([route, *parts]).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ContentPointer:
+    """Which document first had some bytes; ``pending`` while its upload is still publishing."""
+
+    document_id: str
+    pending: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -157,12 +170,78 @@ class Admissions:
 
     # --- first copies by content hash ---
 
-    async def first_copy(self, owner: str, sha256: str) -> str | None:
-        found = await self.collection.find_one({"_id": content_pointer_id(owner, sha256)})
-        return str(found["document_id"]) if found else None
+    async def claim_first(self, owner: str, sha256: str, document_id: str) -> ContentPointer | None:
+        """None: ``document_id`` is the owner's first copy of these bytes now. Its pointer is
+        inserted ``pending`` *before* the upload publishes (an insert by ``_id`` is atomic, so
+        of concurrent copies exactly one gets here) and stays so until :meth:`published`, or
+        :meth:`release_first` when the publish failed. Otherwise the pointer someone holds."""
+        _id = content_pointer_id(owner, sha256)
+        while True:
+            try:
+                await self.collection.insert_one(
+                    {
+                        "_id": _id,
+                        "document_id": document_id,
+                        "created_at": datetime.now(UTC),
+                        PENDING: True,
+                    }
+                )
+                return None
+            except DuplicateKeyError:
+                pass
+            held = await self.collection.find_one({"_id": _id})
+            if held is not None:
+                return ContentPointer(
+                    document_id=str(held["document_id"]),
+                    pending=bool(held.get(PENDING)),
+                    created_at=_aware(held["created_at"]),
+                )
+            # released or forgotten between our insert and read: try again
+
+    async def published(self, owner: str, sha256: str, document_id: str) -> None:
+        """The claiming upload's records are queued: its pointer is final. By ``_id`` alone:
+        only a claim older than any publish can take is ever taken over, so the pointer is
+        still this upload's. Never fails the upload (it is queued already): a pending
+        pointer whose document is in the read model counts as published anyway."""
+        try:
+            await self.collection.update_one(
+                {"_id": content_pointer_id(owner, sha256)}, {"$unset": {PENDING: ""}}
+            )
+        except PyMongoError as exc:
+            log.warning(
+                "first-copy pointer not marked published",
+                extra={"document_id": document_id, "error": repr(exc)},
+            )
+
+    async def release_first(self, owner: str, sha256: str, document_id: str) -> None:
+        """The claiming upload was not queued: free the pointer, so it never leads to a
+        document that does not exist and the next copy is processed as the first. Read,
+        then deleted by ``_id``: nobody else replaces a claim while it is pending and young.
+        A pointer left behind (the database failed too) is taken over once stale."""
+        _id = content_pointer_id(owner, sha256)
+        try:
+            held = await self.collection.find_one({"_id": _id})
+            if held is not None and held.get("document_id") == document_id:
+                await self.collection.delete_one({"_id": _id})
+        except PyMongoError as exc:
+            log.warning(
+                "first-copy claim not released",
+                extra={"document_id": document_id, "error": repr(exc)},
+            )
+
+    async def forget_first(self, owner: str, sha256: str, pointer: ContentPointer) -> None:
+        """The pointer's document is gone (deleted, or its upload died before publishing):
+        remove the pointer as it was read, not whatever has its id now (a copy that claimed
+        it again meanwhile keeps its claim). The filter has more than ``_id``, so FerretDB
+        reads the collection for it; this path is rare (the status service removes a
+        deleted document's pointer itself)."""
+        await self.collection.delete_one(
+            {"_id": content_pointer_id(owner, sha256), "document_id": pointer.document_id}
+        )
 
     async def remember(self, owner: str, sha256: str, document_id: str) -> None:
-        """Called once the document's publish succeeded; the earliest stays the first.
+        """For a copy uploaded under ``process`` (which claims nothing), once its publish
+        succeeded: it becomes the first if there was none.
 
         Never fails the upload (it is queued already): without the pointer a later copy is
         merely processed again."""
@@ -178,17 +257,6 @@ class Admissions:
             pass
         except PyMongoError as exc:
             log.warning("first-copy pointer not stored", extra={"error": repr(exc)})
-
-    async def replace_first(self, owner: str, sha256: str, document_id: str) -> None:
-        """The first copy was deleted: this document is the first now."""
-        try:
-            await self.collection.replace_one(
-                {"_id": content_pointer_id(owner, sha256)},
-                {"document_id": document_id, "created_at": datetime.now(UTC)},
-                upsert=True,
-            )
-        except PyMongoError as exc:
-            log.warning("first-copy pointer not replaced", extra={"error": repr(exc)})
 
 
 def _expired(claim: dict[str, Any], now: datetime, key_ttl: timedelta) -> bool:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -259,39 +260,74 @@ async def _admit(context: _Request, received: ReceivedFile, document_id: str) ->
     await _refuse_unsupported(state, received)
     admissions: Admissions = state.admissions
     first: str | None = None
-    first_gone = False
     if context.policy != "process":
-        first = await admissions.first_copy(context.owner, blob.sha256)
-    if first is not None:
-        original = await state.read_model.get(first)
-        # None: published but not folded yet (it exists); deleted: this copy becomes the first.
-        first_gone = original is not None and (
-            original.get("deleted") or original.get("owner") != context.owner
-        )
-        if not first_gone and context.policy == "reject":
-            raise ApiError(
-                409,
-                "duplicate",
-                "you uploaded the same file before",
-                duplicate_of=first,
-            )
-        if not first_gone and original is not None and original.get("status") == "completed":
-            return await _link(context, received, document_id, first)
+        found = await _first_copy(context, blob.sha256, document_id)
+        if found is not None:
+            first, original = found
+            if context.policy == "reject":
+                raise ApiError(
+                    409,
+                    "duplicate",
+                    "you uploaded the same file before",
+                    duplicate_of=first,
+                )
+            if original is not None and original.get("status") == "completed":
+                return await _link(context, received, document_id, first)
+    # This upload holds the content pointer (claimed pending) when it is the first copy.
+    holds = context.policy != "process" and first is None
     accepted, work = _records(context, received, document_id)
-    await state.publisher.publish(
-        [(state.settings.topics.events, accepted), (state.settings.topics.uploaded, work)],
-        blob_key=received.key,
-    )
-    # After the publish, so a pointer never leads to a document that was not queued.
-    if first_gone:
-        await admissions.replace_first(context.owner, blob.sha256, document_id)
-    elif first is None:
+    try:
+        await state.publisher.publish(
+            [(state.settings.topics.events, accepted), (state.settings.topics.uploaded, work)],
+            blob_key=received.key,
+        )
+    except BaseException:
+        if holds:  # never a pointer to a document that was not queued
+            await asyncio.shield(admissions.release_first(context.owner, blob.sha256, document_id))
+        raise
+    if holds:
+        await admissions.published(context.owner, blob.sha256, document_id)
+    elif context.policy == "process":
         await admissions.remember(context.owner, blob.sha256, document_id)
     metrics.UPLOADS.labels("accepted").inc()
     metrics.UPLOAD_BYTES.inc(blob.size)
     metrics.UPLOAD_SIZE.observe(blob.size)
     log.info("upload accepted", extra={"document_id": document_id, "size": blob.size})
     return _accepted(state, received, document_id)
+
+
+async def _first_copy(
+    context: _Request, sha256: str, document_id: str
+) -> tuple[str, dict[str, Any] | None] | None:
+    """None: this upload is the owner's first copy of the bytes and holds their pointer
+    (claimed before publishing, so of concurrent copies exactly one is first). Otherwise the
+    first document's id and its state (None: not folded yet, it is in flight)."""
+    state = context.state
+    admissions: Admissions = state.admissions
+    # A claim still pending after this long belongs to an upload that died between its claim
+    # and the end of its publish (which gives up after ``publish_timeout_s``).
+    stale = timedelta(seconds=2 * state.settings.publish_timeout_s + 5)
+    while True:
+        pointer = await admissions.claim_first(context.owner, sha256, document_id)
+        if pointer is None:
+            return None
+        original = await state.read_model.get(pointer.document_id)
+        if original is not None:
+            if original.get("deleted") or original.get("owner") != context.owner:
+                # Deleted (the status service forgets its pointer soon): this copy is first.
+                await admissions.forget_first(context.owner, sha256, pointer)
+                continue
+            return pointer.document_id, original
+        if not pointer.pending:
+            return pointer.document_id, None  # published, not folded yet
+        if datetime.now(UTC) - pointer.created_at > stale:
+            await admissions.forget_first(context.owner, sha256, pointer)
+            continue
+        if context.policy == "link":
+            return pointer.document_id, None  # in flight: this copy is processed anyway
+        # reject: 409 names a document only once it is queued (its publish may still fail,
+        # and then this copy is the first); a publish takes milliseconds.
+        await asyncio.sleep(0.05)
 
 
 async def _refuse_unsupported(state: State, received: ReceivedFile) -> None:
