@@ -18,3 +18,9 @@ def new_document_id() -> str:
 
 def is_document_id(value: str) -> bool:
     return bool(_ID.match(value))
+
+
+def created_at_s(document_id: str) -> float:
+    """When the id was made (seconds since the epoch, this host's clock or another's), read
+    from its 48-bit millisecond prefix; ``document_id`` must pass :func:`is_document_id`."""
+    return int(document_id[:12], 16) / 1000

@@ -24,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pymongo.errors import PyMongoError
+
+from shared.ids import created_at_s, is_document_id
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,10 @@ class ReadModel:
         found = await self.db[DOCUMENTS].find_one({"_id": document_id})
         return dict(found) if found is not None else None
 
+    async def get_folded(self, document_id: str) -> Doc | None:
+        """:meth:`get`, waiting briefly for a new document's fold (see :func:`get_folded`)."""
+        return await get_folded(self.get, document_id)
+
     async def page(
         self,
         owner: str,
@@ -185,6 +192,53 @@ class ReadModel:
                 if not entry.get("deleted"):
                     found.append(entry)
         return found
+
+
+#: How long a lookup of a new document waits for its fold at most.
+FOLD_WAIT_S = 3.0
+#: Ids made up to this long ago may not be folded yet: an id is made when its file's bytes
+#: start arriving, so a slow upload's id is older by its transfer time when it is answered 202.
+NEW_ID_S = 60.0
+#: ... and ids up to this far ahead of this host's clock (another host made them).
+CLOCK_SKEW_S = 5.0
+
+
+async def get_folded(
+    get: Callable[[str], Awaitable[Doc | None]],
+    document_id: str,
+    *,
+    wait_s: float = FOLD_WAIT_S,
+    now: Callable[[], float] = time.time,
+) -> Doc | None:
+    """``get(document_id)``; when it finds nothing and the id is new, asked again with a
+    short backoff for up to ``wait_s`` before saying there is no such document.
+
+    The status service folds documents.events asynchronously: a document answered 202 by
+    ingest is in the read model a moment later (about 0.3 s on an idle stack), and a client
+    that looks it up, cancels or deletes it at once must not be told it does not exist. Ids
+    carry their creation time, so only a miss on a new id waits: an id far in the past or
+    the future answers at once, and so does a document that is there (someone else's or
+    deleted too: the callers answer those alike, at once)."""
+    found = await get(document_id)
+    if found is not None or not _may_be_folding(document_id, now()):
+        return found
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    delay = 0.02
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(delay, left))
+        found = await get(document_id)
+        if found is not None:
+            return found
+        delay = min(delay * 2, 0.25)
+    return None
+
+
+def _may_be_folding(document_id: str, now: float) -> bool:
+    if not is_document_id(document_id):
+        return False
+    age = now - created_at_s(document_id)
+    return -CLOCK_SKEW_S <= age <= NEW_ID_S
 
 
 FRESH = "fresh"

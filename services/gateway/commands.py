@@ -16,7 +16,7 @@ from shared.events import TERMINAL_STATUSES_READ_MODEL, CancelRequested
 from shared.gateway_protocol import CancelCommand, CancelRequestedMessage, ErrorMessage
 from shared.ids import is_document_id
 from shared.kafka import EventProducer
-from shared.readmodel import DOCUMENTS
+from shared.readmodel import DOCUMENTS, get_folded
 from shared.topics import Topics
 
 SOURCE = "/docstream/gateway"
@@ -57,8 +57,14 @@ class Commands:
 
         if document_id is None or not is_document_id(document_id):
             return refuse("not_found")
+
+        async def get(document_id: str) -> dict[str, Any] | None:
+            found = await self._db()[DOCUMENTS].find_one({"_id": document_id})
+            return dict(found) if found is not None else None
+
         try:
-            doc = await self._db()[DOCUMENTS].find_one({"_id": document_id})
+            # A cancel sent right after the upload, before the fold has the document.
+            doc = await get_folded(get, document_id)
         except PyMongoError:
             return refuse("store_unavailable")
         if doc is None or doc.get("deleted") or doc.get("owner") != owner:

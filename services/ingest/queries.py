@@ -96,9 +96,11 @@ def read_model(request: Request) -> ReadModel:
 
 
 async def owned(request: Request, document_id: str, owner: str) -> dict[str, Any]:
+    """The owner's document, for every route by id. A new id the read model does not have
+    yet is waited for briefly: the fold follows the upload's 202 by a moment."""
     if not is_document_id(document_id):
         raise ApiError(404, "not_found", "no such document")
-    doc = await read_model(request).get(document_id)
+    doc = await read_model(request).get_folded(document_id)
     if doc is None or doc.get("owner") != owner or doc.get("deleted"):
         raise ApiError(404, "not_found", "no such document")
     return doc

@@ -1,0 +1,84 @@
+"""The front door as real HTTP and WebSocket clients use it: what a client may do with a
+document right after its 202, and the protocol details around errors (found by a sweep with
+curl, requests, httpx, websockets and Chromium)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+import websockets
+
+from tests.integration.client import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+def _text(tag: str) -> bytes:
+    """A small text document, different for every call (no two uploads are duplicates)."""
+    return f"Front door {tag} {uuid.uuid4().hex}.\n\nA sentence about {tag}.\n".encode()
+
+
+async def _upload(client: httpx.AsyncClient, pipeline: Pipeline, owner: str, tag: str) -> str:
+    response = await client.post(
+        f"{pipeline.api}/v1/documents",
+        headers=pipeline.headers(owner),
+        files={"file": (f"{tag}.txt", _text(tag))},
+        data={"analyze": "false"},
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+async def test_a_document_is_there_right_after_its_202(pipeline: Pipeline) -> None:
+    """Every route by id, called at once after the upload's answer: never 404 (the status
+    service folds the upload a moment later; the routes wait for that)."""
+    owner = "door-fresh"
+    headers = pipeline.headers(owner)
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(2):
+            base = f"{pipeline.api}/v1/documents/{await _upload(client, pipeline, owner, 'get')}"
+            got = await client.get(base, headers=headers)
+            assert got.status_code == 200, got.text
+            base = f"{pipeline.api}/v1/documents/{await _upload(client, pipeline, owner, 'log')}"
+            log = await client.get(f"{base}/log", headers=headers)
+            assert log.status_code == 200, log.text
+            base = f"{pipeline.api}/v1/documents/{await _upload(client, pipeline, owner, 'text')}"
+            text = await client.get(f"{base}/text", headers=headers)
+            assert text.status_code in (200, 409), text.text  # 409 no_text: not extracted yet
+            base = f"{pipeline.api}/v1/documents/{await _upload(client, pipeline, owner, 'cancel')}"
+            cancel = await client.post(f"{base}/cancel", headers=headers)
+            assert cancel.status_code in (202, 409), cancel.text  # 409 already_finished
+            base = f"{pipeline.api}/v1/documents/{await _upload(client, pipeline, owner, 'again')}"
+            again = await client.post(f"{base}/reprocess", headers=headers)
+            assert again.status_code == 202, again.text
+            base = f"{pipeline.api}/v1/documents/{await _upload(client, pipeline, owner, 'del')}"
+            deleted = await client.delete(base, headers=headers)
+            assert deleted.status_code == 204, deleted.text
+        # Someone else's new document is still not found.
+        other = await _upload(client, pipeline, owner, "other")
+        stranger = await client.get(
+            f"{pipeline.api}/v1/documents/{other}", headers=pipeline.headers("door-stranger")
+        )
+        assert stranger.status_code == 404
+
+
+async def test_a_websocket_cancel_right_after_the_upload_is_not_lost(pipeline: Pipeline) -> None:
+    owner = "door-ws"
+    url = f"{pipeline.ws}/ws/documents?token={pipeline.token(owner)}"
+    async with websockets.connect(url) as ws, httpx.AsyncClient(timeout=30) as client:
+        assert json.loads(await ws.recv())["type"] == "ready"
+        for _ in range(3):
+            document_id = await _upload(client, pipeline, owner, "ws-cancel")
+            await ws.send(json.dumps({"type": "cancel", "document_id": document_id}))
+            async with asyncio.timeout(15):
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message["type"] in ("cancel_requested", "error"):
+                        break
+            assert message.get("document_id") == document_id
+            if message["type"] == "error":  # it may have finished already, never "not found"
+                assert message["reason"] == "already_finished", message
