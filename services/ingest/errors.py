@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -140,6 +142,29 @@ async def read_model_unavailable_handler(request: Request, exc: Exception) -> JS
     )
 
 
+#: The methods a 405's ``Allow`` may name (RFC 9110's, but CONNECT and TRACE, never served).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some route takes at the request's path, asked of each route with the
+    method changed. Not by reading ``route.methods``: FastAPI keeps an included router as one
+    route of its own, without ``methods``, that matches for the routes inside it. A mount
+    matches any method for its whole subtree; the one here serves static files (GET, HEAD)."""
+    # Matched from the top: inside a mount the scope's root_path has the mount's path added.
+    scope = {**scope, "root_path": scope.get("app_root_path", scope.get("root_path", ""))}
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            if isinstance(route.app, StaticFiles) and route.matches(scope)[0] is not Match.NONE:
+                methods |= {"GET", "HEAD"}
+            continue
+        for method in _METHODS:
+            if route.matches({**scope, "method": method})[0] is Match.FULL:
+                methods.add(method)
+    return methods
+
+
 def _text_of(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
@@ -154,12 +179,7 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code, "http_error"
     )
     if exc.status_code == 405:
-        methods: set[str] = set()
-        for route in request.app.routes:
-            match, _ = route.matches(request.scope)
-            if match is not Match.NONE and isinstance(route, Route | APIRoute) and route.methods:
-                methods |= route.methods
-        headers["Allow"] = ", ".join(sorted(methods))
+        headers["Allow"] = ", ".join(sorted(_allowed(request.app.routes, request.scope)))
     return JSONResponse(
         problem(exc.status_code, reason, str(exc.detail)),
         status_code=exc.status_code,

@@ -82,3 +82,25 @@ async def test_a_websocket_cancel_right_after_the_upload_is_not_lost(pipeline: P
             assert message.get("document_id") == document_id
             if message["type"] == "error":  # it may have finished already, never "not found"
                 assert message["reason"] == "already_finished", message
+
+
+async def test_a_405_says_which_methods_the_path_has(pipeline: Pipeline) -> None:
+    """RFC 9110 requires ``Allow`` on a 405 (it was empty: FastAPI keeps included routers as
+    routes without ``methods``)."""
+    some_id = "01a21bf2eef921ec956b45a24c30fc7b"
+    cases = [
+        ("PUT", f"/v1/documents/{some_id}", "DELETE, GET"),
+        ("PATCH", "/v1/documents", "GET, POST"),
+        ("GET", f"/v1/documents/{some_id}/cancel", "POST"),
+        ("PATCH", "/v1/webhooks", "GET, POST"),
+        ("OPTIONS", f"/v1/documents/{some_id}/text", "GET"),
+        ("POST", "/web/app.js", "GET, HEAD"),
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for method, path, allow in cases:
+            response = await client.request(
+                method, f"{pipeline.api}{path}", headers=pipeline.headers("door-405")
+            )
+            assert response.status_code == 405, (method, path)
+            assert response.headers["allow"] == allow, (method, path)
+            assert response.json()["reason"] == "method_not_allowed"
