@@ -161,10 +161,15 @@ async def upload_documents(
         metrics.UPLOADS.labels(exc.reason).inc()
         raise
     fields = {k: v for k, v in sorted(upload.fields.items()) if k != "password"}
+    # Each file as the request carried it: its name and type become the document's, so the
+    # same bytes under another name are another request (422 idempotency_key_reused).
     print_ = fingerprint(
         ROUTE,
         repr(fields),
-        *((f.blob.sha256 or "") if f.blob else "refused" for f in upload.files),
+        *(
+            repr((f.filename, f.content_type, (f.blob.sha256 or "") if f.blob else "refused"))
+            for f in upload.files
+        ),
     )
 
     async def run() -> Answer:

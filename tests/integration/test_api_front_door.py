@@ -104,3 +104,31 @@ async def test_a_405_says_which_methods_the_path_has(pipeline: Pipeline) -> None
             assert response.status_code == 405, (method, path)
             assert response.headers["allow"] == allow, (method, path)
             assert response.json()["reason"] == "method_not_allowed"
+
+
+async def test_an_idempotency_key_covers_each_files_name_and_type(pipeline: Pipeline) -> None:
+    """The same key with the same bytes under another filename or part type is another
+    request (the README: "other files, another body"): 422, not the first answer."""
+    owner = "door-idem"
+    data = _text("idem")
+    key = uuid.uuid4().hex
+
+    async def upload(name: str, content_type: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(
+                f"{pipeline.api}/v1/documents",
+                headers={**pipeline.headers(owner), "Idempotency-Key": key},
+                files={"file": (name, data, content_type)},
+                data={"analyze": "false"},
+            )
+
+    first = await upload("a.txt", "text/plain")
+    assert first.status_code == 202
+    replay = await upload("a.txt", "text/plain")
+    assert replay.status_code == 202
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    for name, content_type in (("b.txt", "text/plain"), ("a.txt", "text/markdown")):
+        other = await upload(name, content_type)
+        assert other.status_code == 422, (name, content_type)
+        assert other.json()["reason"] == "idempotency_key_reused"
