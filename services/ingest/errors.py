@@ -118,16 +118,23 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's refusals of what the schema forbids. A body that is not JSON at all is 400
+    ``malformed_body`` (FastAPI reports it as a validation error, type ``json_invalid``):
+    it cannot be parsed, as a broken multipart body cannot."""
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    status, reason, detail = 422, "invalid_request", "the request is not valid"
+    if any(error.get("type") == "json_invalid" for error in errors):
+        status, reason, detail = 400, "malformed_body", "the request body is not valid JSON"
     return JSONResponse(
         # jsonable: an error's context can hold exceptions or bytes the JSON encoder refuses
         problem(
-            422,
-            "invalid_request",
-            "the request is not valid",
-            errors=jsonable_encoder(exc.errors(), custom_encoder={bytes: _text_of}),
+            status,
+            reason,
+            detail,
+            errors=jsonable_encoder(errors, custom_encoder={bytes: _text_of}),
         ),
-        status_code=422,
+        status_code=status,
         media_type=PROBLEM_JSON,
     )
 

@@ -132,3 +132,24 @@ async def test_an_idempotency_key_covers_each_files_name_and_type(pipeline: Pipe
         other = await upload(name, content_type)
         assert other.status_code == 422, (name, content_type)
         assert other.json()["reason"] == "idempotency_key_reused"
+
+
+async def test_a_body_that_is_not_json_is_400_malformed_body(pipeline: Pipeline) -> None:
+    """As the README and the OpenAPI say (it was 422 invalid_request)."""
+    owner = "door-json"
+    async with httpx.AsyncClient(timeout=30) as client:
+        document_id = await _upload(client, pipeline, owner, "json")
+        headers = {**pipeline.headers(owner), "content-type": "application/json"}
+        for path in (f"/v1/documents/{document_id}/reprocess", "/v1/webhooks"):
+            response = await client.post(f"{pipeline.api}{path}", headers=headers, content=b"{bad")
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["reason"] == "malformed_body"
+            assert response.headers["content-type"] == "application/problem+json"
+        # A body that is JSON but not what the route takes stays 422.
+        wrong = await client.post(
+            f"{pipeline.api}/v1/documents/{document_id}/reprocess",
+            headers=headers,
+            json={"analysis_only": "sometimes"},
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["reason"] == "invalid_request"
