@@ -117,6 +117,15 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: Where the schema refuses a value the README gives a reason of its own (a missing value
+#: stays ``invalid_request``).
+_OWN_REASONS = {
+    ("query", "cursor"): "invalid_cursor",
+    ("header", "Idempotency-Key"): "invalid_idempotency_key",
+    ("body", "url"): "invalid_url",  # a webhook's URL that is not http(s)://
+}
+
+
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's refusals of what the schema forbids. A body that is not JSON at all is 400
     ``malformed_body`` (FastAPI reports it as a validation error, type ``json_invalid``):
@@ -126,6 +135,13 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     status, reason, detail = 422, "invalid_request", "the request is not valid"
     if any(error.get("type") == "json_invalid" for error in errors):
         status, reason, detail = 400, "malformed_body", "the request body is not valid JSON"
+    else:
+        # A value with a reason of its own gets it, whoever refused it: the schema's pattern
+        # here, or the code (a cursor that passes the pattern but not the decoder).
+        own = {_OWN_REASONS.get(tuple(error.get("loc", ()))) for error in errors}
+        if len(own) == 1 and None not in own and all(e.get("type") != "missing" for e in errors):
+            reason = str(own.pop())
+            detail = f"the request is not valid ({reason.replace('_', ' ')})"
     return JSONResponse(
         # jsonable: an error's context can hold exceptions or bytes the JSON encoder refuses
         problem(

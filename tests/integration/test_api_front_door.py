@@ -153,3 +153,37 @@ async def test_a_body_that_is_not_json_is_400_malformed_body(pipeline: Pipeline)
         )
         assert wrong.status_code == 422
         assert wrong.json()["reason"] == "invalid_request"
+
+
+async def test_values_the_schema_refuses_get_their_documented_reason(pipeline: Pipeline) -> None:
+    """A malformed cursor, Idempotency-Key or webhook URL is refused by the schema's pattern
+    before the code sees it: it gets the reason the README lists, not invalid_request."""
+    owner = "door-reasons"
+    headers = pipeline.headers(owner)
+    async with httpx.AsyncClient(timeout=30) as client:
+        cursor = await client.get(
+            f"{pipeline.api}/v1/documents", headers=headers, params={"cursor": "abc"}
+        )
+        assert (cursor.status_code, cursor.json()["reason"]) == (422, "invalid_cursor")
+        key = await client.post(
+            f"{pipeline.api}/v1/documents/01a21bf2eef921ec956b45a24c30fc7b/cancel",
+            headers={**headers, "Idempotency-Key": "k" * 256},
+        )
+        assert (key.status_code, key.json()["reason"]) == (422, "invalid_idempotency_key")
+        for url in ("ftp://example.com/h", "example.com/h"):
+            hook = await client.post(
+                f"{pipeline.api}/v1/webhooks",
+                headers=headers,
+                json={"url": url, "events": ["document.completed"]},
+            )
+            assert (hook.status_code, hook.json()["reason"]) == (422, "invalid_url"), url
+        missing = await client.post(
+            f"{pipeline.api}/v1/webhooks", headers=headers, json={"events": ["document.failed"]}
+        )
+        assert (missing.status_code, missing.json()["reason"]) == (422, "invalid_request")
+        both = await client.post(
+            f"{pipeline.api}/v1/webhooks",
+            headers=headers,
+            json={"url": "ftp://example.com/h", "events": ["document.nothing"]},
+        )
+        assert (both.status_code, both.json()["reason"]) == (422, "invalid_request")

@@ -186,7 +186,7 @@ async def test_bad_registrations_are_422(hooks_pipeline: Pipeline) -> None:
         "hooks-bob",
         json={"url": "file:///etc/passwd", "events": ["document.failed"]},
     )
-    assert (bad_scheme.status_code, bad_scheme.json()["reason"]) == (422, "invalid_request")
+    assert (bad_scheme.status_code, bad_scheme.json()["reason"]) == (422, "invalid_url")
     with_credentials = await _call(
         hooks_pipeline,
         "POST",
