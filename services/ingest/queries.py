@@ -267,21 +267,30 @@ async def stats(request: Request, who: PrincipalDep) -> Any:
     }
 
 
+#: One byte range (RFC 9110 §14.1.2): ``first-[last]`` or ``-suffix``; the unit is
+#: case-insensitive.
+_RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-(\d+))", re.IGNORECASE)
+
+
 def _ranged(request: Request, data: bytes) -> Response:
     media = TEXT
+    whole = Response(data, media_type=media, headers={"Accept-Ranges": "bytes"})
     header = request.headers.get("range")
-    if not header or not header.startswith("bytes="):
-        return Response(data, media_type=media, headers={"Accept-Ranges": "bytes"})
-    try:
-        first, _, last = header.removeprefix("bytes=").partition("-")
-        if first == "":
-            start, end = max(0, len(data) - int(last)), len(data) - 1
-        else:
-            start = int(first)
-            end = min(int(last), len(data) - 1) if last else len(data) - 1
-    except ValueError:
-        start, end = 1, 0  # unparseable: unsatisfiable below
-    if start > end or start >= len(data):
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    # RFC 9110 §14.2: a Range that is not valid (another unit, a syntax error, a last
+    # position before the first) is ignored: the whole text, 200. Several ranges would be a
+    # multipart/byteranges answer; the whole text is the simplest one the RFC allows.
+    if match is None:
+        return whole
+    first, last, suffix = match.groups()
+    if suffix is not None:
+        start, end = max(0, len(data) - _position(suffix)), len(data) - 1
+    else:
+        start = _position(first)
+        if last and _position(last) < start:
+            return whole
+        end = min(_position(last), len(data) - 1) if last else len(data) - 1
+    if start > end or start >= len(data):  # beyond the end, or an empty suffix
         raise ApiError(
             416,
             "range_not_satisfiable",
@@ -295,6 +304,12 @@ def _ranged(request: Request, data: bytes) -> Response:
         media_type=media,
         headers={"Content-Range": f"bytes {start}-{end}/{len(data)}", "Accept-Ranges": "bytes"},
     )
+
+
+def _position(digits: str) -> int:
+    """A byte position; any number of digits (int() refuses over 4,300), past every text."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 _DATE_TIME: dict[str, Any] = {"format": "date-time", "examples": ["2026-01-05T10:00:00Z"]}
