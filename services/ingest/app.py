@@ -25,6 +25,7 @@ from services.ingest.errors import (
     read_model_unavailable_handler,
     validation_error_handler,
 )
+from services.ingest.head import HeadAsGet
 from services.ingest.publishing import Publisher
 from services.ingest.routes import router
 from services.ingest.schemas import upload_request_body
@@ -108,6 +109,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.include_router(deletion.router)
     app.include_router(webhooks.router)
     web.mount(app)  # after the API: /web/config.json must not be taken by the static files
+    app.add_middleware(HeadAsGet, routes=lambda: app.routes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

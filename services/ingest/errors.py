@@ -169,7 +169,7 @@ async def read_model_unavailable_handler(request: Request, exc: Exception) -> JS
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _allowed(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
+def allowed(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
     """Every method some route takes at the request's path, asked of each route with the
     method changed. Not by reading ``route.methods``: FastAPI keeps an included router as one
     route of its own, without ``methods``, that matches for the routes inside it. A mount
@@ -185,6 +185,8 @@ def _allowed(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
         for method in _METHODS:
             if route.matches({**scope, "method": method})[0] is Match.FULL:
                 methods.add(method)
+    if "GET" in methods:
+        methods.add("HEAD")  # served as GET without its body (services/ingest/head.py)
     return methods
 
 
@@ -202,7 +204,7 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code, "http_error"
     )
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(sorted(_allowed(request.app.routes, request.scope)))
+        headers["Allow"] = ", ".join(sorted(allowed(request.app.routes, request.scope)))
     return JSONResponse(
         problem(exc.status_code, reason, str(exc.detail)),
         status_code=exc.status_code,

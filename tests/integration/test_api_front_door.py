@@ -89,11 +89,12 @@ async def test_a_405_says_which_methods_the_path_has(pipeline: Pipeline) -> None
     routes without ``methods``)."""
     some_id = "01a21bf2eef921ec956b45a24c30fc7b"
     cases = [
-        ("PUT", f"/v1/documents/{some_id}", "DELETE, GET"),
-        ("PATCH", "/v1/documents", "GET, POST"),
+        ("PUT", f"/v1/documents/{some_id}", "DELETE, GET, HEAD"),
+        ("PATCH", "/v1/documents", "GET, HEAD, POST"),
         ("GET", f"/v1/documents/{some_id}/cancel", "POST"),
-        ("PATCH", "/v1/webhooks", "GET, POST"),
-        ("OPTIONS", f"/v1/documents/{some_id}/text", "GET"),
+        ("HEAD", f"/v1/documents/{some_id}/cancel", "POST"),
+        ("PATCH", "/v1/webhooks", "GET, HEAD, POST"),
+        ("OPTIONS", f"/v1/documents/{some_id}/text", "GET, HEAD"),
         ("POST", "/web/app.js", "GET, HEAD"),
     ]
     async with httpx.AsyncClient(timeout=10) as client:
@@ -103,7 +104,8 @@ async def test_a_405_says_which_methods_the_path_has(pipeline: Pipeline) -> None
             )
             assert response.status_code == 405, (method, path)
             assert response.headers["allow"] == allow, (method, path)
-            assert response.json()["reason"] == "method_not_allowed"
+            if method != "HEAD":
+                assert response.json()["reason"] == "method_not_allowed"
 
 
 async def test_an_idempotency_key_covers_each_files_name_and_type(pipeline: Pipeline) -> None:
@@ -187,3 +189,30 @@ async def test_values_the_schema_refuses_get_their_documented_reason(pipeline: P
             json={"url": "ftp://example.com/h", "events": ["document.nothing"]},
         )
         assert (both.status_code, both.json()["reason"]) == (422, "invalid_request")
+
+
+async def test_head_is_answered_wherever_get_is(pipeline: Pipeline) -> None:
+    """The headers GET would answer, no body (it was 405 on every API route)."""
+    owner = "door-head"
+    headers = pipeline.headers(owner)
+    async with httpx.AsyncClient(timeout=30) as client:
+        document_id = await _upload(client, pipeline, owner, "head")
+        await pipeline.wait_for_status(document_id, owner, {"completed"})
+        for path in (
+            f"/v1/documents/{document_id}",
+            f"/v1/documents/{document_id}/text",
+            f"/v1/documents/{document_id}/log",
+            "/v1/stats",
+            "/healthz",
+        ):
+            get = await client.get(f"{pipeline.api}{path}", headers=headers)
+            head = await client.head(f"{pipeline.api}{path}", headers=headers)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-type"] == get.headers["content-type"], path
+            if path.endswith("/text"):  # the others may change between the two requests
+                assert head.headers["content-length"] == get.headers["content-length"]
+                assert head.headers["accept-ranges"] == "bytes"
+        missing = await client.head(
+            f"{pipeline.api}/v1/documents/01a21bf2eef921ec956b45a24c30fc7b", headers=headers
+        )
+        assert (missing.status_code, missing.content) == (404, b"")
