@@ -8,6 +8,7 @@ parts (a batch): each gets its own blob, one after the other as they arrive.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class _Collector:
         name = params.get(b"name")
         filename = params.get(b"filename")
         self.part.name = name.decode("utf-8", "replace") if name else None
-        self.part.filename = filename.decode("utf-8", "replace") if filename is not None else None
+        self.part.filename = _filename(filename) if filename is not None else None
         content_type = self.part.headers.get("content-type")
         self.part.content_type = content_type.decode("utf-8", "replace") if content_type else None
         self.in_file = self.part.name == FILE_FIELD
@@ -222,6 +223,22 @@ async def receive_upload(
     if not files:
         raise ApiError(422, "missing_file", "the upload has no complete 'file' part")
     return ParsedUpload(files=files, fields=collector.fields)
+
+
+#: What browsers (the HTML standard's multipart/form-data encoding) and curl write instead
+#: of the three characters a quoted filename cannot hold; nothing else is escaped (not even
+#: ``%``), so only these are decoded: ``a%41`` is a name as it was chosen.
+_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+_ESCAPED = re.compile("|".join(_ESCAPES))
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def _filename(raw: bytes) -> str:
+    """The part's filename as the user chose it: UTF-8 (as browsers and most clients send
+    it), ``%22`` a double quote again; a line break, which no display name needs and a log
+    line or a header must not carry, becomes a space."""
+    name = _ESCAPED.sub(lambda m: _ESCAPES[m.group()], raw.decode("utf-8", "replace"))
+    return _LINE_BREAKS.sub(" ", name)
 
 
 async def _delete_all(store: BlobStore, files: list[ReceivedFile]) -> None:

@@ -81,6 +81,20 @@ async def test_several_files_each_to_its_blob_with_their_hashes(tmp_path: Path) 
     assert upload.files[0].blob.sha256 != upload.files[1].blob.sha256
 
 
+async def test_filenames_escaped_by_browsers_and_curl_are_decoded(tmp_path: Path) -> None:
+    """Browsers (the HTML standard) and curl write ``"``, CR and LF in a multipart filename as
+    ``%22``, ``%0D`` and ``%0A``, and escape nothing else; line breaks become spaces."""
+    names = [
+        ("naïve %22quoted%22 名前.txt", 'naïve "quoted" 名前.txt'),
+        ("évil %22q%22.pdf", 'évil "q".pdf'),
+        ("two%0D%0Alines.txt", "two lines.txt"),
+        ("100%25 %0a %41.txt", "100%25 %0a %41.txt"),  # not escapes of this encoding
+    ]
+    body = _body([("file", sent, b"data") for sent, _ in names])
+    _, upload = await _receive(tmp_path, body, max_files=len(names))
+    assert [f.filename for f in upload.files] == [kept for _, kept in names]
+
+
 async def test_a_file_over_the_limit_is_refused_alone(tmp_path: Path) -> None:
     body = _body([("file", "big.txt", b"x" * 50), ("file", "small.txt", b"ok")])
     store, upload = await _receive(tmp_path, body, max_bytes=20)
