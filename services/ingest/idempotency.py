@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -34,13 +33,6 @@ IdempotencyKey = Annotated[
         examples=["5f1c9a4e-8a8e-4c59-9d5c-2b3f0f6f7c11"],
     ),
 ]
-
-
-def check_key(key: str | None) -> str | None:
-    """The header as FastAPI validated it; for routes that read it themselves."""
-    if key is not None and not re.fullmatch(KEY_PATTERN, key):
-        raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key: 1-255 printable ASCII")
-    return key
 
 
 def answer_of(exc: ApiError) -> Answer:
