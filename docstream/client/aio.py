@@ -112,29 +112,27 @@ class AsyncClient:
         self, document: str | UploadAccepted, *, generation: int | None = None
     ) -> AsyncGenerator[Event, None]:
         """The document's events in order, until a terminal one (see ``Client.watch``)."""
-        document_id, url = protocol.target(self.config, document, generation)
-        seen: set[str] = set()
+        watch = protocol.Watch(*protocol.target(self.config, document, generation), generation)
         while True:
             async with connect(
-                url, additional_headers=self.config.headers, open_timeout=self.config.timeout_s
+                watch.url,
+                additional_headers=self.config.headers,
+                open_timeout=self.config.timeout_s,
             ) as ws:
                 try:
                     async for raw in ws:
-                        event, answer = protocol.read_message(raw)
+                        event, answer = watch.read(raw)
                         if answer is not None:
                             await ws.send(answer)
-                        if event is not None and event.id not in seen:
-                            seen.add(event.id)
+                        if event is not None:
                             yield event
                 except ConnectionClosed:
                     pass
                 code, reason = ws.close_code, ws.close_reason or ""
-            error = protocol.closed_error(document_id, code, reason)
-            if error is not None:
-                raise error
-            if code not in protocol.RECONNECT_CODES:
+            pause = watch.reconnect_after(code, reason)
+            if pause is None:
                 return
-            await asyncio.sleep(protocol.reconnect_delay_s(code))
+            await asyncio.sleep(pause)
 
     async def wait(
         self, document: str | UploadAccepted, *, timeout_s: float = 600.0, generation: int = 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -31,8 +32,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 #: The connection ended but the document's events go on: its lifetime reached, the store or
 #: the gateway restarting (or failing on this connection), a dropped connection, a ping not
-#: answered in time or a client too slow to keep up. A new connection resumes (its events are
-#: given again; repeats skipped).
+#: answered in time or a client too slow to keep up. A new connection resumes from the
+#: cursor of the last message (see :class:`Watch`).
 RECONNECT_CODES = frozenset({4000, 1011, 1013, 1006, 1012, 1001, 4008, 4408})
 PING = "ping"
 CLOSE_RECONNECT = 4000
@@ -87,16 +88,76 @@ def checked(response: httpx.Response) -> httpx.Response:
     )
 
 
-def read_message(raw: str | bytes) -> tuple[Event | None, str | None]:
-    """The event a gateway message carries (None for a snapshot or a ping), and what to
-    answer it (the gateway's ping wants any reply within its interval, or it closes 4408)."""
-    message = json.loads(raw)
-    kind = message.get("type")
-    if kind == PING:
-        return None, PONG
-    if kind != "event":
-        return None, None
-    return EVENT_ADAPTER.validate_python(message["event"]), None
+class Watch:
+    """What one watch keeps across its connections. ``url`` resumes from the cursor of the
+    last message given (``?after=``): the gateway sends the events missed, then live ones, so
+    nothing that happened while the client was away is lost (a fresh connection would send a
+    snapshot instead, and only a finished document's close when it ended in the gap). Ids
+    already given are skipped all the same, as the README promises.
+
+    With no cursor yet (the first connection, or one that ended before any message had one)
+    nothing has been given, so starting afresh loses nothing."""
+
+    def __init__(self, document_id: str, url: str, generation: int | None) -> None:
+        self.document_id = document_id
+        self._url = url
+        self._generation = generation or 1
+        self.cursor: str | None = None
+        self.seen: set[str] = set()
+        self.ended = False
+
+    @property
+    def url(self) -> str:
+        return self._url if self.cursor is None else with_query(self._url, after=self.cursor)
+
+    def read(self, raw: str | bytes) -> tuple[Event | None, str | None]:
+        """The event a gateway message carries (None for a snapshot, a ping or a repeat),
+        and what to answer it (the gateway's ping wants any reply within its interval, or
+        it closes 4408)."""
+        message = json.loads(raw)
+        kind = message.get("type")
+        if kind == PING:
+            return None, PONG
+        cursor = message.get("cursor")
+        if isinstance(cursor, str) and cursor:
+            self.cursor = cursor
+        if kind != "event":
+            return None, None
+        event: Event = EVENT_ADAPTER.validate_python(message["event"])
+        if event.id in self.seen:
+            return None, None
+        self.seen.add(event.id)
+        if is_terminal(event) and event.generation >= self._generation:
+            self.ended = True
+        return event, None
+
+    def reconnect_after(self, code: int | None, reason: str) -> float | None:
+        """Seconds to wait before the next connection, or None when the watch is over;
+        raises the error a close means (see :func:`closed_error`)."""
+        error = closed_error(self.document_id, code, reason)
+        if error is not None:
+            raise error
+        if code in RECONNECT_CODES:
+            return reconnect_delay_s(code)
+        if self.seen and not self.ended:
+            # The gateway closes 1000 after the terminal event (or at once, with no events,
+            # for a document that had finished already, or when a resumed client had had
+            # it): never after some events and not the end. Were it to, ending quietly would
+            # make the document look finished.
+            raise ApiError(
+                502,
+                "ended_early",
+                f"the gateway ended the watch of {self.document_id} before its terminal event",
+                {"reason": "ended_early", "close_code": code},
+            )
+        return None
+
+
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` set in its query (replacing any of the same name)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
 
 
 def closed_error(document_id: str, code: int | None, reason: str) -> ApiError | None:

@@ -140,30 +140,28 @@ class Client:
     def _watch(
         self, document: str | UploadAccepted, generation: int | None, *, deadline: float | None
     ) -> Generator[Event, None, None]:
-        document_id, url = protocol.target(self.config, document, generation)
-        seen: set[str] = set()
+        watch = protocol.Watch(*protocol.target(self.config, document, generation), generation)
         while True:
             with connect(
-                url, additional_headers=self.config.headers, open_timeout=self.config.timeout_s
+                watch.url,
+                additional_headers=self.config.headers,
+                open_timeout=self.config.timeout_s,
             ) as ws:
                 try:
                     while True:
                         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                        event, answer = protocol.read_message(ws.recv(timeout=left))
+                        event, answer = watch.read(ws.recv(timeout=left))
                         if answer is not None:
                             ws.send(answer)
-                        if event is not None and event.id not in seen:
-                            seen.add(event.id)
+                        if event is not None:
                             yield event
                 except ConnectionClosed:
                     pass
                 code, reason = ws.close_code, ws.close_reason or ""
-            error = protocol.closed_error(document_id, code, reason)
-            if error is not None:
-                raise error
-            if code not in protocol.RECONNECT_CODES:
+            pause = watch.reconnect_after(code, reason)
+            if pause is None:
                 return
-            time.sleep(protocol.reconnect_delay_s(code))
+            time.sleep(pause)
 
     def _folded(self, document_id: str, deadline: float) -> DocumentView | None:
         """The document, or None while the read model has not folded it yet (a 404 right

@@ -37,13 +37,20 @@ COMPLETED = _frame(DocumentCompleted(source="/t", subject=DOC, owner="ann", gene
 Handler = Callable[[ServerConnection, int], None]
 
 
+#: The path and query of each connection to the last :func:`gateway` started.
+paths: list[str] = []
+
+
 @contextmanager
 def gateway(handler: Handler) -> Iterator[tuple[str, list[int]]]:
     """A WebSocket server on a free port; ``handler`` gets each connection and its number."""
     connections: list[int] = []
+    paths.clear()
 
     def serve_one(conn: ServerConnection) -> None:
         connections.append(len(connections) + 1)
+        assert conn.request is not None
+        paths.append(conn.request.path)
         with suppress(ConnectionClosed):
             handler(conn, len(connections))
 
@@ -108,6 +115,53 @@ def test_a_connection_dropped_before_the_end_is_resumed_and_repeats_are_skipped(
         events = list(c.watch(DOC))
     assert _types(events) == ["extraction.started", "document.completed"]
     assert connections == [1, 2]
+    # From the cursor of the last message it had: the gateway sends what it missed.
+    assert paths == [f"/ws/documents/{DOC}", f"/ws/documents/{DOC}?after=c1"]
+
+
+async def test_a_resumed_watch_keeps_its_generation_and_the_latest_cursor() -> None:
+    def handler(conn: ServerConnection, number: int) -> None:
+        if number == 1:
+            conn.send('{"type":"snapshot","document":{"status":"extracting"},"cursor":"c0"}')
+            conn.close(1012, "")
+        elif number == 2:
+            conn.send(STARTED)
+            conn.close(4000, "reconnect")
+        else:
+            conn.send(COMPLETED)
+            conn.close(1000, "done")
+
+    with gateway(handler) as (url, connections):
+        async with AsyncClient("http://x", "t", ws_url=url) as c:
+            events = [e async for e in c.watch(DOC, generation=1)]
+    assert connections == [1, 2, 3]
+    assert _types(events) == ["extraction.started", "document.completed"]
+    base = f"/ws/documents/{DOC}?generation=1"
+    assert paths == [base, f"{base}&after=c0", f"{base}&after=c1"]
+
+
+def test_a_close_1000_after_some_events_but_not_the_end_is_an_error() -> None:
+    def handler(conn: ServerConnection, number: int) -> None:
+        conn.send(SNAPSHOT)
+        conn.send(STARTED)
+        conn.close(1000, "done")
+
+    with gateway(handler) as (url, _), Client("http://x", "t", ws_url=url) as c:
+        events = c.watch(DOC)
+        assert next(events).type == "extraction.started"
+        with pytest.raises(ApiError) as early:
+            next(events)
+    assert (early.value.status, early.value.reason) == (502, "ended_early")
+
+
+def test_a_watch_of_a_finished_document_ends_at_once_with_no_events() -> None:
+    def handler(conn: ServerConnection, number: int) -> None:
+        conn.send('{"type":"snapshot","document":{"status":"completed"},"cursor":"c9"}')
+        conn.close(1000, "done")
+
+    with gateway(handler) as (url, connections), Client("http://x", "t", ws_url=url) as c:
+        assert list(c.watch(DOC)) == []
+    assert connections == [1]
 
 
 @pytest.mark.parametrize(("code", "reason", "status"), [(4429, "user_limit", 429), (4503, "", 503)])
