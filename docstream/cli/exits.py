@@ -16,6 +16,7 @@ from docstream.client import (
     DocstreamError,
     DocumentCancelledError,
     DocumentFailedError,
+    UnreachableError,
     WaitTimeoutError,
 )
 
@@ -39,7 +40,7 @@ exit codes:
   {CANCELLED}    a document was cancelled
   {AUTH}    no token, or the token was refused (401/403)
   {NOT_FOUND}    no such document (404)
-  {UNREACHABLE}    the system is unreachable or unavailable (connection refused, 5xx)
+  {UNREACHABLE}    the system is unreachable or unavailable (refused, not answering, 5xx)
   {REFUSED}    the API refused the request (e.g. too_large, already_finished)
   {TIMEOUT}    --timeout passed before the document finished
   with several files, the highest code of theirs"""
@@ -67,6 +68,8 @@ def classify(exc: BaseException) -> Outcome | None:
     if isinstance(exc, ApiError):
         code = _api_code(exc.status)
         return Outcome(code, _STATUS[code], f"{exc.status} {exc.reason}: {exc.detail}")
+    if isinstance(exc, UnreachableError):  # a DocstreamError, but not about the token
+        return Outcome(UNREACHABLE, _STATUS[UNREACHABLE], f"unreachable: {exc}")
     if isinstance(exc, DocstreamError):  # the client's own refusal: no token
         return Outcome(AUTH, _STATUS[AUTH], str(exc))
     # Before OSError: the handshake errors are not, but a refused connection is one.

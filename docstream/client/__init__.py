@@ -12,6 +12,7 @@ from docstream.client.errors import (
     DocstreamError,
     DocumentCancelledError,
     DocumentFailedError,
+    UnreachableError,
     WaitTimeoutError,
 )
 from docstream.client.sync import Client
@@ -24,5 +25,6 @@ __all__ = [
     "DocstreamError",
     "DocumentCancelledError",
     "DocumentFailedError",
+    "UnreachableError",
     "WaitTimeoutError",
 ]

@@ -10,8 +10,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from docstream.client import protocol
 from docstream.client.config import ClientConfig
@@ -112,13 +112,11 @@ class AsyncClient:
         self, document: str | UploadAccepted, *, generation: int | None = None
     ) -> AsyncGenerator[Event, None]:
         """The document's events in order, until a terminal one (see ``Client.watch``)."""
-        watch = protocol.Watch(*protocol.target(self.config, document, generation), generation)
+        watch = protocol.Watch(
+            *protocol.target(self.config, document, generation), generation, self.config.timeout_s
+        )
         while True:
-            async with connect(
-                watch.url,
-                additional_headers=self.config.headers,
-                open_timeout=self.config.timeout_s,
-            ) as ws:
+            async with await self._connect(watch) as ws:
                 try:
                     async for raw in ws:
                         event, answer = watch.read(raw)
@@ -134,22 +132,40 @@ class AsyncClient:
                 return
             await asyncio.sleep(pause)
 
+    async def _connect(self, watch: protocol.Watch) -> ClientConnection:
+        """A connection to the gateway, opened within the client's timeout; see
+        :meth:`protocol.Watch.retry_after` for when a failure is retried."""
+        while True:
+            try:
+                ws = await connect(
+                    watch.url,
+                    additional_headers=self.config.headers,
+                    open_timeout=self.config.timeout_s,
+                )
+            except (OSError, InvalidHandshake) as exc:
+                await asyncio.sleep(watch.retry_after(exc))
+                continue
+            watch.connected()
+            return ws
+
     async def wait(
         self, document: str | UploadAccepted, *, timeout_s: float = 600.0, generation: int = 1
     ) -> DocumentView:
         """The finished document, or the error that says why not (see ``Client.wait``)."""
         document_id = document if isinstance(document, str) else document.id
         deadline = time.monotonic() + timeout_s
+        limit = asyncio.timeout(timeout_s)
         try:
-            async with (
-                asyncio.timeout(timeout_s),
-                aclosing(self.watch(document, generation=generation)) as events,
-            ):
+            async with limit, aclosing(self.watch(document, generation=generation)) as events:
                 async for event in events:
                     if protocol.is_terminal(event) and event.generation >= generation:
                         protocol.raise_for_event(event)
                         break
         except TimeoutError:
+            # Only the wait's own limit is WaitTimeoutError; a connection that could not be
+            # opened in time is UnreachableError, raised by the watch.
+            if not limit.expired():
+                raise
             raise WaitTimeoutError(document_id, timeout_s, None) from None
         while True:  # the read model may trail the terminal event by a moment
             doc = await self._folded(document_id, deadline)

@@ -42,3 +42,14 @@ class WaitTimeoutError(DocstreamError, TimeoutError):
         super().__init__(f"document {document_id} not finished after {timeout_s}s ({status})")
         self.document_id = document_id
         self.status = status
+
+
+class UnreachableError(DocstreamError, ConnectionError):
+    """The gateway could not be reached, or stopped answering: the connection was refused,
+    or not opened within the client's ``timeout_s``. Not :class:`WaitTimeoutError`, which is
+    the wait's own time limit running out."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"{url}: {why}")
+        self.url = url
+        self.why = why

@@ -4,6 +4,8 @@ errors, WebSocket messages to events. No I/O here, so both clients say the same 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -11,7 +13,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from docstream.client.config import ClientConfig
-from docstream.client.errors import ApiError, DocumentCancelledError, DocumentFailedError
+from docstream.client.errors import (
+    ApiError,
+    DocumentCancelledError,
+    DocumentFailedError,
+    UnreachableError,
+    WaitTimeoutError,
+)
 from services.ingest.read_schemas import DocumentView
 from services.ingest.schemas import UploadAccepted
 from shared.events import (
@@ -46,6 +54,32 @@ def reconnect_delay_s(code: int | None) -> float:
 
 
 PONG = '{"type":"pong"}'
+
+#: Pauses between attempts to reconnect a watch whose gateway has gone away (restarting, or
+#: replaced behind a load balancer); the last one repeats until the client's ``timeout_s``.
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A wait's own time limit. Only running out of it is :class:`WaitTimeoutError`: a
+    connection that could not be opened in time is :class:`UnreachableError`."""
+
+    timeout_s: float
+    at: float
+
+    @classmethod
+    def after(cls, timeout_s: float) -> Deadline:
+        return cls(timeout_s, time.monotonic() + timeout_s)
+
+    def left(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+    def error(self, document_id: str, status: str | None = None) -> WaitTimeoutError:
+        return WaitTimeoutError(document_id, self.timeout_s, status)
 
 
 def upload_form(
@@ -98,17 +132,43 @@ class Watch:
     With no cursor yet (the first connection, or one that ended before any message had one)
     nothing has been given, so starting afresh loses nothing."""
 
-    def __init__(self, document_id: str, url: str, generation: int | None) -> None:
+    def __init__(self, document_id: str, url: str, generation: int | None, retry_s: float) -> None:
         self.document_id = document_id
         self._url = url
         self._generation = generation or 1
+        self._retry_s = retry_s
         self.cursor: str | None = None
         self.seen: set[str] = set()
         self.ended = False
+        self._connected = False
+        self._failures = 0
+        self._failing_since = 0.0
 
     @property
     def url(self) -> str:
         return self._url if self.cursor is None else with_query(self._url, after=self.cursor)
+
+    def connected(self) -> None:
+        self._connected = True
+        self._failures = 0
+
+    def retry_after(self, exc: Exception) -> float:
+        """Seconds to wait before connecting again after ``exc`` (refused, not opened within
+        the client's timeout, a handshake that failed); raises :class:`UnreachableError`
+        when not to. The first connection is not retried: an address that refuses or never
+        answers is reported at once, not after the wait's whole timeout. A reconnection is,
+        for up to the client's ``timeout_s``: a gateway restarting is back within seconds."""
+        now = time.monotonic()
+        if self._failures == 0:
+            self._failing_since = now
+        if not self._connected or now - self._failing_since >= self._retry_s:
+            where = urlsplit(self._url)
+            raise UnreachableError(
+                f"{where.scheme}://{where.netloc}{where.path}", str(exc) or type(exc).__name__
+            ) from exc
+        delay = RETRY_DELAYS_S[min(self._failures, len(RETRY_DELAYS_S) - 1)]
+        self._failures += 1
+        return min(delay, max(0.0, self._failing_since + self._retry_s - now))
 
     def read(self, raw: str | bytes) -> tuple[Event | None, str | None]:
         """The event a gateway message carries (None for a snapshot, a ping or a repeat),

@@ -9,12 +9,12 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import ClientConnection, connect
 
 from docstream.client import protocol
 from docstream.client.config import ClientConfig
-from docstream.client.errors import ApiError, WaitTimeoutError
+from docstream.client.errors import ApiError
 from services.ingest.read_schemas import DocumentPage, DocumentSummary, DocumentView
 from services.ingest.schemas import CancelAccepted, UploadAccepted
 from shared.events import Event
@@ -117,40 +117,46 @@ class Client:
         self, document: str | UploadAccepted, *, timeout_s: float = 600.0, generation: int = 1
     ) -> DocumentView:
         """The finished document; :class:`DocumentFailedError` (with the reason) when it
-        failed, :class:`DocumentCancelledError`, or :class:`WaitTimeoutError`."""
+        failed, :class:`DocumentCancelledError`, or :class:`WaitTimeoutError` when
+        ``timeout_s`` passed; :class:`UnreachableError` when the gateway cannot be reached."""
         document_id = document if isinstance(document, str) else document.id
-        deadline = time.monotonic() + timeout_s
-        try:
-            with closing(self._watch(document, generation, deadline=deadline)) as events:
-                for event in events:
-                    if protocol.is_terminal(event) and event.generation >= generation:
-                        protocol.raise_for_event(event)
-                        break
-        except TimeoutError:
-            raise WaitTimeoutError(document_id, timeout_s, None) from None
+        deadline = protocol.Deadline.after(timeout_s)
+        with closing(self._watch(document, generation, deadline=deadline)) as events:
+            for event in events:
+                if protocol.is_terminal(event) and event.generation >= generation:
+                    protocol.raise_for_event(event)
+                    break
         # The read model may trail the terminal event by a moment.
         while True:
-            doc = self._folded(document_id, deadline)
+            doc = self._folded(document_id, deadline.at)
             if doc is not None and protocol.finished(doc, generation):
                 return protocol.outcome(doc)
-            if time.monotonic() > deadline:
-                raise WaitTimeoutError(document_id, timeout_s, doc.status if doc else None)
+            if deadline.passed():
+                raise deadline.error(document_id, doc.status if doc else None)
             time.sleep(0.1)
 
     def _watch(
-        self, document: str | UploadAccepted, generation: int | None, *, deadline: float | None
+        self,
+        document: str | UploadAccepted,
+        generation: int | None,
+        *,
+        deadline: protocol.Deadline | None,
     ) -> Generator[Event, None, None]:
-        watch = protocol.Watch(*protocol.target(self.config, document, generation), generation)
+        watch = protocol.Watch(
+            *protocol.target(self.config, document, generation), generation, self.config.timeout_s
+        )
         while True:
-            with connect(
-                watch.url,
-                additional_headers=self.config.headers,
-                open_timeout=self.config.timeout_s,
-            ) as ws:
+            with self._connect(watch, deadline) as ws:
                 try:
                     while True:
-                        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                        event, answer = watch.read(ws.recv(timeout=left))
+                        try:
+                            raw = ws.recv(timeout=None if deadline is None else deadline.left())
+                        except TimeoutError:
+                            # recv's only time limit is the wait's: a stalled connection is
+                            # closed by websockets' keepalive pings, and then reconnected.
+                            assert deadline is not None
+                            raise deadline.error(watch.document_id) from None
+                        event, answer = watch.read(raw)
                         if answer is not None:
                             ws.send(answer)
                         if event is not None:
@@ -162,6 +168,30 @@ class Client:
             if pause is None:
                 return
             time.sleep(pause)
+
+    def _connect(
+        self, watch: protocol.Watch, deadline: protocol.Deadline | None
+    ) -> ClientConnection:
+        """A connection to the gateway, opened within the client's timeout (and the wait's
+        deadline); see :meth:`protocol.Watch.retry_after` for when a failure is retried."""
+        while True:
+            open_timeout = self.config.timeout_s
+            if deadline is not None:
+                if deadline.passed():
+                    raise deadline.error(watch.document_id)
+                open_timeout = min(open_timeout, deadline.left())
+            try:
+                ws = connect(
+                    watch.url, additional_headers=self.config.headers, open_timeout=open_timeout
+                )
+            except (OSError, InvalidHandshake) as exc:
+                if deadline is not None and deadline.passed():
+                    raise deadline.error(watch.document_id) from None
+                pause = watch.retry_after(exc)
+                time.sleep(pause if deadline is None else min(pause, deadline.left()))
+                continue
+            watch.connected()
+            return ws
 
     def _folded(self, document_id: str, deadline: float) -> DocumentView | None:
         """The document, or None while the read model has not folded it yet (a 404 right

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 from pathlib import Path
 
 import pytest
+from websockets.sync.server import ServerConnection
 
-from docstream.cli import exits, main, parser
+from docstream.cli import exits, main, parser, user
 from docstream.cli.config import CliConfig, ConfigError
 from docstream.cli.output import Output
 from docstream.cli.progress import Display, step
+from docstream.client import AsyncClient
 from shared.auth import verify_token
 from shared.events import (
     DocumentCompleted,
@@ -19,6 +23,8 @@ from shared.events import (
     ExtractionProgressed,
     ProgressData,
 )
+from tests.client.faults import blackhole
+from tests.client.test_watch_protocol import DOC, gateway
 
 SECRET = "a-secret-that-is-long-enough"
 
@@ -96,6 +102,37 @@ def test_an_unreachable_system_has_its_own_exit_code(
     monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
     assert main(["get", "0" * 32]) == exits.UNREACHABLE
     assert "unreachable" in capsys.readouterr().err
+
+
+@pytest.fixture
+def quick_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands' client with a 0.5 s connection timeout instead of 30 s."""
+    monkeypatch.setattr(user, "AsyncClient", functools.partial(AsyncClient, timeout_s=0.5))
+    monkeypatch.setenv("DOCSTREAM_TOKEN", "any")
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+
+
+def test_a_gateway_that_never_answers_is_unreachable_not_a_timeout(
+    quick_client: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with blackhole() as url:
+        monkeypatch.setenv("DOCSTREAM_WS_URL", url)
+        assert main(["watch", DOC]) == exits.UNREACHABLE  # --timeout is an hour
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_only_watchs_own_timeout_exits_with_the_timeout_code(
+    quick_client: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def processing(conn: ServerConnection, number: int) -> None:
+        conn.send('{"type":"snapshot","document":{"status":"extracting"},"cursor":"c0"}')
+        with contextlib.suppress(TimeoutError):
+            conn.recv(timeout=5)
+
+    with gateway(processing) as (url, _):
+        monkeypatch.setenv("DOCSTREAM_WS_URL", url)
+        assert main(["watch", DOC, "--timeout", "0.5"]) == exits.TIMEOUT
+    assert "not finished in time" in capsys.readouterr().err
 
 
 def test_a_missing_file_is_a_usage_error(

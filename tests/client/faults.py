@@ -1,11 +1,14 @@
 """Network faults between the client and the gateway, for the client's tests: a TCP proxy that
-drops a connection mid-stream (what the client sees as a 1006)."""
+drops a connection mid-stream (what the client sees as a 1006), and a port that accepts
+connections and never answers (a hung gateway, or a black-holed address)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 
 class CuttingProxy:
@@ -79,3 +82,30 @@ class CuttingProxy:
             pass
         finally:
             writer.close()
+
+
+@contextmanager
+def blackhole() -> Iterator[str]:
+    """``ws://`` address of a port that accepts TCP connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()

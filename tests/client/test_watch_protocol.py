@@ -9,15 +9,18 @@ unanswered ping, with the document still being analysed).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import pytest
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from docstream.client import ApiError, AsyncClient, Client
+from docstream.client import ApiError, AsyncClient, Client, UnreachableError, WaitTimeoutError
 from shared.events import DocumentCompleted, ExtractionStarted, encode
+from tests.client.faults import blackhole
 
 DOC = "0" * 31 + "1"
 SNAPSHOT = '{"type":"snapshot","document":null}'
@@ -42,10 +45,19 @@ paths: list[str] = []
 
 
 @contextmanager
-def gateway(handler: Handler) -> Iterator[tuple[str, list[int]]]:
-    """A WebSocket server on a free port; ``handler`` gets each connection and its number."""
+def gateway(handler: Handler, refused: int = 0) -> Iterator[tuple[str, list[int]]]:
+    """A WebSocket server on a free port; ``handler`` gets each connection and its number.
+    After the first connection, the next ``refused`` handshakes are answered 503 (a gateway
+    restarting behind a load balancer)."""
     connections: list[int] = []
     paths.clear()
+    refusals = [refused]
+
+    def refuse(conn: ServerConnection, request: Request) -> Response | None:
+        if connections and refusals[0] > 0:
+            refusals[0] -= 1
+            return conn.respond(503, "restarting")
+        return None
 
     def serve_one(conn: ServerConnection) -> None:
         connections.append(len(connections) + 1)
@@ -54,7 +66,7 @@ def gateway(handler: Handler) -> Iterator[tuple[str, list[int]]]:
         with suppress(ConnectionClosed):
             handler(conn, len(connections))
 
-    with serve(serve_one, "127.0.0.1", 0) as server:
+    with serve(serve_one, "127.0.0.1", 0, process_request=refuse) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         host, port = server.socket.getsockname()[:2]
@@ -178,3 +190,93 @@ async def test_any_other_close_before_the_end_raises_with_its_reason(
     assert refused.value.status == status
     assert refused.value.reason == (reason or f"closed_{code}")
     assert refused.value.problem["close_code"] == code
+
+
+# A gateway that cannot be reached is not a wait that ran out of time: the CLI exits 6 for
+# the one, 8 for the other (a black-holed gateway once made `docstream watch` say "not
+# finished in time" after 31 s, with --timeout at an hour).
+
+
+def test_a_gateway_that_never_answers_is_unreachable_not_a_wait_timeout() -> None:
+    with blackhole() as url, Client("http://x", "t", ws_url=url, timeout_s=0.5) as c:
+        started = time.monotonic()
+        with pytest.raises(UnreachableError) as unreachable:
+            c.wait(DOC, timeout_s=30)
+    assert not isinstance(unreachable.value, WaitTimeoutError)
+    assert isinstance(unreachable.value, ConnectionError)
+    assert time.monotonic() - started < 5  # the client's timeout, not the wait's
+    assert unreachable.value.url == f"{url}/ws/documents/{DOC}"
+
+
+async def test_the_async_wait_on_a_gateway_that_never_answers_is_unreachable_too() -> None:
+    with blackhole() as url:
+        async with AsyncClient("http://x", "t", ws_url=url, timeout_s=0.5) as c:
+            started = time.monotonic()
+            with pytest.raises(UnreachableError) as unreachable:
+                await c.wait(DOC, timeout_s=30)
+    assert not isinstance(unreachable.value, WaitTimeoutError)
+    assert time.monotonic() - started < 5
+
+
+def _silent(conn: ServerConnection, number: int) -> None:
+    """A document still being processed: a snapshot, then nothing for a while."""
+    conn.send('{"type":"snapshot","document":{"status":"extracting"},"cursor":"c0"}')
+    with suppress(TimeoutError):
+        conn.recv(timeout=5)
+
+
+def test_only_the_waits_own_timeout_is_a_wait_timeout() -> None:
+    with (
+        gateway(_silent) as (url, _),
+        Client("http://x", "t", ws_url=url, timeout_s=30) as c,
+        pytest.raises(WaitTimeoutError),
+    ):
+        c.wait(DOC, timeout_s=0.5)
+    with blackhole() as url, Client("http://x", "t", ws_url=url, timeout_s=30) as c:
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError):  # its deadline passed while connecting
+            c.wait(DOC, timeout_s=0.5)
+        assert time.monotonic() - started < 5
+
+
+async def test_the_async_waits_own_timeout_is_a_wait_timeout() -> None:
+    with gateway(_silent) as (url, _):
+        async with AsyncClient("http://x", "t", ws_url=url, timeout_s=30) as c:
+            with pytest.raises(WaitTimeoutError):
+                await c.wait(DOC, timeout_s=0.5)
+
+
+def _restarting(conn: ServerConnection, number: int) -> None:
+    conn.send(SNAPSHOT)
+    if number == 1:
+        conn.send(STARTED)
+        conn.close(1012, "")  # the gateway restarts; refuses a moment, then is back
+        return
+    conn.send(COMPLETED)
+    conn.close(1000, "done")
+
+
+def test_a_reconnection_refused_for_a_moment_is_retried() -> None:
+    with (
+        gateway(_restarting, refused=2) as (url, connections),
+        Client("http://x", "t", ws_url=url, timeout_s=10) as c,
+    ):
+        events = list(c.watch(DOC))
+    assert _types(events) == ["extraction.started", "document.completed"]
+    assert connections == [1, 2]
+
+
+async def test_the_async_watch_retries_a_refused_reconnection_until_its_timeout() -> None:
+    with gateway(_restarting, refused=1) as (url, connections):
+        async with AsyncClient("http://x", "t", ws_url=url, timeout_s=10) as c:
+            events = [e async for e in c.watch(DOC)]
+    assert _types(events) == ["extraction.started", "document.completed"]
+    with gateway(_restarting, refused=100) as (url, connections):
+        async with AsyncClient("http://x", "t", ws_url=url, timeout_s=1) as c:
+            watch = c.watch(DOC)
+            assert (await anext(watch)).type == "extraction.started"
+            started = time.monotonic()
+            with pytest.raises(UnreachableError, match="503"):
+                await anext(watch)
+    assert 0.9 < time.monotonic() - started < 5
+    assert connections == [1]

@@ -49,11 +49,16 @@ async def follow(
     ``wait()`` does (failed with its reason, cancelled, timed out)."""
     document_id = document if isinstance(document, str) else document.id
     deadline = time.monotonic() + timeout_s
+    limit = asyncio.timeout(timeout_s)
     try:
-        async with asyncio.timeout(timeout_s), aclosing(client.watch(document)) as events:
+        async with limit, aclosing(client.watch(document)) as events:
             async for event in events:
                 tracker.update(event)
     except TimeoutError:
+        # Only --timeout is exit 8; a gateway that cannot be reached (refused, or not
+        # answering within the client's timeout) is UnreachableError: exit 6.
+        if not limit.expired():
+            raise
         raise WaitTimeoutError(document_id, timeout_s, None) from None
     # The watch says how it ended (and nothing when it had ended already); wait() reads the
     # outcome from the read model, which may trail the terminal event by a moment.
