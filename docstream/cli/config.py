@@ -7,6 +7,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -69,6 +70,13 @@ class CliConfig:
                 values[key] = env[var]
         return cls(**values)
 
+    def check_user_urls(self) -> None:
+        """``url`` and ``ws_url`` as the user commands need them: a bad one is a usage error
+        (exit 2) naming the setting, not a system that looks unreachable (exit 6)."""
+        _check_url("url", self.url, ("http", "https"))
+        if self.ws_url is not None:
+            _check_url("ws_url", self.ws_url, ("ws", "wss"))
+
     def metrics_endpoints(self) -> dict[str, str]:
         if self.metrics_urls:
             pairs = (item.split("=", 1) for item in self.metrics_urls.split(",") if item)
@@ -81,6 +89,22 @@ class CliConfig:
             "status": f"{host}:8003",
             "analyzer": f"{host}:8004",
         }
+
+
+def _check_url(key: str, value: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(value)
+    try:
+        _ = parts.port  # raises for a port that is not a number
+    except ValueError:
+        ok = False
+    else:
+        ok = parts.scheme in schemes and bool(parts.hostname)
+    if not ok:
+        expected = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ConfigError(
+            f"bad {_ENV[key]} (or `{key}` in the config file) {value!r}: "
+            f"expected a URL starting with {expected}"
+        )
 
 
 def _default_path() -> Path:

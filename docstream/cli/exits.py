@@ -36,7 +36,7 @@ HELP = f"""\
 exit codes:
   {OK}    done (uploads: accepted, or completed with --watch)
   {FAILED}    a document failed (its reason is printed)
-  {USAGE}    usage error: bad arguments or config file
+  {USAGE}    usage error: bad arguments, an unreadable file, a bad config or URL
   {CANCELLED}    a document was cancelled
   {AUTH}    no token, or the token was refused (401/403)
   {NOT_FOUND}    no such document (404)
@@ -75,6 +75,12 @@ def classify(exc: BaseException) -> Outcome | None:
     # Before OSError: the handshake errors are not, but a refused connection is one.
     if isinstance(exc, InvalidURI):
         return Outcome(USAGE, "usage", f"bad WebSocket URL: {exc}")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return Outcome(USAGE, "usage", f"bad URL: {exc}")
+    # An OSError that names a file is about a local file (a connection's names none): one
+    # that became unreadable, or went away, after upload checked it.
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return Outcome(USAGE, "usage", f"cannot read {exc.filename}: {exc.strerror or exc}")
     if isinstance(exc, InvalidHandshake | httpx.TransportError | OSError | TimeoutError):
         return Outcome(
             UNREACHABLE, _STATUS[UNREACHABLE], f"unreachable: {exc or type(exc).__name__}"

@@ -8,7 +8,7 @@ import functools
 import sys
 
 from docstream.cli.commands import Run
-from docstream.cli.config import CliConfig
+from docstream.cli.config import CliConfig, ConfigError
 from docstream.cli.exits import classify
 from docstream.cli.output import Output
 from docstream.client import AsyncClient, DocstreamError
@@ -19,6 +19,7 @@ def open_client(cfg: CliConfig) -> AsyncClient:
     # other place a token may be, so the message names both.
     if not cfg.token:
         raise DocstreamError("no token: set DOCSTREAM_TOKEN or `token` in the config file")
+    cfg.check_user_urls()
     return AsyncClient(cfg.url, cfg.token, ws_url=cfg.ws_url)
 
 
@@ -35,6 +36,8 @@ def guarded(run: Run) -> Run:
     async def wrapper(args: argparse.Namespace, cfg: CliConfig, out: Output) -> int:
         try:
             return await run(args, cfg, out)
+        except ConfigError:
+            raise  # main() prints it and exits 2, as for a bad config file
         except Exception as exc:
             outcome = classify(exc)
             if outcome is None:

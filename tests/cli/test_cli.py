@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.sync.server import ServerConnection
@@ -142,6 +145,60 @@ def test_a_missing_file_is_a_usage_error(
     monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
     assert main(["upload", "/nonexistent/report.pdf"]) == exits.USAGE
     assert "/nonexistent/report.pdf" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_is_a_usage_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_TOKEN", "any")
+    monkeypatch.setenv("DOCSTREAM_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hello\n")
+    # Root reads a mode-000 file (the tests run as root): refused where it is opened instead.
+    real_open = Path.open
+
+    def open_refusing_secret(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == secret:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_refusing_secret)
+    for path, why in [
+        (tmp_path, "is a directory"),
+        (fifo, "not a regular file"),
+        (secret, "cannot read it: Permission denied"),
+        (tmp_path / "missing.pdf", "no such file"),
+    ]:
+        assert main(["upload", str(path)]) == exits.USAGE, path
+        assert f"docstream: {path}: {why}" in capsys.readouterr().err
+
+
+def test_an_os_error_about_a_file_is_a_usage_error_and_a_connections_is_unreachable() -> None:
+    # An upload's file can still become unreadable between the check and its upload.
+    refused = exits.classify(PermissionError(errno.EACCES, "Permission denied", "a.pdf"))
+    assert refused == exits.Outcome(exits.USAGE, "usage", "cannot read a.pdf: Permission denied")
+    gone = exits.classify(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    assert gone is not None and gone.code == exits.UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("variable", "argv"),
+    [("DOCSTREAM_URL", ["get", "0" * 32]), ("DOCSTREAM_WS_URL", ["watch", "0" * 32])],
+)
+def test_a_malformed_url_is_a_usage_error_naming_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    argv: list[str],
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_TOKEN", "any")
+    monkeypatch.setenv("DOCSTREAM_CONFIG", "/nonexistent/config.toml")
+    monkeypatch.setenv(variable, "not-a-url")
+    assert main(argv) == exits.USAGE
+    assert f"bad {variable}" in capsys.readouterr().err
 
 
 def test_progress_moves_with_the_pages_and_prints_stage_changes_once() -> None:

@@ -43,6 +43,22 @@ def register(sub: Subparsers) -> None:
     parser.set_defaults(run=guarded(run))
 
 
+def _unusable(path: Path) -> str | None:
+    """Why ``path`` cannot be uploaded, or None: it must be a regular file this process can
+    open (a FIFO or a device is refused before it is opened: that could block)."""
+    try:
+        if not path.exists():
+            return "no such file"
+        if path.is_dir():
+            return "is a directory"
+        if not path.is_file():
+            return "not a regular file"
+        with path.open("rb"):
+            return None
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+
+
 def _password() -> str:
     # Never an argument's value: it would show in `ps` and the shell's history.
     if sys.stdin.isatty():
@@ -51,9 +67,12 @@ def _password() -> str:
 
 
 async def run(args: argparse.Namespace, cfg: CliConfig, out: Output) -> int:
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        fail(None, f"no such file: {', '.join(missing)}")
+    # Every file is checked before anything is uploaded: a typo in the last of ten files
+    # is a usage error, not nine uploads and an error (nor "unreachable" for a file).
+    unusable = [(path, why) for path in args.files if (why := _unusable(path))]
+    for path, why in unusable:
+        fail(str(path), why)
+    if unusable:
         return USAGE
     options: dict[str, Any] = {
         "analyze": False if args.no_analyze else None,
