@@ -15,6 +15,10 @@ addressed by ``_id``:
   two writers ever race on one bucket. A list merges the owner's partitions newest first (or
   oldest first) and costs a few reads per page, whatever else is stored;
 - ``inflight``: a small marker per document not yet finished (the watchdog's worklist);
+- ``links`` (in the base database, like ``admissions``: a rebuild does not refold it): per
+  original document (``_id``), the linked duplicates that show its results, so that the status
+  service can publish their states again when the original's results change (see
+  :func:`with_original`);
 
 The same code runs on MongoDB, where these reads are indexed lookups too.
 """
@@ -41,6 +45,8 @@ LISTINGS = "listings"
 INFLIGHT = "inflight"
 #: Written by ingest (see services/ingest/admissions.py), in the base database.
 ADMISSIONS = "admissions"
+#: Written by status (services/status/agent.py), in the base database.
+LINKS = "links"
 
 # Small: FerretDB decodes a whole document per read (a 100-summary bucket took 5.8 ms to read,
 # a 25-summary one about 1.7), and a list's first page reads one bucket per partition.
@@ -86,6 +92,37 @@ def entry_of(doc: Doc) -> Doc:
         "deleted": doc.get("deleted"),
     }
     return {k: v for k, v in entry.items() if v is not None}
+
+
+#: What a linked duplicate shows of its original (a duplicate is never processed itself).
+LINKED = ("extraction", "analysis", "text_blob")
+
+
+def merge_original(doc: Doc, original: Doc | None) -> Doc:
+    """A linked duplicate as it is shown (GET /v1/documents/{id} and its state on
+    documents.status alike): its own fields, and its original's results in place of
+    :data:`LINKED`. The results are merged when the document is shown, never folded into it,
+    so a duplicate always shows what its original has *now*: nothing while the original is
+    being reprocessed, the new results after, nothing once it is deleted. ``original`` counts
+    only if it is the same owner's and still there."""
+    if not doc.get("duplicate_of"):
+        return doc
+    merged = {k: v for k, v in doc.items() if k not in LINKED}
+    if original is None or original.get("owner") != doc.get("owner") or original.get("deleted"):
+        return merged
+    for key in LINKED:
+        if key in original:
+            merged[key] = original[key]
+    return merged
+
+
+async def with_original(db: Any, doc: Doc) -> Doc:
+    """:func:`merge_original` with the original read from the read model by ``_id``."""
+    original_id = doc.get("duplicate_of")
+    if not original_id or not is_document_id(str(original_id)):
+        return doc
+    original = await db[DOCUMENTS].find_one({"_id": str(original_id)})
+    return merge_original(doc, dict(original) if original is not None else None)
 
 
 @dataclass(frozen=True)
@@ -139,6 +176,10 @@ class ReadModel:
     async def get(self, document_id: str) -> Doc | None:
         found = await self.db[DOCUMENTS].find_one({"_id": document_id})
         return dict(found) if found is not None else None
+
+    async def with_original(self, doc: Doc) -> Doc:
+        """A linked duplicate with its original's results (see :func:`merge_original`)."""
+        return await with_original(self.db, doc)
 
     async def get_folded(self, document_id: str) -> Doc | None:
         """:meth:`get`, waiting briefly for a new document's fold (see :func:`get_folded`)."""

@@ -107,24 +107,9 @@ async def owned(request: Request, document_id: str, owner: str) -> dict[str, Any
 
 
 async def _with_original(request: Request, doc: dict[str, Any]) -> dict[str, Any]:
-    """A linked duplicate shows its original's results (merged here, at read time, so the
-    fold never copies them): the original read by ``_id``, and only if it is the same
-    owner's and still there."""
-    original_id = doc.get("duplicate_of")
-    if not original_id or not is_document_id(str(original_id)):
-        return doc
-    original = await read_model(request).get(str(original_id))
-    if original is None or original.get("owner") != doc.get("owner") or original.get("deleted"):
-        return doc
-    merged = dict(doc)
-    for key in _LINKED:
-        if key in original:
-            merged[key] = original[key]
-    return merged
-
-
-#: What a linked duplicate shows of its original.
-_LINKED = ("extraction", "analysis", "text_blob")
+    """A linked duplicate shows its original's results, merged at read time (the same merge
+    status publishes on documents.status: shared/readmodel.py:merge_original)."""
+    return await read_model(request).with_original(doc)
 
 
 @router.get(

@@ -24,7 +24,7 @@ from shared.blobs import BlobStore, document_blob_prefix
 from shared.events import TERMINAL_TYPES, DocumentUpdated, StateData, decode
 from shared.kafka import EventProducer
 from shared.mongo import public_view
-from shared.readmodel import content_pointer_id
+from shared.readmodel import DOCUMENTS, LINKED, content_pointer_id, merge_original, with_original
 from shared.record_consumer import Record
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,13 @@ class OutsideEffects:
     """What a document's new state means outside the database: its latest state on the
     compacted documents.status topic (a tombstone once deleted), and a deleted document's
     files removed.
+
+    The state published is the document as GET /v1/documents/{id} shows it: a linked
+    duplicate with its original's results (shared/readmodel.py:merge_original; the fold never
+    copies them). A duplicate is linked only to a completed original, so its results are in
+    the read model when the duplicate is folded. When an original's results change later (it
+    is reprocessed or deleted), its duplicates' states are published again, found through the
+    ``links`` collection (written here when a duplicate is first folded; by ``_id``).
 
     The state is published before the database write, so a crash in between replays it. Every
     change but progress is published at once; a change of progress alone at most every
@@ -55,6 +62,8 @@ class OutsideEffects:
         blobs: BlobStore,
         admissions: Callable[[], Any],
         *,
+        read_model: Callable[[], Any],
+        links: Callable[[], Any],
         clock: Callable[[], float] = time.monotonic,
         remembered: int = 10_000,
     ):
@@ -62,6 +71,10 @@ class OutsideEffects:
         self.producer = producer
         self.blobs = blobs
         self._admissions = admissions
+        #: The read model's database now (a rebuild switches it) and the base database's
+        #: ``links`` collection (kept across rebuilds, which fold without these effects).
+        self._read_model = read_model
+        self._links = links
         self.every_s = settings.publish_progress_every_s
         self._clock = clock
         self._capacity = remembered
@@ -89,12 +102,20 @@ class OutsideEffects:
                 )
             await self._forget_content(before, document_id)
             await self.producer.tombstone(self.topic, document_id)
+            await self._publish_duplicates(before, doc)
             return
+        original = doc.get("duplicate_of")
+        if original and not (before or {}).get("duplicate_of"):
+            # Before its state is published: an original that changes from now on finds it.
+            await self._links().update_one(
+                {"_id": str(original)}, {"$addToSet": {"duplicates": document_id}}, upsert=True
+            )
         now = self._clock()
         if self._holds(before, doc, now):
             self._held[document_id] = doc
             return
         await self._publish(doc, now)
+        await self._publish_duplicates(before, doc)
 
     async def flush(self, partitions: Collection[int] | None = None) -> None:
         """Publish the held states that have waited long enough (of documents on
@@ -125,20 +146,53 @@ class OutsideEffects:
 
     async def _publish(self, doc: dict[str, Any], now: float) -> None:
         document_id = str(doc["_id"])
-        update = DocumentUpdated(
-            source=SOURCE,
-            subject=document_id,
-            owner=str(doc["owner"]),
-            generation=int(doc.get("generation", 1)),
-            data=StateData(state=public_view(doc)),
-        )
         # This is the document's newest state: what was held is older (a flush pops its own).
         self._held.pop(document_id, None)
-        await self.producer.send(self.topic, update)
+        await self._send(await with_original(self._read_model(), doc))
         self._published[document_id] = now
         self._published.move_to_end(document_id)
         while len(self._published) > self._capacity:
             self._published.popitem(last=False)
+
+    async def _send(self, shown: dict[str, Any]) -> None:
+        update = DocumentUpdated(
+            source=SOURCE,
+            subject=str(shown["_id"]),
+            owner=str(shown["owner"]),
+            generation=int(shown.get("generation", 1)),
+            data=StateData(state=public_view(shown)),
+        )
+        await self.producer.send(self.topic, update)
+
+    async def _publish_duplicates(self, before: dict[str, Any] | None, doc: dict[str, Any]) -> None:
+        """The states of ``doc``'s linked duplicates again, when the results they show from it
+        changed (a reprocess clears and then replaces them, a delete removes them).
+
+        Only a document that completed once can have duplicates (ingest links to completed
+        documents only), so a first generation on its way costs no read. A duplicate linked
+        at the very moment its original changes may keep the results it was first shown
+        with (its state was published from the read model before the original's new state
+        was written there); GET always merges the original's current results."""
+        if before is None or not (
+            before.get("status") == "completed" or int(before.get("generation", 1)) > 1
+        ):
+            return
+        if all(before.get(key) == doc.get(key) for key in LINKED):
+            return
+        document_id = str(doc["_id"])
+        found = await self._links().find_one({"_id": document_id})
+        documents = self._read_model()[DOCUMENTS]
+        for duplicate_id in (found or {}).get("duplicates") or []:
+            duplicate = await documents.find_one({"_id": duplicate_id})
+            if (
+                duplicate is None
+                or duplicate.get("deleted")
+                or duplicate.get("duplicate_of") != document_id
+            ):
+                continue  # deleted meanwhile: its tombstone is its last state
+            await self._send(merge_original(dict(duplicate), doc))
+        if found is not None and doc.get("deleted"):
+            await self._links().delete_one({"_id": document_id})
 
     async def _forget_content(self, before: dict[str, Any] | None, document_id: str) -> None:
         """A later upload of the same bytes must not be linked to the deleted document."""

@@ -35,7 +35,7 @@ from shared import heap, kafka, mongo, periodic
 from shared.blobs import open_blob_store
 from shared.consumer_watch import watch_consumer
 from shared.kafka import EventProducer
-from shared.readmodel import ADMISSIONS
+from shared.readmodel import ADMISSIONS, LINKS
 from shared.record_consumer import Batching, Record, RecordConsumer
 from shared.web_service import add_consumer_endpoints
 
@@ -53,7 +53,12 @@ class Status:
         self.progress = FoldProgress()
         self.blobs = open_blob_store(settings)
         self.effects = OutsideEffects(
-            settings, producer, self.blobs, lambda: client[settings.mongo_database][ADMISSIONS]
+            settings,
+            producer,
+            self.blobs,
+            lambda: client[settings.mongo_database][ADMISSIONS],
+            read_model=lambda: self.switch.db,
+            links=lambda: client[settings.mongo_database][LINKS],
         )
         self.guarded = True
         self.switch = ReadModelSwitch(

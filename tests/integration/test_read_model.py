@@ -56,6 +56,28 @@ async def test_the_status_topic_carries_each_documents_latest_state(pipeline: Pi
     assert "_log" not in state["data"]["state"]
 
 
+async def test_a_linked_duplicates_state_is_what_get_shows(pipeline: Pipeline) -> None:
+    """README: documents.status holds each document's latest state *as GET shows it*; a
+    linked duplicate shows its original's extraction, analysis and text there too."""
+    data = b"The same bytes twice: the second upload is linked to the first.\n"
+    first = await pipeline.upload(None, "linda", data=data, filename="first.txt")
+    original = first.json()["id"]
+    await pipeline.wait_for_status(original, "linda", {"completed"})
+    second = await pipeline.upload(None, "linda", data=data, filename="second.txt")
+    copy = second.json()["id"]
+    assert second.json()["duplicate_of"] == original
+    shown = await pipeline.wait_for_status(copy, "linda", {"completed"})
+    assert {"extraction", "analysis", "text_blob"} <= shown.keys()
+    state = await _latest_per_key(
+        pipeline,
+        copy,
+        wait_for=lambda v: isinstance(v, dict) and v["data"]["state"]["status"] == "completed",
+    )
+    published = state["data"]["state"]
+    for key in ("duplicate_of", "extraction", "analysis", "text_blob", "filename"):
+        assert published.get(key) == shown[key], key
+
+
 async def test_delete_removes_everything_and_the_id_is_gone_everywhere(pipeline: Pipeline) -> None:
     response = await pipeline.upload(
         None,

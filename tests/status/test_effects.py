@@ -58,6 +58,8 @@ def _effects(every_s: float = 2.0) -> tuple[OutsideEffects, Producer, Clock]:
         producer,  # type: ignore[arg-type]
         Blobs(),  # type: ignore[arg-type]
         Admissions,
+        read_model=lambda: None,  # never read: no document here is a linked duplicate
+        links=lambda: None,
         clock=clock,
     )
     return effects, producer, clock

@@ -137,7 +137,14 @@ async def test_a_document_folded_event_by_event_writes_little_beyond_itself(mong
             ]
             events = [*events[:2], *pages, *events[4:]]
             producer = Producer()
-            effects = OutsideEffects(settings, producer, Blobs(), lambda: db["admissions"])  # type: ignore[arg-type]
+            effects = OutsideEffects(
+                settings,
+                producer,  # type: ignore[arg-type]
+                Blobs(),  # type: ignore[arg-type]
+                lambda: db["admissions"],
+                read_model=lambda: db,
+                links=lambda: db["links"],
+            )
             store = ReadModelStore(db, guarded=guarded, before_write=effects.before_write)
             count.commands.clear()
             for offset, event in enumerate(events):  # one batch per event: the worst case
@@ -296,3 +303,101 @@ async def test_a_held_summary_goes_out_with_any_write_of_its_bucket(mongo_url: s
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_a_linked_duplicates_state_shows_what_get_shows_as_its_original_changes(
+    mongo_url: str,
+) -> None:
+    """documents.status carries a linked duplicate as GET /v1/documents/{id} shows it: with
+    its original's extraction, analysis and text, published again when the original is
+    reprocessed (nothing while it runs, the new results after) and when it is deleted."""
+    from benchmarks.bench_read_model import lifecycle
+    from services.status.agent import OutsideEffects
+    from services.status.settings import StatusSettings
+    from shared.events import (
+        AnalysisCompleted,
+        AnalysisCompletedData,
+        BlobRef,
+        DocumentDeleted,
+        ExtractionCompleted,
+    )
+    from shared.mongo import public_view
+    from shared.readmodel import LINKED, with_original
+    from tests.status.test_effects import Blobs, Producer
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    db = client[f"store_{uuid.uuid4().hex[:8]}"]
+    try:
+        producer = Producer()
+        effects = OutsideEffects(
+            StatusSettings(auth_secret="x" * 32),
+            producer,  # type: ignore[arg-type]
+            Blobs(),  # type: ignore[arg-type]
+            lambda: db["admissions"],
+            read_model=lambda: db,
+            links=lambda: db["links"],
+        )
+        store = ReadModelStore(db, guarded=False, before_write=effects.before_write)
+        original, copy = uuid.uuid4().hex, uuid.uuid4().hex
+        offsets = iter(range(1000))
+
+        async def apply(document_id: str, events: list[Any]) -> None:
+            await store.apply(document_id, [(e, Position(0, next(offsets))) for e in events])
+
+        def latest(document_id: str) -> dict[str, Any]:
+            return [e.data.state for _, e in producer.sent if e.subject == document_id][-1]  # type: ignore[attr-defined]
+
+        async def shown(document_id: str) -> dict[str, Any]:
+            """As GET shows it (the same merge ingest makes), times left aside (the
+            database keeps milliseconds)."""
+            stored = await db["documents"].find_one({"_id": document_id})
+            assert stored is not None
+            view = public_view(await with_original(db, dict(stored)))
+            return {k: v for k, v in view.items() if not k.endswith("_at")}
+
+        def untimed(state: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in state.items() if not k.endswith("_at")}
+
+        text = BlobRef(key=f"documents/{original}/text.txt", size=10)
+        first = lifecycle(original, "alice")
+        first[4] = ExtractionCompleted(
+            **_common(original, 1), data=first[4].data.model_copy(update={"text_blob": text})
+        )
+        await apply(original, first)
+        accepted = DocumentAccepted(
+            **_common(copy, 1),
+            data=AcceptedData(filename="copy.pdf", size=1, sha256="0" * 64, duplicate_of=original),
+        )
+        await apply(copy, [accepted, DocumentCompleted(**_common(copy, 1))])
+        state = latest(copy)
+        assert state["duplicate_of"] == original and state["status"] == "completed"
+        assert state["text_blob"] == {"key": text.key, "size": 10}
+        assert "summary" in state["analysis"] and state["extraction"]["pages"] == 15
+        assert untimed(state) == await shown(copy)
+
+        # The original reprocessed: while it runs its duplicate shows no results, as GET does.
+        again = [e.model_copy(update={"generation": 2}) for e in lifecycle(original, "alice")]
+        await apply(original, again[:1])
+        assert not latest(copy).keys() & set(LINKED)
+        assert untimed(latest(copy)) == await shown(copy)
+        summary = "The second opinion."
+        analysis = again[6].data.analysis.model_copy(update={"summary": summary})
+        again[6] = AnalysisCompleted(
+            **_common(original, 2), data=AnalysisCompletedData(analysis=analysis)
+        )
+        await apply(original, again[1:])
+        assert latest(copy)["analysis"]["summary"] == summary
+        assert untimed(latest(copy)) == await shown(copy)
+
+        # The original deleted: the duplicate stays, without results (GET answers the same).
+        await apply(original, [DocumentDeleted(**_common(original, 2))])
+        assert not latest(copy).keys() & set(LINKED)
+        assert untimed(latest(copy)) == await shown(copy)
+        assert await db["links"].find_one({"_id": original}) is None
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+def _common(document_id: str, generation: int) -> dict[str, Any]:
+    return {"source": "/t", "subject": document_id, "owner": "alice", "generation": generation}
