@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.config import JsonDict
 
 from shared.reasons import ReasonCode
 
@@ -224,10 +225,28 @@ class CancelRequestedData(Payload):
 # --- the envelope and one class per event type ---
 
 
+#: Attributes an event gets by default when it is made, and so every record carries (only
+#: ``None`` is left out of a record, see :func:`encode`; ``data`` has a default on the types
+#: whose payload may be empty). A model may be built without them, but a consumer may rely on
+#: them: the published JSON Schema (docs/asyncapi.json) requires them, as CloudEvents does
+#: ``id``, ``specversion`` and ``type``.
+ALWAYS_WRITTEN = frozenset({"specversion", "id", "time", "datacontenttype", "type", "data"})
+
+
+def _require_always_written(schema: JsonDict) -> None:
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return
+    required = schema.get("required")
+    given = set(required) if isinstance(required, list) else set()
+    # In the order of the properties, as pydantic lists the required ones.
+    schema["required"] = [name for name in properties if name in given | ALWAYS_WRITTEN]
+
+
 class Envelope(BaseModel):
     """CloudEvents 1.0 attributes plus our extension attributes ``owner`` and ``generation``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_require_always_written)
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(default_factory=new_event_id)
