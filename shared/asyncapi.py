@@ -15,10 +15,18 @@ from pydantic import BaseModel, TypeAdapter
 from shared import events, gateway_protocol
 from shared.topics import Topics
 
-# topic property -> (event classes it carries, who writes, description)
+# topic property -> (event classes it carries, who writes what on it). Checked against the
+# code: each writer is a constructor or derive() of that type in the service named.
 _CHANNELS: dict[str, tuple[list[type[events.Envelope]], str]] = {
-    "uploaded": ([events.DocumentUploaded], "ingest"),
-    "extracted": ([events.DocumentExtracted], "extractor"),
+    "uploaded": (
+        [events.DocumentUploaded],
+        "ingest (an upload, a reprocess); status's watchdog (a stalled extraction re-driven)",
+    ),
+    "extracted": (
+        [events.DocumentExtracted],
+        "extractor; ingest (a reprocess with analysis_only); "
+        "status's watchdog (a stalled analysis re-driven)",
+    ),
     "analyzed": ([events.DocumentAnalyzed], "analyzer"),
     "events": (
         [
@@ -34,10 +42,17 @@ _CHANNELS: dict[str, tuple[list[type[events.Envelope]], str]] = {
             events.DocumentRedriven,
             events.DocumentDeleted,
         ],
-        "every stage (document.redriven and stalled failures: status's watchdog; "
-        "document.accepted and document.deleted: ingest)",
+        "ingest: document.accepted, document.completed (a linked duplicate), "
+        "extraction.completed (a reprocess with analysis_only), document.failed (not_queued), "
+        "document.deleted; extractor: extraction.started/progressed/completed, "
+        "document.completed (without analysis); analyzer: analysis.started/completed, "
+        "document.completed; extractor and analyzer: document.failed, document.cancelled; "
+        "status's watchdog: document.redriven, document.failed (stalled)",
     ),
-    "commands": ([events.CancelRequested], "ingest"),
+    "commands": (
+        [events.CancelRequested],
+        "ingest (a cancel, reprocess or delete; an upload undone); gateway (a WebSocket cancel)",
+    ),
     "status": (
         [events.DocumentUpdated],
         "status (compacted: the latest state per document; a null value once deleted)",

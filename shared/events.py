@@ -6,7 +6,9 @@ The ``type`` field names the event as ``<entity>.<past tense>`` and selects the 
 all models are joined in one discriminated union parsed by :data:`EVENT_ADAPTER`.
 
 Schema evolution rule: fields are only ever added, always with defaults. A breaking change gets a
-new type name. ``dataschema`` carries the payload schema version.
+new type name. So the type names the payload's schema (docs/asyncapi.json) and no record sets
+``dataschema``: a version in it could never change without a new type anyway, and every record
+would carry it for nothing. The attribute is declared so that a record which has it still reads.
 
 Every event carries the document id (``subject``), the ``owner`` and the ``generation``
 (CloudEvents extension attributes). Consumers ignore records of an older generation than the one

@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from shared import events
@@ -83,3 +85,53 @@ def test_every_event_requires_the_attributes_every_record_carries() -> None:
         made = cls.model_construct(source="/t", subject="d", owner="o", generation=1)
         written = json.loads(made.model_dump_json(exclude_none=True, exclude={"data"}))
         assert carried - {"data"} <= written.keys(), name
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _writers(cls: type[events.Envelope]) -> set[str]:
+    """Which services make records of ``cls`` (a constructor call or a derive() of it)."""
+    made = re.compile(rf"\b{cls.__name__}\(|derive\(\s*\w+,\s*{cls.__name__}\b")
+    found: set[str] = set()
+    for path in [*ROOT.glob("services/**/*.py"), ROOT / "shared" / "stage.py"]:
+        if not made.search(path.read_text()):
+            continue
+        parts = path.relative_to(ROOT).parts
+        if parts[0] == "shared":  # the failure policy of the work stages
+            found |= {"extractor", "analyzer"}
+        elif parts[1:3] == ("status", "watchdog.py"):
+            found.add("status's watchdog")
+        else:
+            found.add(parts[1])
+    return found
+
+
+def _readme_row(address: str) -> list[str]:
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith(f"| `{address}` |"):
+            return [cell.strip() for cell in line.strip("|").split(" | ")]
+    raise AssertionError(f"README's topics table has no row for {address}")
+
+
+def test_the_docs_say_who_writes_what_on_each_topic() -> None:
+    """The asyncapi summaries and README's topics table name every service that writes a
+    topic (found in the code), and README lists every type documents.events carries."""
+    doc = document()
+    messages = doc["components"]["messages"]
+    for prop, channel in doc["channels"].items():
+        if channel["address"].startswith("/"):
+            continue  # the gateway's streams
+        summary = doc["operations"][f"publish_{prop}"]["summary"]
+        _, written_by, _, holds = _readme_row(channel["address"])
+        types = {messages[name]["name"] for name in channel["messages"]}
+        for name in channel["messages"]:
+            for writer in _writers(getattr(events, name)):
+                assert writer in summary, (prop, name, writer)
+                assert writer in written_by, (channel["address"], name, writer)
+        listed = {
+            f"{entity}.{suffix}"
+            for entity, suffixes in re.findall(r"`([a-z_]+)\.([a-z_/]+)`", holds)
+            for suffix in suffixes.split("/")
+        }
+        assert types <= listed, (channel["address"], types - listed)
