@@ -62,8 +62,26 @@ OCR_LANGUAGES_PATTERN = r"^[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?){0,7}$"
 
 class UploadOptions(Payload):
     analyze: bool = True
-    # Only ever rides on the work topic (documents.uploaded), never on documents.events.
-    password: str | None = None
+    #: The password in plain text: ingest's in-memory carrier from the form to the sealing,
+    #: never written (``exclude``). Still *read*, for one release, from work records written
+    #: before passwords were sealed (in flight, or on the DLT, at the upgrade); then remove it.
+    password: str | None = Field(
+        None,
+        exclude=True,
+        json_schema_extra={"deprecated": True},
+        description="deprecated, no longer written: the password in plain text, as records "
+        "written before password_sealed carried it (still read by the extractor for one "
+        "release)",
+    )
+    #: Only ever on the work topic (documents.uploaded), never on documents.events or a
+    #: later stage's record: see shared/passwords.py.
+    password_sealed: str | None = Field(
+        None,
+        description="the upload's password for an encrypted PDF, encrypted (AES-256-GCM, a "
+        "key the ingest and the extractor derive from their shared secret, bound to the "
+        "document id) so that only the extractor can read it; only ever on "
+        "documents.uploaded (and its DLT)",
+    )
     language_hint: str | None = None
     #: Tesseract languages for scanned pages, e.g. "eng+fra"; None: the extractor's default.
     ocr_languages: str | None = Field(None, pattern=OCR_LANGUAGES_PATTERN)

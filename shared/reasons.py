@@ -26,6 +26,9 @@ class ReasonCode(StrEnum):
     BAD_MODEL_OUTPUT = "bad_model_output"
     # housekeeping / anything else
     BLOB_MISSING = "blob_missing"
+    # the upload's sealed password does not open with the extractor's key (the services'
+    # DOCSTREAM_AUTH_SECRET differs, or changed since the upload): see shared/passwords.py
+    PASSWORD_UNREADABLE = "password_unreadable"
     # the upload was answered 503 while part of it reached the queue; it is withdrawn
     NOT_QUEUED = "not_queued"
     STALLED = "stalled"

@@ -44,6 +44,7 @@ from shared.events import (
     encode,
 )
 from shared.kafka import EventProducer
+from shared.passwords import UnreadablePasswordError, opened_password
 from shared.reasons import ReasonCode
 from shared.stage import (
     Attempt,
@@ -154,6 +155,20 @@ class _Handler:
         if not await self.blobs.exists(work.data.blob.key):
             # An upload withdrawn after a failed publish, or a blob housekeeping removed.
             raise StageFailure(ReasonCode.BLOB_MISSING, "the uploaded file is no longer stored")
+        try:
+            password = opened_password(
+                work.data.options,
+                self.settings.auth_secret.get_secret_value(),
+                document_id=work.subject,
+            )
+        except UnreadablePasswordError as exc:
+            # Trying the PDF without it would end in a misleading "a password is required".
+            raise StageFailure(
+                ReasonCode.PASSWORD_UNREADABLE,
+                "The upload's password could not be decrypted: ingest and the extractor do "
+                "not share DOCSTREAM_AUTH_SECRET, or it changed since the upload. Upload the "
+                "file again.",
+            ) from exc
         # Not awaited here: extraction runs while the broker acknowledges; the stage confirms
         # it before anything that must come after it.
         attempt.track(
@@ -173,7 +188,7 @@ class _Handler:
                 result = await self.pool.extract(
                     _job_id(work.subject, work.generation),
                     path,
-                    password=work.data.options.password,
+                    password=password,
                     ocr_languages=work.data.options.ocr_languages,
                     on_progress=reporter.update,
                 )
@@ -233,7 +248,10 @@ class _Handler:
                 text_blob=text_blob,
                 page_info=result.page_info(),
                 tables=result.tables,
-                options=work.data.options.model_copy(update={"password": None}),
+                # The password is the extractor's alone: the analyzer's record never has it.
+                options=work.data.options.model_copy(
+                    update={"password": None, "password_sealed": None}
+                ),
             ),
         )
         if len(encode(record)) > MAX_RECORD_BYTES:

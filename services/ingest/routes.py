@@ -34,6 +34,7 @@ from shared.events import (
     UploadedData,
     UploadOptions,
 )
+from shared.passwords import sealed_options
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
@@ -187,7 +188,11 @@ async def _reprocess(
                         filename=filename,
                         content_type=doc.get("content_type"),
                         blob=blob,
-                        options=options,
+                        options=sealed_options(
+                            options,
+                            settings.auth_secret.get_secret_value(),
+                            document_id=document_id,
+                        ),
                     ),
                 ),
             ),

@@ -42,6 +42,7 @@ from shared.events import (
 )
 from shared.filetype import FileTypeError, Kind, detect
 from shared.ids import new_document_id
+from shared.passwords import sealed_options
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
@@ -398,6 +399,10 @@ def _records(
             duplicate_of=duplicate_of,
         ),
     )
+    if options.password is not None:
+        # Sealed for the extractor: the work record stays on the topic for days.
+        secret = context.state.settings.auth_secret.get_secret_value()
+        options = sealed_options(options, secret, document_id=document_id)
     work = DocumentUploaded(
         **common,
         data=UploadedData(

@@ -126,7 +126,9 @@ def _apply_data(new: Doc, event: Event) -> None:
             created_at=event.time,
         )
         if event.data.options is not None:
-            new["options"] = event.data.options.model_dump(exclude_none=True, exclude={"password"})
+            new["options"] = event.data.options.model_dump(
+                exclude_none=True, exclude={"password", "password_sealed"}
+            )
             new["password_given"] = event.data.password_given
         if event.data.duplicate_of is not None:
             new["duplicate_of"] = event.data.duplicate_of

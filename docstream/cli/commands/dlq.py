@@ -32,6 +32,7 @@ from shared.events import (
     decode,
 )
 from shared.kafka import EventProducer
+from shared.passwords import sealed_options
 from shared.readmodel import DOCUMENTS, FollowedDatabase
 from shared.topics import Topics
 
@@ -121,7 +122,7 @@ async def run_replay(args: argparse.Namespace, cfg: CliConfig, out: Output) -> i
                 work = decode(record.value)
                 current = await followed.db[DOCUMENTS].find_one({"_id": work.subject})
                 generation = max(work.generation, int((current or {}).get("generation", 1))) + 1
-                await producer.send_many(_renewed(work, generation, topics))
+                await producer.send_many(_renewed(work, generation, topics, cfg.auth_secret))
                 rows.append({**_row(source, record), "generation": generation, "sent_to": source})
     finally:
         await producer.stop()
@@ -136,7 +137,9 @@ def _plain(record: Record) -> list[tuple[str, bytes]]:
     return [(k, v) for k, v in (record.headers or ()) if not k.startswith("docstream-")]
 
 
-def _renewed(work: Envelope, generation: int, topics: Topics) -> list[tuple[str, Envelope]]:
+def _renewed(
+    work: Envelope, generation: int, topics: Topics, secret: str | None = None
+) -> list[tuple[str, Envelope]]:
     """The lifecycle event that opens the new generation, then the work record."""
     common: dict[str, Any] = {
         "source": SOURCE,
@@ -145,6 +148,7 @@ def _renewed(work: Envelope, generation: int, topics: Topics) -> list[tuple[str,
         "generation": generation,
     }
     if isinstance(work, DocumentUploaded):
+        options = work.data.options
         opened: Envelope = DocumentAccepted(
             **common,
             data=AcceptedData(
@@ -152,13 +156,20 @@ def _renewed(work: Envelope, generation: int, topics: Topics) -> list[tuple[str,
                 content_type=work.data.content_type,
                 size=work.data.blob.size,
                 sha256=work.data.blob.sha256 or "",
-                options=work.data.options.model_copy(update={"password": None}),
-                password_given=work.data.options.password is not None,
+                # documents.events never carries the password, sealed or not.
+                options=options.model_copy(update={"password": None, "password_sealed": None}),
+                password_given=options.password is not None or options.password_sealed is not None,
             ),
         )
+        if options.password is not None and secret:
+            # A record parked before passwords were sealed: its plain password (never written
+            # again) is sealed for the replay. Without the secret it is left out, and the
+            # extractor answers "a password is required" (encrypted), never a wrong password.
+            options = sealed_options(options, secret, document_id=work.subject)
+        data = work.data.model_copy(update={"options": options})
         return [
             (topics.events, opened),
-            (topics.uploaded, DocumentUploaded(**common, data=work.data)),
+            (topics.uploaded, DocumentUploaded(**common, data=data)),
         ]
     if isinstance(work, DocumentExtracted):
         opened = ExtractionCompleted(
