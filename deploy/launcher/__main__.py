@@ -75,7 +75,9 @@ docstream is running. Ctrl-C stops everything.
 async def _serve(stack: Stack, with_services: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # The same orderly stop for Ctrl-C, `kill` and a closed terminal (SIGHUP would otherwise
+    # end the launcher at once, leaving each service to stop on its death signal alone).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     code = 0
     try:

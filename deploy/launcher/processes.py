@@ -1,26 +1,23 @@
 """Child processes that cannot outlive the launcher.
 
 Each child gets its own process group (so its own children, e.g. the extractor's worker pool,
-are stopped with it) and PR_SET_PDEATHSIG (so it dies with the launcher even on SIGKILL). A pid
-file per child lets the next start clean up after a launcher that was killed mid-way.
+are stopped with it) and PR_SET_PDEATHSIG (so it dies with the launcher even on SIGKILL; a
+killed launcher stops no group, so every service ties its own children to itself the same way:
+shared/lifeline.py). A pid file per child lets the next start clean up after a launcher that
+was killed mid-way.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+from shared.lifeline import die_with_parent
 
 
 class ManagedProcess:
@@ -64,7 +61,9 @@ class ManagedProcess:
             env=env,
             cwd=self.cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            # SIGTERM, not SIGKILL: a service then stops its own children and flushes its
+            # work. With our pid: a child whose launcher died before it asked exits at once.
+            preexec_fn=functools.partial(die_with_parent, signal.SIGTERM, parent=os.getpid()),
         )
         log.close()
         self.started_at = time.monotonic()

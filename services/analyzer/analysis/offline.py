@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from shared import heap
+from shared import heap, lifeline
 from shared.events import AnalysisResult, Sentiment, Usage
 from shared.reasons import ReasonCode
 
@@ -101,10 +100,13 @@ class OfflineProvider:
         if self.config.executor == "thread":
             return ThreadPoolExecutor(self.config.workers, thread_name_prefix="offline-analysis")
         # Never fork: the agent process has Kafka client threads, and a forked child could
-        # inherit a held lock. A forkserver starts clean (spawn where it is missing).
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        return ProcessPoolExecutor(self.config.workers, mp_context=ctx, initializer=prepare_worker)
+        # inherit a held lock. A forkserver starts clean; it and the workers die with this
+        # process even on SIGKILL (they outlived it for good before). Called from the event
+        # loop's thread, which lives as long as the process: the forkserver's death signal
+        # is tied to the thread that starts it (shared/lifeline.py).
+        return ProcessPoolExecutor(
+            self.config.workers, mp_context=lifeline.pool_context(), initializer=prepare_worker
+        )
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         pool = await self._pool()

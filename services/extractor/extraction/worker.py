@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import functools
 import gc
 import logging
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from shared import heap
+from shared.lifeline import die_with_parent
 from shared.reasons import ReasonCode
 from shared.text import detect_language
 
@@ -35,7 +35,6 @@ from .ocr_options import OcrOptions
 from .pages import PageText
 
 logger = logging.getLogger(__name__)
-_PR_SET_PDEATHSIG = 1
 
 
 class _Sender:
@@ -204,12 +203,8 @@ def _exit_out_of_memory(writer: protocol.FrameWriter) -> None:
 def _harden(address_space_mb: int, parent_pid: int) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the pool decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        # Die with the parent even while stuck in C code (stdin EOF is only seen between jobs).
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        os._exit(0)  # the parent died before the line above took effect
+    # Die with the parent even while stuck in C code (stdin EOF is only seen between jobs).
+    die_with_parent(signal.SIGKILL, parent=parent_pid)
     if address_space_mb > 0:
         cap = address_space_mb * 2**20
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
