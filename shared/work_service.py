@@ -80,6 +80,14 @@ class Resources:
                 await stop()
             except Exception:  # keep stopping the rest
                 log.exception("resource failed to stop")
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this stop itself was cancelled
+                # Not ours: aiokafka's consumer.stop() lets its fetch task's cancellation
+                # escape when the broker is gone (aio-libs/aiokafka#647), as after a killed
+                # launcher. The rest must still stop: the analyzer's pool went unstopped.
+                log.warning("resource stopped with a stray cancellation", exc_info=True)
 
 
 def producer_for(service: str, settings: ServiceSettings) -> EventProducer:

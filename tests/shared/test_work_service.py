@@ -46,6 +46,29 @@ async def test_the_parts_that_started_are_stopped_when_a_later_one_fails(
     assert calls == ["producer started", "pool started", "producer stopped"]
 
 
+async def test_a_stray_cancellation_from_one_part_still_stops_the_others() -> None:
+    """aiokafka's consumer.stop() raises CancelledError when the broker is gone (a killed
+    launcher takes Kafka with it): the parts started before it (the analyzer's process pool)
+    are stopped all the same."""
+    calls: list[str] = []
+    resources = Resources()
+
+    def hook(name: str, *, cancelled: bool = False) -> Any:
+        async def run() -> None:
+            calls.append(name)
+            if cancelled:
+                raise asyncio.CancelledError
+
+        return run
+
+    resources.add(hook("producer started"), hook("producer stopped"))
+    resources.add(hook("pool started"), hook("pool stopped"))
+    resources.add(hook("cancels started"), hook("cancels stopped", cancelled=True))
+    await resources.start()
+    await resources.stop()
+    assert calls[3:] == ["cancels stopped", "pool stopped", "producer stopped"]
+
+
 async def test_a_record_whose_handling_raises_is_handled_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
