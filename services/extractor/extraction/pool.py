@@ -38,8 +38,10 @@ logger = logging.getLogger(__name__)
 
 # RLIMIT_AS is set this far above memory_mb: a process maps address space it never touches
 # (shared libraries, allocator arenas). The resident size itself is held to memory_mb by the
-# watchdog; the address-space cap catches allocations too fast for the watchdog to see.
-ADDRESS_SPACE_HEADROOM_MB = 256
+# watchdog; the address-space cap catches allocations too fast for the watchdog to see. 64 MB
+# of it are the malloc arena glibc reserves for the worker's frame-flush thread (protocol.py),
+# which it never fills: without them, the cap came before the watchdog.
+ADDRESS_SPACE_HEADROOM_MB = 320
 WATCH_INTERVAL_S = 0.1
 # A worker that dies this close to a memory limit is taken to have died of it.
 _NEAR_LIMIT = 0.8

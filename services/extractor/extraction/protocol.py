@@ -51,6 +51,7 @@ EXIT_OUT_OF_MEMORY = 86
 # reports is as live as before.
 HOLD_S = 0.02
 _HELD_KINDS = frozenset({PAGE, TABLE})
+_FLUSH_THREAD_STACK_BYTES = 256 * 1024
 
 Header = dict[str, Any]
 
@@ -106,7 +107,14 @@ class FrameWriter:
         self._lock = threading.Lock()
         self._held = threading.Event()  # set while frames wait for the timer
         if hold_s > 0:
-            threading.Thread(target=self._flush_held, name="frame-flush", daemon=True).start()
+            # A small stack: the worker's address space is capped (pool.py), and the thread
+            # only sleeps and flushes.
+            default = threading.stack_size(_FLUSH_THREAD_STACK_BYTES)
+            try:
+                flusher = threading.Thread(target=self._flush_held, name="frame-flush", daemon=True)
+                flusher.start()
+            finally:
+                threading.stack_size(default)
 
     def send(self, header: Header, body: bytes = b"") -> None:
         frame = encode(header, body)
