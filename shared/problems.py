@@ -1,5 +1,6 @@
 """HTTP errors as RFC 9457 problem details with a machine-readable ``reason``: the shape every
-service's HTTP errors share (ingest's own, in services/ingest/errors.py, are built the same way).
+service's HTTP errors share (ingest's, in services/ingest/errors.py, are built with
+:func:`problem` too).
 """
 
 from __future__ import annotations

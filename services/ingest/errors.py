@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-PROBLEM_JSON = "application/problem+json"
+from shared.problems import PROBLEM_JSON, problem
 
 
 class Problem(BaseModel):
@@ -94,17 +94,6 @@ class ApiError(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extra = extra
-
-
-def problem(status: int, reason: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": f"https://docstream.dev/problems/{reason}",
-        "title": reason.replace("_", " "),
-        "status": status,
-        "detail": detail,
-        "reason": reason,
-        **extra,
-    }
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from pymongo.errors import PyMongoError
 
 from services.ingest.admissions import Admissions, Answer
-from services.ingest.errors import PROBLEM_JSON, ApiError, problem
+from services.ingest.errors import ApiError
+from shared.problems import PROBLEM_JSON, problem
 
 log = logging.getLogger(__name__)
 

@@ -63,14 +63,10 @@ def _token(settings: GatewaySettings) -> str:
     return issue_token(settings.auth_secret.get_secret_value(), "alice")
 
 
-async def test_a_fault_in_the_feed_closes_with_1011_not_a_dropped_connection() -> None:
+async def _served(feed: Any) -> _Socket:
+    """A connection served with ``feed`` as the owner's events, until it ends."""
     settings = GatewaySettings(auth_secret="x" * 32)
     ws = _Socket(settings)
-
-    async def broken(owner: str, after: Cursor | None) -> AsyncGenerator[Item, None]:
-        raise ValueError("a bug")
-        yield  # a generator
-
     await serve(
         ws,  # type: ignore[arg-type]
         settings,
@@ -79,28 +75,25 @@ async def test_a_fault_in_the_feed_closes_with_1011_not_a_dropped_connection() -
         StuckSends(10.0),
         "user",
         None,
-        broken,
+        feed,
     )
+    return ws
+
+
+async def test_a_fault_in_the_feed_closes_with_1011_not_a_dropped_connection() -> None:
+    async def broken(owner: str, after: Cursor | None) -> AsyncGenerator[Item, None]:
+        raise ValueError("a bug")
+        yield  # a generator
+
+    ws = await _served(broken)
     assert ws.closed_with == (1011, "internal_error")
     assert [json.loads(t) for t in ws.sent] == [{"type": "error", "reason": "internal_error"}]
 
 
 async def test_a_feed_that_just_stops_closes_with_1000() -> None:
-    settings = GatewaySettings(auth_secret="x" * 32)
-    ws = _Socket(settings)
-
     async def empty(owner: str, after: Cursor | None) -> AsyncGenerator[Item, None]:
         return
         yield  # a generator
 
-    await serve(
-        ws,  # type: ignore[arg-type]
-        settings,
-        Admission(settings),
-        None,  # type: ignore[arg-type]
-        StuckSends(10.0),
-        "user",
-        None,
-        empty,
-    )
+    ws = await _served(empty)
     assert ws.closed_with == (1000, "done")
