@@ -5,20 +5,18 @@ and header by header."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from services.gateway.settings import GatewaySettings
 from tests.gateway.conftest import Gateway
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGE = b"<!doctype html><title>elsewhere</title><p>a page on another origin</p>"
 
 #: Opens an EventSource on the URL and gathers its events until the stream's ``close`` event
@@ -65,16 +63,6 @@ def elsewhere() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def test_an_eventsource_on_a_page_of_another_origin_gets_the_events(
