@@ -54,7 +54,10 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
             timeout=settings.timeout_s, follow_redirects=False, trust_env=False
         )
         deliverer = Deliverer(
-            settings, lambda: client[settings.mongo_database], Sender(http, allowed), producer
+            settings,
+            lambda: client[settings.mongo_database],
+            Sender(http, allowed, settings.timeout_s),
+            producer,
         )
 
         async def deliver(record: Record, notice: Notice) -> None:

@@ -8,6 +8,7 @@ refused, not called.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass
@@ -31,9 +32,14 @@ class Result:
 
 
 class Sender:
-    def __init__(self, http: httpx.AsyncClient, allowed: tuple[IPNetwork, ...]) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, allowed: tuple[IPNetwork, ...], timeout_s: float = 10.0
+    ) -> None:
         self.http = http
         self.allowed = allowed
+        #: The whole attempt's limit. httpx's own timeouts bound each read, not the answer: a
+        #: receiver trickling its headers a byte at a time would hold an attempt for ever.
+        self.timeout_s = timeout_s
 
     async def post(self, url: str, secret: str, msg_id: str, body: bytes) -> Result:
         started = time.perf_counter()
@@ -51,10 +57,11 @@ class Sender:
         }
         request = _pinned_request(url, target, headers, body)
         try:
-            response = await self.http.send(request, stream=True)
-            # The endpoint's body is not ours to read: only its status counts.
-            await response.aclose()
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeout_s):
+                response = await self.http.send(request, stream=True)
+                # The endpoint's body is not ours to read: only its status counts.
+                await response.aclose()
+        except (httpx.TimeoutException, TimeoutError):
             return Result(False, "timeout", None, "timed out", time.perf_counter() - started)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]

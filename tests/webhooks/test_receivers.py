@@ -1,0 +1,77 @@
+"""Real receivers' habits, each served on 127.0.0.1 by a small server of its own: what one
+attempt makes of them (services/webhooks/sender.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+
+from services.webhooks.sender import Result, Sender
+from shared.webhooks import new_secret, parse_networks
+
+LOOPBACK = parse_networks("127.0.0.0/8")
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    """A raw HTTP/1.1 receiver; its URL."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"http://127.0.0.1:{port}/hook"
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return head + await reader.readexactly(length)
+
+
+def answering(status: int, headers: str = "", body: bytes = b"") -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        head = f"HTTP/1.1 {status} X\r\ncontent-length: {len(body)}\r\n{headers}\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        writer.close()
+
+    return handle
+
+
+def client(timeout_s: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False)
+
+
+async def post(url: str, timeout_s: float = 5.0) -> tuple[float, Result]:
+    async with client(timeout_s) as http:
+        started = time.monotonic()
+        result = await Sender(http, LOOPBACK, timeout_s).post(url, new_secret(), "m", b"{}")
+    return time.monotonic() - started, result
+
+
+async def test_an_answer_trickling_in_is_timed_out_at_the_attempts_limit() -> None:
+    # Headers a line every 0.1 s: every read is quick, the answer never done in time.
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for _ in range(50):
+                writer.write(b"x-a: b\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except ConnectionError:
+            pass
+        writer.close()
+
+    async with serving(trickle) as url:
+        took, result = await post(url, timeout_s=0.5)
+    assert took < 1.5
+    assert (result.ok, result.label, result.error) == (False, "timeout", "timed out")
