@@ -17,12 +17,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from services.webhooks.attempts import AttemptPruner
 from services.webhooks.delivery import Deliverer, Notice, notice_of
-from services.webhooks.sender import Sender
+from services.webhooks.sender import Sender, new_client
 from services.webhooks.settings import WebhooksSettings
 from shared import heap, kafka, mongo, periodic, tracing
 from shared.consumer_watch import watch_consumer
@@ -49,10 +48,7 @@ def create_app(settings: WebhooksSettings) -> FastAPI:
         await kafka.prepare(settings)
         await producer.start()
         client = mongo.connect(settings.mongo_url, app_name="docstream-webhooks")
-        # No proxies from the environment, and redirects are not followed (see sender.py).
-        http = httpx.AsyncClient(
-            timeout=settings.timeout_s, follow_redirects=False, trust_env=False
-        )
+        http = new_client(settings.timeout_s)
         deliverer = Deliverer(
             settings,
             lambda: client[settings.mongo_database],

@@ -31,6 +31,22 @@ class Result:
     duration_s: float
 
 
+def new_client(timeout_s: float) -> httpx.AsyncClient:
+    """The service's HTTP client: no proxies from the environment, redirects not followed (the
+    new location would escape the address check), and no bound on connections at once.
+
+    httpx's default pool (100 connections for all hosts) made receivers share a queue: a
+    hundred deliveries hanging on one slow receiver left every other endpoint's attempts
+    waiting for a connection, then timing out. Deliveries at once are bounded already
+    (``DOCSTREAM_WEBHOOKS_MAX_IN_FLIGHT`` times an owner's endpoints)."""
+    return httpx.AsyncClient(
+        timeout=timeout_s,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+    )
+
+
 class Sender:
     def __init__(
         self, http: httpx.AsyncClient, allowed: tuple[IPNetwork, ...], timeout_s: float = 10.0

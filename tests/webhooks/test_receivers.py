@@ -8,9 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import httpx
-
-from services.webhooks.sender import Result, Sender
+from services.webhooks.sender import Result, Sender, new_client
 from shared.webhooks import new_secret, parse_networks
 
 LOOPBACK = parse_networks("127.0.0.0/8")
@@ -46,12 +44,8 @@ def answering(status: int, headers: str = "", body: bytes = b"") -> Handler:
     return handle
 
 
-def client(timeout_s: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False)
-
-
 async def post(url: str, timeout_s: float = 5.0) -> tuple[float, Result]:
-    async with client(timeout_s) as http:
+    async with new_client(timeout_s) as http:
         started = time.monotonic()
         result = await Sender(http, LOOPBACK, timeout_s).post(url, new_secret(), "m", b"{}")
     return time.monotonic() - started, result
@@ -75,3 +69,27 @@ async def test_an_answer_trickling_in_is_timed_out_at_the_attempts_limit() -> No
         took, result = await post(url, timeout_s=0.5)
     assert took < 1.5
     assert (result.ok, result.label, result.error) == (False, "timeout", "timed out")
+
+
+async def test_a_receiver_that_never_answers_holds_up_no_other() -> None:
+    # More hanging deliveries than httpx's default pool (100 connections for all hosts).
+    stuck = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await stuck.wait()
+        writer.close()
+
+    async with serving(hang) as slow, serving(answering(204)) as fast, new_client(3.0) as http:
+        sender = Sender(http, LOOPBACK, 3.0)
+        hung = [
+            asyncio.create_task(sender.post(slow, new_secret(), "m", b"{}")) for _ in range(120)
+        ]
+        await asyncio.sleep(0.5)  # all of them connected and waiting
+        started = time.monotonic()
+        other = await sender.post(fast, new_secret(), "m", b"{}")
+        took = time.monotonic() - started
+        hanging = await asyncio.gather(*hung)
+        stuck.set()
+    assert other.ok and took < 1.0
+    assert all(r.label == "timeout" for r in hanging)  # and each was timed out
