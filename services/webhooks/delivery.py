@@ -95,6 +95,15 @@ def _body(event: DocumentCompleted | DocumentFailed | DocumentCancelled) -> byte
 Endpoints = list[dict[str, Any]]
 
 
+def pause_before(retry: int, retry_after_s: float | None, base_s: float, max_s: float) -> float:
+    """The wait before the ``retry``-th retry: exponential backoff with full jitter, but at
+    least what the receiver asked for (``Retry-After`` on its 429 or 503), within ``max_s``."""
+    backoff = random.uniform(0, min(max_s, base_s * 2 ** (retry - 1)))
+    if retry_after_s is None:
+        return backoff
+    return max(backoff, min(retry_after_s, max_s))
+
+
 class Registrations:
     """Owners' registered endpoints, each owner's read at most once every ``ttl_s`` (and once
     for all the lookups waiting on the same read).
@@ -186,10 +195,11 @@ class Deliverer:
         self, endpoint: dict[str, Any], notice: Notice, partition: int, offset: int
     ) -> None:
         metrics.IN_FLIGHT.inc()
+        retry_after: float | None = None
         try:
             for number in range(1, self.settings.attempts + 1):
                 if number > 1:
-                    await asyncio.sleep(self._backoff(number - 1))
+                    await asyncio.sleep(self._pause(number - 1, retry_after))
                     current = await self._current(notice.owner, endpoint["id"])
                     if current is None:
                         metrics.DELIVERIES.labels("endpoint_gone").inc()
@@ -206,13 +216,15 @@ class Deliverer:
                 if result.ok:
                     metrics.DELIVERIES.labels("delivered").inc()
                     return
+                retry_after = result.retry_after_s
             await self._dead_letter(endpoint["id"], notice, result, partition, offset)
         finally:
             metrics.IN_FLIGHT.dec()
 
-    def _backoff(self, retry: int) -> float:
-        cap = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (retry - 1))
-        return random.uniform(0, cap)
+    def _pause(self, retry: int, retry_after_s: float | None) -> float:
+        return pause_before(
+            retry, retry_after_s, self.settings.backoff_base_s, self.settings.backoff_max_s
+        )
 
     async def _current(self, owner: str, endpoint_id: str) -> dict[str, Any] | None:
         """The endpoint as registered now: deleted ones get no more attempts."""

@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -29,6 +30,9 @@ class Result:
     status_code: int | None
     error: str | None
     duration_s: float
+    #: What the receiver asked to wait before the next attempt (``Retry-After`` on a 429 or
+    #: 503), in seconds; None when it did not say.
+    retry_after_s: float | None = None
 
 
 def new_client(timeout_s: float) -> httpx.AsyncClient:
@@ -87,8 +91,28 @@ class Sender:
         label = f"{status // 100}xx" if 200 <= status < 600 else "error"
         if 200 <= status < 300:
             return Result(True, label, status, None, took)
+        retry_after = None
+        if status in (429, 503):
+            retry_after = retry_after_s(response.headers.get("retry-after"))
         # Redirects are not followed: the new location would escape the address check.
-        return Result(False, label, status, f"HTTP {status}", took)
+        return Result(False, label, status, f"HTTP {status}", took, retry_after)
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header's wait in seconds: delay-seconds or an HTTP-date; None when
+    absent or unreadable (a date in the past is 0)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP-dates are
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _pinned_request(

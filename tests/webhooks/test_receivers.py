@@ -7,8 +7,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from email.utils import formatdate
 
-from services.webhooks.sender import Result, Sender, new_client
+from services.webhooks.delivery import pause_before
+from services.webhooks.sender import Result, Sender, new_client, retry_after_s
 from shared.webhooks import new_secret, parse_networks
 
 LOOPBACK = parse_networks("127.0.0.0/8")
@@ -93,3 +95,27 @@ async def test_a_receiver_that_never_answers_holds_up_no_other() -> None:
         stuck.set()
     assert other.ok and took < 1.0
     assert all(r.label == "timeout" for r in hanging)  # and each was timed out
+
+
+async def test_retry_after_is_read_in_seconds_and_as_an_http_date() -> None:
+    in_a_minute = formatdate(time.time() + 60, usegmt=True)
+    async with serving(answering(429, "retry-after: 7\r\n")) as url:
+        _, seconds = await post(url)
+    async with serving(answering(503, f"retry-after: {in_a_minute}\r\n")) as url:
+        _, dated = await post(url)
+    async with serving(answering(503, "retry-after: soon\r\n")) as url:
+        _, unreadable = await post(url)
+    async with serving(answering(500, "retry-after: 7\r\n")) as url:
+        _, other = await post(url)
+    assert (seconds.ok, seconds.status_code, seconds.retry_after_s) == (False, 429, 7.0)
+    assert dated.retry_after_s is not None and 55 <= dated.retry_after_s <= 60
+    assert unreadable.retry_after_s is None and other.retry_after_s is None
+    assert retry_after_s(formatdate(time.time() - 60, usegmt=True)) == 0.0
+
+
+def test_the_pause_honours_retry_after_within_the_backoffs_bound() -> None:
+    for _ in range(50):
+        assert 0 <= pause_before(1, None, base_s=5, max_s=600) <= 5
+        assert 30 <= pause_before(1, 30.0, base_s=5, max_s=600) <= 30
+        assert pause_before(1, 86400.0, base_s=5, max_s=600) == 600  # not a day
+        assert 0 <= pause_before(4, 0.0, base_s=5, max_s=600) <= 40  # "now": the backoff
