@@ -42,6 +42,8 @@ from shared.webhooks import (
 )
 
 log = logging.getLogger(__name__)
+#: An endpoint answering this is not retried: the delivery is dead-lettered at once.
+GONE = 410
 _NOTIFIED = frozenset({"document.completed", "document.failed", "document.cancelled"})
 
 
@@ -210,14 +212,18 @@ class Deliverer:
                 )
                 metrics.ATTEMPTS.labels(result.label).inc()
                 metrics.ATTEMPT_SECONDS.observe(result.duration_s)
-                last = number == self.settings.attempts
+                # 410 Gone: the receiver says this endpoint is no more; no retry (the
+                # registration stays: only its owner deletes it).
+                last = number == self.settings.attempts or result.status_code == GONE
                 outcome = "delivered" if result.ok else ("dead_lettered" if last else "retrying")
                 await self._record(endpoint["id"], notice, number, outcome, result)
                 if result.ok:
                     metrics.DELIVERIES.labels("delivered").inc()
                     return
+                if last:
+                    break
                 retry_after = result.retry_after_s
-            await self._dead_letter(endpoint["id"], notice, result, partition, offset)
+            await self._dead_letter(endpoint["id"], notice, result, number, partition, offset)
         finally:
             metrics.IN_FLIGHT.dec()
 
@@ -257,7 +263,13 @@ class Deliverer:
             log.warning("webhook attempt not recorded", extra={"error": repr(exc)})
 
     async def _dead_letter(
-        self, endpoint_id: str, notice: Notice, result: Result, partition: int, offset: int
+        self,
+        endpoint_id: str,
+        notice: Notice,
+        result: Result,
+        attempts: int,
+        partition: int,
+        offset: int,
     ) -> None:
         metrics.DELIVERIES.labels("dead_lettered").inc()
         log.warning(
@@ -268,7 +280,7 @@ class Deliverer:
             "endpoint_id": endpoint_id,
             "owner": notice.owner,
             "webhook_id": notice.msg_id,
-            "attempts": self.settings.attempts,
+            "attempts": attempts,
             "body": json.loads(notice.body),
         }
         await self.producer.dead_letter(
