@@ -4,14 +4,21 @@ attempt makes of them (services/webhooks/sender.py)."""
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from services.webhooks.delivery import pause_before
 from services.webhooks.sender import Result, Sender, new_client, retry_after_s
 from shared.webhooks import new_secret, parse_networks
+from tests.webhooks.receiver import Receiver
 
 LOOPBACK = parse_networks("127.0.0.0/8")
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -119,3 +126,76 @@ def test_the_pause_honours_retry_after_within_the_backoffs_bound() -> None:
         assert 30 <= pause_before(1, 30.0, base_s=5, max_s=600) <= 30
         assert pause_before(1, 86400.0, base_s=5, max_s=600) == 600  # not a day
         assert 0 <= pause_before(4, 0.0, base_s=5, max_s=600) <= 40  # "now": the backoff
+
+
+async def test_any_2xx_delivers_and_the_body_is_never_read() -> None:
+    for status in (201, 202, 204):
+        async with serving(answering(status)) as url:
+            _, result = await post(url)
+        assert (result.ok, result.status_code) == (True, status)
+    # A huge, non-UTF-8 error body: the status alone counts, the error stays short.
+    async with serving(answering(500, "", b"\xff\xfe" * 2_000_000)) as url:
+        took, result = await post(url)
+    assert (result.ok, result.error) == (False, "HTTP 500") and took < 1.0
+
+
+async def test_a_redirect_is_not_followed() -> None:
+    elsewhere: list[bytes] = []
+
+    async def other(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        elsewhere.append(await read_request(reader))
+        writer.close()
+
+    async with (
+        serving(other) as target,
+        serving(answering(307, f"location: {target}\r\n")) as url,
+    ):
+        _, result = await post(url)
+    assert (result.ok, result.label, result.status_code) == (False, "3xx", 307)
+    assert elsewhere == []
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    names = ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run([*request, *names], check=True, capture_output=True)
+    return key, cert
+
+
+async def test_a_certificate_not_trusted_is_a_clear_failure(
+    self_signed: tuple[Path, Path],
+) -> None:
+    key, cert = self_signed
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server = await asyncio.start_server(answering(200), "127.0.0.1", 0, ssl=tls)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        _, result = await post(f"https://127.0.0.1:{port}/hook")
+    assert (result.ok, result.label) == (False, "error")
+    assert result.error is not None and "CERTIFICATE_VERIFY_FAILED" in result.error
+
+
+async def test_the_readmes_verify_accepts_a_delivery_and_refuses_a_forgery() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = readme.split("by hand:\n\n```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)  # the README's own code
+    verify = scope["verify"]
+    secret = new_secret()
+    rx = Receiver()
+    await rx.start()
+    try:
+        async with new_client(5.0) as http:
+            result = await Sender(http, LOOPBACK).post(rx.url("/h"), secret, "msg_1", b'{"a":1}')
+    finally:
+        await rx.stop()
+    [got] = rx.received
+    assert result.ok
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= got.headers.keys()
+    assert got.headers["webhook-id"] == "msg_1"
+    assert verify(secret, got.headers, got.body)
+    assert not verify(secret, got.headers, got.body + b" ")
+    assert not verify(new_secret(), got.headers, got.body)
