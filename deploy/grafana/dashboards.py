@@ -96,7 +96,8 @@ def overview() -> Dashboard:
                 "Now",
                 [
                     stat(
-                        "Services up", Q('sum(up{job=~"ingest|gateway|extractor|analyzer|status"})')
+                        "Services up",
+                        Q('sum(up{job=~"ingest|gateway|extractor|analyzer|status|webhooks"})'),
                     ),
                     stat("Being extracted", Q("sum(docstream_extractor_in_flight)")),
                     stat(

@@ -234,3 +234,16 @@ def test_dashboard_queries_exported_metrics_and_labels() -> None:
             if not any(label in EXPORTED.get(name, ()) for name in names):
                 problems.append(f"{where}: legend {{{{{label}}}}} is no label of {names}")
     assert problems == []
+
+
+def test_every_service_down_alert_covers_every_scrape_job() -> None:
+    """DocstreamServiceDown and the overview's "Services up" watch every job Prometheus scrapes."""
+    jobs = scrape_jobs()
+    ups = [e for _, e in rule_expressions()] + [e for _, e, _ in dashboard_targets()]
+    for expr in ups:
+        for name, matchers, _ in selectors(expr):
+            if name != "up":
+                continue
+            for label, op, value in matchers:
+                if label == "job" and op == "=~":
+                    assert set(value.split("|")) == jobs, expr
