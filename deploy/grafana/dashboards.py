@@ -488,6 +488,50 @@ def gateway() -> Dashboard:
     )
 
 
+def webhooks() -> Dashboard:
+    return dashboard(
+        "docstream-webhooks",
+        "docstream / webhooks",
+        [
+            (
+                "Deliveries",
+                [
+                    series(
+                        "Attempts by result",
+                        [Q(rate("docstream_webhooks_attempts_total", "result"), "{{result}}")],
+                        "ops",
+                    ),
+                    series(
+                        "Deliveries by outcome",
+                        [Q(rate("docstream_webhooks_deliveries_total", "outcome"), "{{outcome}}")],
+                        "ops",
+                    ),
+                    series(
+                        "Attempt duration",
+                        [
+                            Q(p(0.5, "docstream_webhooks_attempt_duration_seconds_bucket"), "p50"),
+                            Q(p(0.95, "docstream_webhooks_attempt_duration_seconds_bucket"), "p95"),
+                        ],
+                        "s",
+                    ),
+                    series("In flight", [Q("sum(docstream_webhooks_in_flight)", "deliveries")]),
+                    series(
+                        "Attempts not recorded",
+                        [
+                            Q(
+                                f"sum(rate(docstream_webhooks_record_failures_total[{R}]))",
+                                "failures",
+                            )
+                        ],
+                        "ops",
+                    ),
+                    series("Lag", [Q(lag("webhooks"), "{{topic}}")]),
+                ],
+            ),
+        ],
+    )
+
+
 BOARDS = {
     "overview": overview,
     "ingest": ingest,
@@ -495,6 +539,7 @@ BOARDS = {
     "analyzer": analyzer,
     "status": status,
     "gateway": gateway,
+    "webhooks": webhooks,
 }
 
 

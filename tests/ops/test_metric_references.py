@@ -247,3 +247,21 @@ def test_every_service_down_alert_covers_every_scrape_job() -> None:
             for label, op, value in matchers:
                 if label == "job" and op == "=~":
                     assert set(value.split("|")) == jobs, expr
+
+
+def test_every_service_has_a_dashboard() -> None:
+    """The README's "an overview, one per service"."""
+    assert set(SERVICES) | {"overview"} == set(dashboards.BOARDS)
+
+
+def test_the_readme_names_exported_metrics() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Observability", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(docstream_[a-z_]+\*?)", section))
+    assert len(named) > 5
+    for name in named:
+        if name.endswith("_*"):
+            assert any(n.startswith(name[:-1]) for n in EXPORTED), name
+        else:
+            family = name in EXPORTED or f"{name}_count" in EXPORTED  # a histogram's name
+            assert family, f"README names {name}, which no service exports"
