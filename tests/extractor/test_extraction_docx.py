@@ -6,6 +6,7 @@ write. Each test failed before its fix.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,37 @@ def test_broken_notes_are_left_out_with_a_warning(tmp_path: Path) -> None:
     assert page.text.endswith("Footer")
     (warning,) = page.warnings
     assert warning.startswith("endnotes not read (")
+
+
+def _as_strict(transitional: Path, strict: Path) -> Path:
+    """``transitional`` saved as Word's "Strict Open XML Document" names it: every
+    namespace and relationship type under purl.oclc.org."""
+    names = {
+        b"http://schemas.openxmlformats.org/wordprocessingml/2006/main": (
+            b"http://purl.oclc.org/ooxml/wordprocessingml/main"
+        ),
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships": (
+            b"http://purl.oclc.org/ooxml/officeDocument/relationships"
+        ),
+    }
+    with zipfile.ZipFile(transitional) as source, zipfile.ZipFile(strict, "w") as target:
+        for member in source.infolist():
+            data = source.read(member)
+            for old, new in names.items():
+                data = data.replace(old, new)
+            target.writestr(member.filename, data)
+    return strict
+
+
+def test_a_strict_open_xml_document_is_read(tmp_path: Path) -> None:
+    """python-docx finds no document in a Strict package (it failed "corrupt")."""
+    document = docx.Document()
+    document.add_paragraph("Strict body text")
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "left", "right"
+    document.sections[0].header.paragraphs[0].text = "Strict header"
+    document.save(str(tmp_path / "plain.docx"))
+    strict = _as_strict(tmp_path / "plain.docx", tmp_path / "strict.docx")
+    assert b"purl.oclc.org" in zipfile.ZipFile(strict).read("_rels/.rels")
+    (page,) = extract_pages(strict)
+    assert page == "Strict header\nStrict body text\nleft | right"

@@ -10,6 +10,7 @@ one call before it cuts the result to the declared size, so a 1 MB file declarin
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -102,7 +103,7 @@ def extract_docx(path: Path, limits: ExtractionLimits, out: PageCollector) -> Do
     reader = _StoryReader()
     warnings: list[str] = []
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(_as_transitional(path))
         headers = _header_footer_texts(document, footers=False, reader=reader)
         # Only body tables are data; tables in headers and footers are page layout (their
         # text is kept).
@@ -123,6 +124,50 @@ def extract_docx(path: Path, limits: ExtractionLimits, out: PageCollector) -> Do
         title=clean_field(core.title),
         author=clean_field(core.author),
     )
+
+
+# ISO 29500 Strict (Word's "Strict Open XML Document") names its XML and relationship types
+# under purl.oclc.org; python-docx knows only the transitional names, and finds no document in
+# a Strict package. For reading text the two differ in these names only.
+_STRICT_NAMES = (
+    (b"http://purl.oclc.org/ooxml/wordprocessingml/main",
+     b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/math",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/math"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/sharedTypes",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/sharedTypes"),
+    (b"http://purl.oclc.org/ooxml/drawingml/main",
+     b"http://schemas.openxmlformats.org/drawingml/2006/main"),
+    (b"http://purl.oclc.org/ooxml/drawingml/wordprocessingDrawing",
+     b"http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"),
+    (b"http://purl.oclc.org/ooxml/drawingml/picture",
+     b"http://schemas.openxmlformats.org/drawingml/2006/picture"),
+)  # fmt: skip
+_STRICT_MARK = b"http://purl.oclc.org/ooxml/"
+
+
+def _as_transitional(path: Path) -> str | io.BytesIO:
+    """The package as python-docx can open it: the file itself, or a Strict package with its
+    names made transitional, in memory (its size was checked before: zip bombs)."""
+    with zipfile.ZipFile(path) as package:
+        try:
+            strict = _STRICT_MARK in package.read("_rels/.rels")
+        except KeyError:
+            strict = False  # no package relationships: python-docx says what is wrong
+        if not strict:
+            return str(path)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
+            for member in package.infolist():
+                data = package.read(member)
+                if member.filename.endswith((".xml", ".rels")):
+                    for strict_name, transitional in _STRICT_NAMES:
+                        data = data.replace(strict_name, transitional)
+                rewritten.writestr(member.filename, data)
+    out.seek(0)
+    return out
 
 
 def _header_footer_texts(document: Any, *, footers: bool, reader: _StoryReader) -> list[str]:
