@@ -221,7 +221,8 @@ def _notes_texts(document: Any, reader: _StoryReader, warnings: list[str]) -> li
             continue
         for note in root.iterchildren(tag):
             if note.get(_NOTE_TYPE) not in _NOT_NOTES:
-                texts.append(reader.blocks_text(note, part))
+                # Word puts a space between the note's number (a reference mark) and its text.
+                texts.append(reader.blocks_text(note, part).lstrip(" \t"))
     return texts
 
 
