@@ -24,6 +24,8 @@ import pytest
 from pypdf.generic import DecodedStreamObject, NameObject
 
 from services.extractor.extraction import ExtractorPool
+from services.extractor.extraction.ocr_options import OcrOptions
+from services.extractor.extraction.pdf_fallback import PageRescue
 from services.extractor.extraction.pdf_rtl import settle_words
 from services.extractor.extraction.quality import assess
 
@@ -184,6 +186,21 @@ def test_a_reference_in_visual_order_turns_no_word() -> None:
         assert settle_words(logical, reversed_words) == (logical, 0)
     wrong = " ".join(word[::-1] for word in ARABIC_SENTENCE.split())
     assert settle_words(wrong, ARABIC_SENTENCE)[1] > 0
+
+
+def test_only_a_page_that_reads_reversed_asks_pypdf(tmp_path: Path) -> None:
+    """pypdf reads a page many times slower than pdfium: a right-to-left page pdfium got right
+    stays on the fast path."""
+    path = tmp_path / "any.pdf"
+    path.write_bytes(_visual_order_pdf([HEBREW]))
+    reversed_sentence = " ".join(word[::-1] for word in ARABIC_SENTENCE.split())
+    for text, asks in ((HEBREW, False), (ARABIC_SENTENCE, False), (reversed_sentence, True)):
+        rescue = PageRescue(path, None, OcrOptions(mode="never"), None, None)
+        try:
+            rescue.settle_right_to_left(0, text, [])
+            assert (rescue._pypdf_pages is not None) is asks, text
+        finally:
+            rescue.close()
 
 
 COMMA = "\uff0c"  # the ideographic full-width comma

@@ -20,7 +20,7 @@ import pypdfium2.raw as pdfium_c
 from .ocr import OcrEngine, OcrUnavailableError
 from .ocr_options import OcrOptions
 from .pages import PageReading
-from .pdf_rtl import Span, settle_spans, settle_words
+from .pdf_rtl import Span, may_be_reversed, settle_spans, settle_words
 from .quality import Verdict, assess, score
 
 FAST = "pypdfium2"
@@ -76,6 +76,8 @@ class PageRescue:
     ) -> tuple[str, list[str]]:
         """Right-to-left ligatures' letters, and whole words, in the order pypdf reads them
         where that is the logical one (see pdf_rtl)."""
+        if not spans and not may_be_reversed(text):
+            return text, []
         try:
             reference = self._pypdf_text(index)
         except MemoryError:

@@ -15,7 +15,8 @@ right-to-left text in visual order make pypdf's reading the reversed one, so pyp
 the reference only where its words read as more logical than pdfium's: letters that exist only
 at a word's end (Hebrew final forms, Arabic ta marbuta and alef maksura) end its words, and
 Arabic words begin with the article "ال" rather than end with it reversed (:func:`settle_words`).
-Only pages with right-to-left letters do any of this, and only they ask pypdf.
+Only pages with right-to-left letters do any of this, and only those with a ligature or a word
+that reads reversed ask pypdf.
 """
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ def _logical_cues(word: str) -> int:
     if len(word) > 3:
         cues += word.startswith(_ARTICLE) - word.endswith(_ARTICLE[::-1])
     return cues
+
+
+def may_be_reversed(text: str) -> bool:
+    """Whether a right-to-left word of ``text`` reads reversed by :func:`_logical_cues`: it
+    starts with a letter that only ends words, or ends with the article. Only such pages need
+    pypdf's reading: Hebrew that pdfium got right never has one, Arabic seldom (an adverb
+    such as "مثلا" ends like the reversed article)."""
+    return any(_logical_cues(_skeleton(word)) < 0 for word in _RTL_WORD.findall(text))
 
 
 def settle_words(text: str, reference: str) -> tuple[str, int]:
