@@ -43,7 +43,14 @@ from shared.events import (
 )
 from shared.kafka import EventProducer
 from shared.reasons import ReasonCode
-from shared.stage import Attempt, Stage, StageCancelled, StageFailure, StageMetrics
+from shared.stage import (
+    Attempt,
+    HeldStart,
+    Stage,
+    StageCancelled,
+    StageFailure,
+    StageMetrics,
+)
 from shared.work_service import Resources, create_app, producer_for
 
 log = logging.getLogger(__name__)
@@ -127,10 +134,14 @@ class _Handler:
 
     async def analyze(self, work: DocumentExtracted, attempt: Attempt) -> None:
         assert self.provider is not None
-        # Not awaited here: the analysis runs while the broker acknowledges.
-        attempt.track(
-            await self.producer.start_sending(
-                self.topics.events, derive(work, AnalysisStarted, source=SOURCE)
+        # Held a moment: it goes with the end of a quick analysis (see HeldStart); a slow one
+        # (a model's answer) has it sent on its own once the hold is over.
+        start = attempt.hold(
+            HeldStart(
+                self.producer,
+                self.topics.events,
+                derive(work, AnalysisStarted, source=SOURCE),
+                hold_s=self.settings.started_hold_s,
             )
         )
         started = time.perf_counter()
@@ -151,6 +162,7 @@ class _Handler:
             raise StageFailure(exc.reason, exc.message, dead_letter=exc.retryable) from exc
         except FileNotFoundError as exc:
             raise StageFailure(ReasonCode.BLOB_MISSING, "the extracted text is gone") from exc
+        lead = await start.take()  # not sent yet: first in the completion's batch
         await attempt.confirm()
         metrics.DURATION.labels(result.provider).observe(time.perf_counter() - started)
         self._account(result)
@@ -159,6 +171,7 @@ class _Handler:
         # stage (at-least-once), as a failure between two sends did.
         await self.producer.send_many(
             [
+                *lead,
                 (
                     self.topics.events,
                     derive(

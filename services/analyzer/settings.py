@@ -29,6 +29,10 @@ class AnalyzerSettings(ServiceSettings):
     retry_max_s: float = Field(30.0, gt=0)
     #: Documents analysed at once per replica; a document waiting out a retry holds only one.
     concurrency: int = Field(4, ge=1)
+    #: The stage's *started* event waits up to this long to go in one batch with its next
+    #: events (one produce request, and one fetch for each live reader, fewer a document);
+    #: then it is sent on its own. 0: at once.
+    started_hold_s: float = Field(0.25, ge=0)
 
     @property
     def provider_name(self) -> str:

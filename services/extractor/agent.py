@@ -48,6 +48,7 @@ from shared.passwords import UnreadablePasswordError, opened_password
 from shared.reasons import ReasonCode
 from shared.stage import (
     Attempt,
+    HeldStart,
     Stage,
     StageCancelled,
     StageFailure,
@@ -169,16 +170,23 @@ class _Handler:
                 "not share DOCSTREAM_AUTH_SECRET, or it changed since the upload. Upload the "
                 "file again.",
             ) from exc
-        # Not awaited here: extraction runs while the broker acknowledges; the stage confirms
-        # it before anything that must come after it.
-        attempt.track(
-            await self.producer.start_sending(
-                events, derive(work, ExtractionStarted, source=SOURCE)
-            )
-        )
+        start: list[HeldStart] = []  # made once a worker takes the document
+
+        def worker_took_it() -> None:
+            # Made when a worker takes the document (it may wait for one behind others), and
+            # held a moment: it goes with the first progress, or with the end of a quick
+            # document (see HeldStart); the stage sends it before anything else otherwise.
+            event = derive(work, ExtractionStarted, source=SOURCE)
+            hold_s = self.settings.started_hold_s
+            start.append(attempt.hold(HeldStart(self.producer, events, event, hold_s=hold_s)))
+            reporter.begin()
+
+        async def lead() -> list[tuple[str, Envelope]]:
+            """The start, when it is still held: first in the next batch."""
+            return await start[0].take() if start else []
 
         async def emit_progress(done: int, total: int) -> None:
-            await self.producer.send(events, _progress(work, done, total))
+            await self.producer.send_many([*await lead(), (events, _progress(work, done, total))])
 
         reporter = ProgressReporter(emit_progress, interval_s=self.settings.progress_interval_s)
         started = time.perf_counter()
@@ -191,6 +199,7 @@ class _Handler:
                     password=password,
                     ocr_languages=work.data.options.ocr_languages,
                     on_progress=reporter.update,
+                    on_start=worker_took_it,
                 )
         except ExtractionCancelled as exc:
             if self.is_cancelled(work.subject, work.generation):
@@ -206,13 +215,17 @@ class _Handler:
         metrics.DURATION.observe(elapsed)
         if result.pages and elapsed > 0:
             metrics.PAGE_RATE.observe(len(result.pages) / elapsed)
+        before = await lead()  # not sent yet: first in the completion's batch
         await attempt.confirm()
         pages = len(result.pages)
         final = [] if reporter.already_sent(pages, pages) else [_progress(work, pages, pages)]
-        await self._completed(work, result, final)
+        await self._completed(work, result, [*before, *((events, p) for p in final)])
 
     async def _completed(
-        self, work: DocumentUploaded, result: ExtractionResult, final: list[ExtractionProgressed]
+        self,
+        work: DocumentUploaded,
+        result: ExtractionResult,
+        before: list[tuple[str, Envelope]],
     ) -> None:
         text = result.text
         encoded = text.encode()
@@ -221,7 +234,6 @@ class _Handler:
         )
         metadata = result.metadata()
         lifecycle: list[Envelope] = [
-            *final,
             derive(
                 work,
                 ExtractionCompleted,
@@ -232,7 +244,7 @@ class _Handler:
         if not work.data.options.analyze:
             lifecycle.append(derive(work, DocumentCompleted, source=SOURCE))
         # One batch on one partition: in order, and one round trip instead of several.
-        await self.producer.send_many([(self.topics.events, e) for e in lifecycle])
+        await self.producer.send_many([*before, *((self.topics.events, e) for e in lifecycle)])
         metrics.record_pages(result)
         metrics.DOCUMENTS.labels("completed", "").inc()
         if not work.data.options.analyze:

@@ -34,6 +34,10 @@ class ExtractorSettings(ServiceSettings):
     inline_text_max_bytes: int = Field(256 * 1024, ge=0)
     #: At most one progress event per document per this many seconds (plus a final one).
     progress_interval_s: float = Field(0.25, ge=0)
+    #: The stage's *started* event waits up to this long to go in one batch with its next
+    #: events (one produce request, and one fetch for each live reader, fewer a document);
+    #: then it is sent on its own. 0: at once.
+    started_hold_s: float = Field(0.25, ge=0)
     #: auto: OCR only PDF pages without trustworthy text; always: every PDF page; never.
     ocr: Literal["auto", "always", "never"] = "auto"
     #: Tesseract languages when an upload names none (installed by `make install`: eng, fra).

@@ -67,3 +67,28 @@ async def test_lazy_start_context_manager_and_inert_hooks(
         # Without the variable a hook file is just text: the hooks cannot fire in production.
         assert (await pool.extract("inert", hook)).text == "DOCSTREAM-TEST-HOOK crash"
     assert not child_pids() - before
+
+
+async def test_on_start_is_called_when_a_worker_takes_the_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document waiting behind another for the only worker starts (extraction.started, the
+    progress clock) when the worker takes it, not when it was handed to the pool."""
+    monkeypatch.setenv(ENV_VAR, "1")
+    slow = tmp_path / "slow.txt"
+    slow.write_bytes(MAGIC + b"sleep 0.5")
+    loop = asyncio.get_running_loop()
+    started: dict[str, float] = {}
+    async with ExtractorPool(workers=1) as pool:
+        asked = loop.time()
+        first = asyncio.create_task(
+            pool.extract("first", slow, on_start=lambda: started.setdefault("first", loop.time()))
+        )
+        second = asyncio.create_task(
+            pool.extract(
+                "second", HEALTHY_DOC, on_start=lambda: started.setdefault("second", loop.time())
+            )
+        )
+        await asyncio.gather(first, second)
+    assert started["first"] - asked < 0.3
+    assert started["second"] - asked >= 0.5  # after the first one's half second

@@ -68,14 +68,49 @@ async def test_a_page_whose_total_grows_with_it_is_still_sent_after_the_grace() 
     assert sent == [(1, 1), (2, 2)]
 
 
-async def test_pages_before_the_last_are_not_held() -> None:
+async def test_pages_before_the_last_are_not_held_past_the_interval() -> None:
     sent: list[tuple[int, int]] = []
 
     async def emit(done: int, total: int) -> None:
         sent.append((done, total))
 
-    reporter = ProgressReporter(emit, interval_s=0.25, last_page_grace_s=5.0)
+    reporter = ProgressReporter(emit, interval_s=0.1, last_page_grace_s=5.0)
     reporter.update(1, 3)
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.15)
     await reporter.stop()
     assert sent == [(1, 3)]
+
+
+async def test_the_first_event_waits_one_interval_from_the_start() -> None:
+    """A document read within the first interval sends no progress of its own; a longer one
+    sends the page it reached when the interval is over."""
+    sent: list[tuple[int, int]] = []
+
+    async def emit(done: int, total: int) -> None:
+        sent.append((done, total))
+
+    reporter = ProgressReporter(emit, interval_s=0.2)
+    reporter.update(1, 3)
+    await asyncio.sleep(0.05)
+    reporter.update(2, 3)
+    await asyncio.sleep(0.05)
+    assert sent == []  # within the first interval
+    await asyncio.sleep(0.15)
+    assert sent == [(2, 3)]
+    await reporter.stop()
+
+
+async def test_stop_lets_a_send_under_way_finish() -> None:
+    """What the emit callback took to send with the progress (a held start) must not be lost
+    to a stop that comes while it is being sent."""
+    sent: list[tuple[int, int]] = []
+
+    async def emit(done: int, total: int) -> None:
+        await asyncio.sleep(0.1)  # the broker's acknowledgement
+        sent.append((done, total))
+
+    reporter = ProgressReporter(emit, interval_s=0.01)
+    reporter.update(1, 3)
+    await asyncio.sleep(0.02)  # its send is under way
+    await reporter.stop()
+    assert sent == [(1, 3)] and reporter.already_sent(1, 3)

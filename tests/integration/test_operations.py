@@ -209,8 +209,13 @@ async def test_cli_active_lists_a_document_being_extracted(ops: Ops) -> None:
     # The extractor's worker sleeps on this document (a test hook): in flight for seconds.
     document_id = await _upload(ops, b"DOCSTREAM-TEST-HOOK sleep 6\n")
     await ops.pipeline.wait_for_status(document_id, "olga", {"extracting"})
-    active = await asyncio.to_thread(docstream, ops.cfg, "active")
-    listed = {d["id"]: d for d in active["documents"]}
+    # A marker's in-between status is written once it has waited DOCSTREAM_STATUS_HOLD_S (1 s).
+    for _ in range(20):
+        active = await asyncio.to_thread(docstream, ops.cfg, "active")
+        listed = {d["id"]: d for d in active["documents"]}
+        if listed.get(document_id, {}).get("stage") == "extracting":
+            break
+        await asyncio.sleep(0.25)
     assert document_id in listed, active
     assert listed[document_id]["stage"] == "extracting"
     assert active["by_stage"].get("extracting", 0) >= 1

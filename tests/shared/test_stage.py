@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -9,10 +10,22 @@ from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry, Counter
 from pymongo.errors import AutoReconnect
 
-from shared.events import BlobRef, DocumentUploaded, Envelope, UploadedData, decode, encode
+from shared.events import (
+    BlobRef,
+    DocumentUploaded,
+    Envelope,
+    ExtractionProgressed,
+    ExtractionStarted,
+    ProgressData,
+    UploadedData,
+    decode,
+    derive,
+    encode,
+)
 from shared.reasons import ReasonCode
 from shared.stage import (
     Attempt,
+    HeldStart,
     RetryPolicy,
     Stage,
     StageCancelled,
@@ -31,9 +44,18 @@ class RecordingProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, Envelope]] = []
         self.dead: list[tuple[str, bytes | None, str]] = []
+        #: The types of each request's records, in the order sent.
+        self.batches: list[list[str]] = []
+        self.ack_s = 0.0
 
     async def send(self, topic: str, event: Envelope) -> None:
         self.sent.append((topic, event))
+        self.batches.append([event.type])
+
+    async def send_many(self, records: list[tuple[str, Envelope]]) -> None:
+        await asyncio.sleep(self.ack_s)  # the broker's acknowledgement
+        self.sent.extend(records)
+        self.batches.append([event.type for _, event in records])
 
     async def dead_letter(
         self, topic: str, key: bytes | None, value: bytes | None, *, error: str, **_: Any
@@ -198,3 +220,81 @@ def test_what_counts_as_transient(error: Exception, transient: bool) -> None:
 
 def test_the_work_record_round_trips() -> None:
     assert decode(_work()).subject == "doc-1"
+
+
+def _started(producer: RecordingProducer, hold_s: float) -> HeldStart:
+    event = decode(_work())
+    return HeldStart(
+        producer,  # type: ignore[arg-type]
+        TOPICS.events,
+        derive(event, ExtractionStarted, source="/test"),
+        hold_s=hold_s,
+    )
+
+
+async def test_a_held_start_goes_in_one_batch_with_what_follows_it_quickly() -> None:
+    producer = RecordingProducer()
+    start = _started(producer, hold_s=0.5)
+    await asyncio.sleep(0.05)
+    assert producer.batches == []  # held
+    lead = await start.take()
+    assert [e.type for _, e in lead] == ["extraction.started"]
+    await producer.send_many([*lead, (TOPICS.events, _progress())])
+    await asyncio.sleep(0.6)  # past the hold: nothing more goes
+    await start.flush()
+    assert producer.batches == [["extraction.started", "extraction.progressed"]]
+
+
+async def test_a_held_start_is_sent_alone_once_its_hold_is_over_and_before_what_follows() -> None:
+    producer = RecordingProducer()
+    producer.ack_s = 0.2
+    start = _started(producer, hold_s=0.05)
+    await asyncio.sleep(0.1)  # the hold is over: its send is under way, not acknowledged
+    assert await start.take() == []  # waited for that acknowledgement
+    assert producer.batches == [["extraction.started"]]
+    assert _started(producer, hold_s=0) is not None  # 0: sent at once
+    await asyncio.sleep(0.25)
+    assert producer.batches == [["extraction.started"], ["extraction.started"]]
+
+
+async def test_a_caller_cancelled_while_a_held_start_is_sent_does_not_cancel_the_send() -> None:
+    producer = RecordingProducer()
+    producer.ack_s = 0.2
+    start = _started(producer, hold_s=0.01)
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(start.take())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.sleep(0.3)
+    assert producer.batches == [["extraction.started"]]
+
+
+@pytest.mark.parametrize(
+    ("raised", "end"),
+    [
+        (StageFailure(ReasonCode.CORRUPT, "broken"), "document.failed"),
+        (StageCancelled(), "document.cancelled"),
+    ],
+)
+async def test_a_held_start_is_sent_before_a_failure_or_a_cancellation(
+    raised: Exception, end: str
+) -> None:
+    async def handler(work: DocumentUploaded, attempt: Attempt) -> None:
+        attempt.hold(
+            HeldStart(
+                stage.producer,
+                TOPICS.events,
+                derive(work, ExtractionStarted, source="/test"),
+                hold_s=10.0,
+            )
+        )
+        raise raised
+
+    stage, producer = _stage(handler)
+    await stage.handle(b"doc-1", _work(), 0, 7)
+    assert producer.types() == ["extraction.started", end]
+
+
+def _progress() -> Envelope:
+    data = ProgressData(stage="extraction", done=1, total=2)
+    return derive(decode(_work()), ExtractionProgressed, source="/test", data=data)

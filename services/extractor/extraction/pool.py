@@ -170,10 +170,12 @@ class ExtractorPool:
         password: str | None = None,
         on_progress: ProgressCallback | None = None,
         ocr_languages: str | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> ExtractionResult:
         """Extract one document; raises ExtractionError or ExtractionCancelled.
 
-        ``ocr_languages`` ("eng+fra") overrides the pool's default for this document."""
+        ``ocr_languages`` ("eng+fra") overrides the pool's default for this document.
+        ``on_start`` is called when a worker takes it (it may wait for one first)."""
         if self._closed:
             raise ExtractionCancelled("the extractor pool is closed")
         try:
@@ -187,6 +189,8 @@ class ExtractorPool:
         worker: WorkerProcess | None = None
         try:
             worker = await self._acquire(job)
+            if on_start is not None:
+                on_start()
             # A relative path resolves in the worker, whose working directory is ours.
             request = {
                 "k": protocol.JOB,
