@@ -195,7 +195,10 @@ class Status:
 
 def create_app(settings: StatusSettings) -> FastAPI:
     producer = EventProducer(
-        settings.kafka_bootstrap_servers, client_id="docstream-status", retry_forever=True
+        settings.kafka_bootstrap_servers,
+        client_id="docstream-status",
+        retry_forever=True,
+        linger_ms=round(settings.publish_linger_s * 1000),
     )
 
     @asynccontextmanager

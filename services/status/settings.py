@@ -35,6 +35,10 @@ class StatusSettings(ServiceSettings):
     #: a change of progress alone at most this often per document (the latest one is published
     #: once this long has passed). 0: every change at once.
     publish_progress_every_s: float = Field(2.0, ge=0)
+    #: The states a batch publishes (one task per document) gather this long in the producer
+    #: before they go, so that they share one request to the broker instead of one or two
+    #: each. Off the live path: the gateway streams documents.events. 0: each at once.
+    publish_linger_s: float = Field(0.005, ge=0, le=1.0)
     #: A document's listed summary and in-flight marker: a change between its creation and its
     #: end (``extracting``, ``analyzing``, ...) is written once it has waited this long, so
     #: most documents finish first and it is never written; its creation and end are written
