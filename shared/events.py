@@ -304,6 +304,10 @@ class DocumentAccepted(Envelope):
 
 
 class ExtractionStarted(Envelope):
+    """A worker took the document. Sent with the stage's next events (its first progress, or
+    the end of a quick document), or on its own after ``DOCSTREAM_EXTRACTOR_STARTED_HOLD_S``
+    (0.25 s); ``time`` is when it was made."""
+
     type: Literal["extraction.started"] = "extraction.started"
     data: StageData = Field(default_factory=lambda: StageData(stage="extraction"))
 
@@ -319,6 +323,10 @@ class ExtractionCompleted(Envelope):
 
 
 class AnalysisStarted(Envelope):
+    """The analyzer took the document. Sent with the analysis's end when it is quick, or on
+    its own after ``DOCSTREAM_ANALYZER_STARTED_HOLD_S`` (0.25 s); ``time`` is when it was
+    made."""
+
     type: Literal["analysis.started"] = "analysis.started"
     data: StageData = Field(default_factory=lambda: StageData(stage="analysis"))
 
