@@ -117,6 +117,7 @@ class HeldStart:
             records = [(self._topic, self._event)]
             self._event = None
             self._sending = asyncio.ensure_future(self._producer.send_many(records))
+            self._sending.add_done_callback(_seen)
 
     async def take(self) -> list[tuple[str, Envelope]]:
         """The event to send first in the caller's batch, or nothing when it was sent (then
@@ -137,6 +138,13 @@ class HeldStart:
         records = await self.take()
         if records:
             await self._producer.send_many(records)
+
+
+def _seen(sending: asyncio.Future[list[Delivered]]) -> None:
+    """A held start sent on its own whose attempt was abandoned (the service stopping) is
+    never awaited: its failure is logged here instead of as an unretrieved exception."""
+    if not sending.cancelled() and sending.exception() is not None:
+        log.warning("a held start event was not sent", extra={"error": repr(sending.exception())})
 
 
 @dataclass
