@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,20 +61,61 @@ async def offset_clients(
 async def consumer_lag(
     bootstrap_servers: str, topic_prefix: str = "", *, timeout_s: float = 10.0
 ) -> list[PartitionLag]:
-    """Every partition a docstream group has committed on, sorted by group, topic, partition."""
-    prefix = group_prefix(topic_prefix)
+    """Every partition a docstream group has committed on, sorted by group, topic, partition
+    (one reading, over clients opened for it: see :class:`LagReader` for readings again and
+    again)."""
     async with offset_clients(bootstrap_servers, timeout_s=timeout_s) as (admin, consumer):
-        groups = [str(g[0]) for g in await admin.list_consumer_groups()]
-        committed: dict[tuple[str, TopicPartition], int] = {}
-        for group in sorted(g for g in groups if g.startswith(prefix)):
-            offsets = await admin.list_consumer_group_offsets(group)
-            for tp, meta in offsets.items():
-                if meta.offset >= 0:  # -1: nothing committed there yet
-                    committed[(group, tp)] = meta.offset
-        partitions = {tp for _, tp in committed}
-        ends = await consumer.end_offsets(list(partitions)) if partitions else {}
-        rows = [
-            PartitionLag(group, tp.topic, tp.partition, offset, int(ends.get(tp, offset)))
-            for (group, tp), offset in committed.items()
-        ]
+        return await _read(admin, consumer, group_prefix(topic_prefix))
+
+
+class LagReader:
+    """:func:`consumer_lag` again and again over one admin client and one consumer, opened at
+    the first reading and kept: a pair opened and closed for every reading of status's timer
+    cost the broker a connection setup and metadata requests each time. After a failed
+    reading they are closed, and the next one opens new ones."""
+
+    def __init__(
+        self, bootstrap_servers: str, topic_prefix: str = "", *, timeout_s: float = 10.0
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._prefix = group_prefix(topic_prefix)
+        self._timeout_s = timeout_s
+        self._open: AsyncExitStack | None = None
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+
+    async def read(self) -> list[PartitionLag]:
+        if self._clients is None:
+            clients = offset_clients(self._bootstrap_servers, timeout_s=self._timeout_s)
+            opened = AsyncExitStack()
+            self._clients = await opened.enter_async_context(clients)
+            self._open = opened
+        admin, consumer = self._clients
+        try:
+            return await asyncio.wait_for(_read(admin, consumer, self._prefix), self._timeout_s)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        opened, self._open, self._clients = self._open, None, None
+        if opened is not None:
+            await opened.aclose()
+
+
+async def _read(
+    admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, prefix: str
+) -> list[PartitionLag]:
+    groups = [str(g[0]) for g in await admin.list_consumer_groups()]
+    committed: dict[tuple[str, TopicPartition], int] = {}
+    for group in sorted(g for g in groups if g.startswith(prefix)):
+        offsets = await admin.list_consumer_group_offsets(group)
+        for tp, meta in offsets.items():
+            if meta.offset >= 0:  # -1: nothing committed there yet
+                committed[(group, tp)] = meta.offset
+    partitions = {tp for _, tp in committed}
+    ends = await consumer.end_offsets(list(partitions)) if partitions else {}
+    rows = [
+        PartitionLag(group, tp.topic, tp.partition, offset, int(ends.get(tp, offset)))
+        for (group, tp), offset in committed.items()
+    ]
     return sorted(rows, key=lambda r: (r.group, r.topic, r.partition))

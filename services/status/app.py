@@ -35,6 +35,7 @@ from shared import heap, kafka, mongo, periodic
 from shared.blobs import open_blob_store
 from shared.consumer_watch import watch_consumer
 from shared.kafka import EventProducer
+from shared.lag import LagReader
 from shared.readmodel import ADMISSIONS, LINKS
 from shared.record_consumer import Batching, Record, RecordConsumer
 from shared.web_service import add_consumer_endpoints
@@ -71,6 +72,8 @@ class Status:
             settings, self.blobs, lambda: self.switch.db, changed=self._changed
         )
         self.consumer: RecordConsumer | None = None
+        #: Its clients stay open between readings (closed with the service).
+        self.lag = LagReader(settings.kafka_bootstrap_servers, settings.topic_prefix)
 
     async def connect(self) -> None:
         guarded = self.settings.guarded_writes
@@ -153,7 +156,7 @@ class Status:
             log.warning("held read-model changes not written", extra={"error": repr(exc)})
 
     async def read_lag(self) -> None:
-        await export_lag(self.settings)
+        await export_lag(self.lag)
 
     async def follow_the_pointer(self) -> None:
         try:
@@ -210,6 +213,7 @@ def create_app(settings: StatusSettings) -> FastAPI:
             client = mongo.connect(settings.mongo_url, app_name="docstream-status")
             stack.push_async_callback(client.close)
             status = Status(settings, producer, client)
+            stack.push_async_callback(status.lag.close)
             await status.connect()
             consumer = status.consumer = RecordConsumer.for_service(
                 SERVICE,

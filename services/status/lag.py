@@ -11,15 +11,14 @@ import logging
 from aiokafka.errors import KafkaError
 
 from services.status import metrics
-from services.status.settings import StatusSettings
-from shared.lag import consumer_lag
+from shared.lag import LagReader
 
 log = logging.getLogger(__name__)
 
 
-async def export_lag(settings: StatusSettings) -> None:
+async def export_lag(reader: LagReader) -> None:
     try:
-        rows = await consumer_lag(settings.kafka_bootstrap_servers, settings.topic_prefix)
+        rows = await reader.read()
     except (KafkaError, OSError, TimeoutError) as exc:
         metrics.LAG_SCRAPE_ERRORS.inc()
         log.warning("could not read consumer lag", extra={"error": repr(exc)[:200]})
