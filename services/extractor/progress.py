@@ -26,11 +26,10 @@ class ProgressReporter:
 
     The first event, too, comes at most once per ``interval_s``: one interval after
     :meth:`begin` (when a worker took the document; else when the reporter was made), not at
-    the first page. A document read within
-    that interval sends its progress only in its completion batch, and a longer one its first
-    progress a moment later, together with the stage's held start: a request, and a fetch for
-    every live reader, fewer a document (it was a request for page 1 and another for the page
-    reached an interval later)."""
+    the first page. A document read within that interval sends its progress only in its
+    completion batch, and a longer one its first progress a moment later, together with the
+    stage's held start: a request, and a fetch for every live reader, fewer a document (it was
+    a request for page 1 and another for the page reached an interval later)."""
 
     def __init__(
         self, emit: Emit, *, interval_s: float, last_page_grace_s: float = LAST_PAGE_GRACE_S
