@@ -207,7 +207,7 @@ async def test_cli_lag_shows_every_stage_caught_up(ops: Ops) -> None:
 
 async def test_cli_active_lists_a_document_being_extracted(ops: Ops) -> None:
     # The extractor's worker sleeps on this document (a test hook): in flight for seconds.
-    document_id = await _upload(ops, b"DOCSTREAM-TEST-HOOK sleep 6\n")
+    document_id = await _upload(ops, b"DOCSTREAM-TEST-HOOK sleep 10\n")
     await ops.pipeline.wait_for_status(document_id, "olga", {"extracting"})
     # A marker's in-between status is written once it has waited DOCSTREAM_STATUS_HOLD_S (1 s).
     for _ in range(20):
