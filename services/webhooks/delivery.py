@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from shared.events import (
     peek_type,
 )
 from shared.kafka import EventProducer
+from shared.stage import RetryPolicy
 from shared.webhooks import (
     WEBHOOKS,
     hooks_id,
@@ -100,7 +100,7 @@ Endpoints = list[dict[str, Any]]
 def pause_before(retry: int, retry_after_s: float | None, base_s: float, max_s: float) -> float:
     """The wait before the ``retry``-th retry: exponential backoff with full jitter, but at
     least what the receiver asked for (``Retry-After`` on its 429 or 503), within ``max_s``."""
-    backoff = random.uniform(0, min(max_s, base_s * 2 ** (retry - 1)))
+    backoff = RetryPolicy(base_s=base_s, max_s=max_s).delay(retry)
     if retry_after_s is None:
         return backoff
     return max(backoff, min(retry_after_s, max_s))
