@@ -97,7 +97,8 @@ class HeldStart:
 
     Whatever is sent after it must come after it on the topic: :meth:`take` (before building
     such a batch) waits for a send already under way and hands over the event if it was not
-    sent yet; the caller puts it first."""
+    sent yet, or if that send failed (as :meth:`Pending.confirm` sends a failed one again);
+    the caller puts it first."""
 
     def __init__(
         self, producer: EventProducer, topic: str, event: Envelope, *, hold_s: float
@@ -113,20 +114,24 @@ class HeldStart:
             self._send_alone()
 
     def _send_alone(self) -> None:
-        if self._event is not None:
+        if self._event is not None and self._sending is None:
             records = [(self._topic, self._event)]
-            self._event = None
             self._sending = asyncio.ensure_future(self._producer.send_many(records))
             self._sending.add_done_callback(_seen)
 
     async def take(self) -> list[tuple[str, Envelope]]:
-        """The event to send first in the caller's batch, or nothing when it was sent (then
-        acknowledged before this returns: a failed send raises here)."""
+        """The event to send first in the caller's batch, or nothing when it was sent (and
+        acknowledged before this returns)."""
         if self._timer is not None:
             self._timer.cancel()
         if self._sending is not None:
-            # Shielded: a caller cancelled meanwhile must not cancel the send it waits for.
-            await asyncio.shield(self._sending)
+            try:
+                # Shielded: a caller cancelled meanwhile must not cancel the send it waits for.
+                await asyncio.shield(self._sending)
+            except KafkaError:
+                pass  # not sent: the caller sends it
+            else:
+                self._event = None
         if self._event is None:
             return []
         records = [(self._topic, self._event)]

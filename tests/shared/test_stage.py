@@ -298,3 +298,23 @@ async def test_a_held_start_is_sent_before_a_failure_or_a_cancellation(
 def _progress() -> Envelope:
     data = ProgressData(stage="extraction", done=1, total=2)
     return derive(decode(_work()), ExtractionProgressed, source="/test", data=data)
+
+
+async def test_a_held_start_whose_own_send_failed_is_handed_back_to_be_sent_again() -> None:
+    """As an announced event is re-sent when its send failed (Pending.confirm), a held start
+    sent on its own that the broker refused goes first in the caller's batch, not lost."""
+
+    class Refusing(RecordingProducer):
+        async def send_many(self, records: list[tuple[str, Envelope]]) -> None:
+            if not self.batches:
+                self.batches.append(["refused"])
+                raise KafkaConnectionError()
+            await super().send_many(records)
+
+    producer = Refusing()
+    start = _started(producer, hold_s=0.01)
+    await asyncio.sleep(0.05)  # its own send was tried and failed
+    lead = await start.take()
+    assert [e.type for _, e in lead] == ["extraction.started"]
+    await start.flush()  # handed over once: nothing more to send
+    assert producer.batches == [["refused"]]
