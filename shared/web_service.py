@@ -10,7 +10,14 @@ lifespan sets once they run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 import uvicorn
@@ -24,6 +31,9 @@ from shared.record_consumer import RecordConsumer
 from shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+log = logging.getLogger(__name__)
+#: uvicorn's exit status when the app did not start (its lifespan's startup failed).
+STARTUP_FAILURE = 3
 
 
 def add_consumer_endpoints(
@@ -62,6 +72,40 @@ def add_consumer_endpoints(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+#: How long a service may take to stop once asked (SIGTERM, SIGINT). Stopping waits on its
+#: dependencies (a final offset commit, held writes, the producer's flush), each bounded on
+#: its own, but with the broker gone aiokafka's clients retry their metadata in a busy loop
+#: that starves the event loop: a status replica once took over 40 s. Past the deadline the
+#: process exits at once; what it had not committed is read again by whoever reads it next.
+STOP_DEADLINE_S = 30.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, with a deadline armed by the first stop signal."""
+
+    def __init__(self, config: uvicorn.Config, service: str) -> None:
+        super().__init__(config)
+        self._service = service
+        self._deadline: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._deadline is None:
+            # A thread: it fires even while the event loop is starved.
+            self._deadline = threading.Timer(STOP_DEADLINE_S, _stop_now, (self._service, sig))
+            self._deadline.daemon = True
+            self._deadline.start()
+        super().handle_exit(sig, frame)
+
+
+def _stop_now(service: str, sig: int) -> None:
+    log.error(
+        "not stopped in time; exiting now",
+        extra={"service": service, "signal": signal.Signals(sig).name, "after_s": STOP_DEADLINE_S},
+    )
+    logging.shutdown()
+    os._exit(1)
+
+
 def serve(
     service: str,
     settings: S,
@@ -71,10 +115,11 @@ def serve(
     **options: Any,
 ) -> None:
     """Logs and tracing configured for ``service`` (before the app is built), then uvicorn
-    until SIGTERM: it stops serving, and the app's lifespan stops what it started."""
+    until SIGTERM: it stops serving, and the app's lifespan stops what it started (within
+    :data:`STOP_DEADLINE_S`)."""
     logs.configure(service, level=settings.log_level, json_format=settings.log_json)
     tracing.configure(service, settings.otlp_endpoint)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.bind_host,
         port=port,
@@ -82,3 +127,9 @@ def serve(
         access_log=False,
         **options,
     )
+    server = _Server(config, service)
+    # As uvicorn.run: a Ctrl-C it raises again once stopped ends the process quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
