@@ -24,6 +24,8 @@ from deploy.launcher.config import REPO, Ports
 
 CORPUS = REPO.parent / "shared" / "corpus"
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
+# Sections another command measures (make chaos): a full run of this one keeps them.
+MEASURED_ELSEWHERE = ("chaos",)
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -48,10 +50,18 @@ def deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def carried_over(previous: dict[str, Any], *, merge: bool) -> dict[str, Any]:
+    """What a run keeps of the last results: everything with --only, else only the sections
+    this command does not measure."""
+    if merge:
+        return previous
+    return {key: previous[key] for key in MEASURED_ELSEWHERE if key in previous}
+
+
 def save(flat: dict[str, Any], *, quick: bool, started: float, merge: bool) -> dict[str, Any]:
     """Write what has been measured so far: a failure late in the run keeps the rest."""
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() and merge else {}
-    results = deep_merge(previous, nest(flat))
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = deep_merge(carried_over(previous, merge=merge), nest(flat))
     results["meta"] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": quick,
