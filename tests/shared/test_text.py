@@ -58,3 +58,43 @@ def test_count_words_counts_what_the_word_pattern_matches(text: str) -> None:
 @settings(max_examples=500, deadline=None)
 def test_count_words_on_any_text(text: str) -> None:
     assert count_words(text) == len(_WORD.findall(text))
+
+
+def _sanitize_by_pattern(text: str) -> str:
+    """sanitize as it was, before it looked at the character classes first."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+
+
+# White space, letters, digits, punctuation, the stand-in and what it stands for, every kind of
+# junk (C0/C1 controls, replacement, private use, plane 16, a lone surrogate), letters above
+# Latin-1 and astral ones.
+_MIXED = (
+    " \n\t\r\xa0abcXYZ019!?.-_'\u00b7\u2019\u2013\u2026\ufffd\ufffe\ue000"
+    "\x00\x07\x1f\x7f\x85\x9fé\u0416\u05d0\u4e2d\U0010fffd\U0001d400\ud800"
+)
+
+
+@given(st.text(alphabet=_MIXED, max_size=120))
+@settings(max_examples=1000, deadline=None)
+def test_sanitize_is_what_the_pattern_made_and_counts_follow_it(text: str) -> None:
+    clean = sanitize(text)
+    assert clean == _sanitize_by_pattern(text)
+    # Classified before and after: the one-slot cache never answers for another text.
+    assert count_words(clean) == len(_WORD.findall(clean))
+    assert count_words(text) == len(_WORD.findall(text))
+
+
+def test_the_classes_of_one_text_are_never_given_for_another() -> None:
+    # Equal texts that are different objects, and a text of another length after them.
+    first, second, third = "".join(["ab", " cd"]), "".join(["ab ", "cd"]), "a\x00b"
+    assert sanitize(first) is first
+    assert count_words(first) == 2
+    assert count_words(second) == 2
+    assert sanitize(third) == "ab"
+    assert count_words(third) == 2
+    assert count_words("ab") == 1

@@ -11,51 +11,30 @@ almost nothing, and only a page that fails is read again another way.
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
 
-from shared.text import byte_classes
-
-# Characters no honest text layer is made of: the replacement character, private use (fonts'
-# own symbols), C0/C1 controls but tab and newline, surrogates and noncharacters.
-_JUNK = re.compile(
-    "[\ufffd\ufffe\uffff\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff"
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+from shared.text import (
+    ASCII_SYMBOL,
+    JUNK,
+    JUNK_CHARS,
+    SPACE,
+    SPACES,
+    SYMBOL,
+    UNDERSCORE,
+    char_classes,
 )
+
+# Characters no honest text layer is made of (shared.text.JUNK_CHARS): the replacement
+# character, private use (fonts' own symbols), C0/C1 controls but tab and newline, surrogates
+# and noncharacters.
+_JUNK = JUNK_CHARS
 # ASCII punctuation and symbols, where an unmapped font's raw codes land; a run of one repeated
 # character (dot leaders in a table of contents, rules of dashes) counts once, but that count
 # (a slower pattern) is only needed when the plain one is over the threshold.
-_SYMBOL = re.compile(r"[!-/:-@\[-`{-~]")
+_SYMBOL = ASCII_SYMBOL
 _SYMBOL_RUN = re.compile(r"([!-/:-@\[-`{-~])\1*")
 _LETTER = re.compile(r"[^\W\d_]")  # a word character that is no digit: a letter (or a mark)
-
-# assess counts the classes above as bytes (shared.text.byte_classes), one byte per character:
-# w (white space), j (junk), s (ASCII punctuation or symbol), o (anything else). Above Latin-1
-# the error handler puts "\x00" (junk) or "a" (other).
-_SPACES = " \n\t\r\u00a0"
-
-
-def _class_of(char: str) -> str:
-    if char in _SPACES:
-        return "w"
-    if _JUNK.match(char):
-        return "j"
-    return "s" if _SYMBOL.match(char) else "o"
-
-
-_CLASSES = "".join(_class_of(chr(code)) for code in range(256)).encode("ascii")
-_ABOVE_LATIN1 = "docstream-junk-or-not"
-
-
-def _junk_or_not(error: UnicodeError) -> tuple[str, int]:
-    if not isinstance(error, UnicodeEncodeError):
-        raise error
-    run = error.object[error.start : error.end]
-    return "".join("\x00" if _JUNK.match(char) else "a" for char in run), error.end
-
-
-codecs.register_error(_ABOVE_LATIN1, _junk_or_not)
 
 # Thresholds, chosen on the corpus (no text page comes near them) and the failures of issue 8.
 MAX_JUNK_SHARE = 0.1
@@ -83,13 +62,20 @@ class Verdict:
 
 def assess(text: str) -> Verdict:
     """Judge one page's text. Empty text is not "trusted": there is nothing to trust."""
-    classes = byte_classes(text, _CLASSES, _ABOVE_LATIN1)
+    # One byte per character (shared.text.char_classes): the collector's sanitizing and word
+    # count that follow reuse the same pass.
+    classes = char_classes(text)
     if classes is None:  # mostly above Latin-1: regular expressions
-        visible = len(text) - sum(text.count(space) for space in _SPACES)
+        visible = len(text) - sum(text.count(space) for space in SPACES)
         junk, symbols = len(_JUNK.findall(text)), len(_SYMBOL.findall(text))
     else:
-        visible = len(classes) - classes.count(b"w")
-        junk, symbols = classes.count(b"j"), classes.count(b"s")
+        # bytes.count walks every byte; "in" stops at the first (memchr): most pages have no
+        # junk and few underscores.
+        visible = len(classes) - classes.count(SPACE)
+        junk = classes.count(JUNK) if JUNK in classes else 0
+        symbols = classes.count(SYMBOL) + (
+            classes.count(UNDERSCORE) if UNDERSCORE in classes else 0
+        )
     if visible <= 0:
         return Verdict(0, 0, 0, "no text")
     if symbols > MAX_SYMBOL_SHARE * visible:
