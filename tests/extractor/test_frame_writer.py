@@ -77,3 +77,21 @@ def test_without_a_hold_every_frame_goes_at_once() -> None:
         protocol.FrameWriter(stream, hold_s=0).send(_page(1), b"one")
         assert _frames(read_fd) == [protocol.PAGE]
     os.close(read_fd)
+
+
+def test_a_page_held_after_the_flusher_went_idle_still_goes_within_the_hold(
+    pipe: tuple[int, protocol.FrameWriter],
+) -> None:
+    read_fd, writer = pipe
+    writer.send(_page(1), b"one")
+    time.sleep(0.7)  # flushed at the first tick; the next one finds nothing and idles
+    assert _frames(read_fd) == [protocol.PAGE]
+    writer.send(_page(2), b"two")
+    assert _frames(read_fd) == []
+    deadline = time.monotonic() + 5
+    kinds: list[str] = []
+    while not kinds and time.monotonic() < deadline:
+        time.sleep(0.02)
+        kinds = _frames(read_fd)
+    assert kinds == [protocol.PAGE]
+    assert time.monotonic() < deadline

@@ -98,14 +98,20 @@ class FrameWriter:
     ~1% of its CPU more than one write at the end (benchmarks/changes.md), and the parent one
     wake-up a page.
 
-    A timer thread flushes what has been held ``hold_s``, so a page followed by a slow one (OCR,
-    a large table) is not kept back for the slow one's duration."""
+    A flusher thread sends what is held every ``hold_s``, so a page followed by a slow one
+    (OCR, a large table) is not kept back for the slow one's duration. It ticks while frames
+    keep coming and sleeps, without a timer, from the first tick that finds none held until
+    one is: waking a thread is the cost here (on a virtual machine, a wake-up on the other core
+    costs tens of microseconds), and a worker reading short documents back to back used to
+    wake it twice a document, once to hold and once to flush.
+    """
 
     def __init__(self, stream: BinaryIO, hold_s: float = HOLD_S) -> None:
         self._stream = stream
         self._hold_s = hold_s
         self._lock = threading.Lock()
-        self._held = threading.Event()  # set while frames wait for the timer
+        self._held = False  # frames written to the stream's buffer and not flushed
+        self._ticking = threading.Event()  # set while the flusher ticks
         if hold_s > 0:
             # A small stack: the worker's address space is capped (pool.py), and the thread
             # only sleeps and flushes.
@@ -121,20 +127,24 @@ class FrameWriter:
         with self._lock:
             self._stream.write(frame)
             if self._hold_s > 0 and header["k"] in _HELD_KINDS:
-                self._held.set()
+                self._held = True
+                if not self._ticking.is_set():
+                    self._ticking.set()  # wakes the flusher (only when it sleeps)
             else:
-                self._held.clear()
+                self._held = False
                 self._stream.flush()
 
     def _flush_held(self) -> None:
         while True:
-            self._held.wait()
-            # From the first held frame: none waits longer than hold_s (plus the GIL's turn).
+            self._ticking.wait()
+            # A frame held since the last tick (or since the flusher was woken) waits at most
+            # hold_s (plus the GIL's turn).
             time.sleep(self._hold_s)
             with self._lock:
-                if not self._held.is_set():
-                    continue  # an urgent frame flushed them meanwhile
-                self._held.clear()
+                if not self._held:
+                    self._ticking.clear()  # none held a whole tick: sleep until one is
+                    continue
+                self._held = False
                 try:
                     self._stream.flush()
                 except (OSError, ValueError):
