@@ -14,7 +14,10 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from shared import tracing
+from shared import (
+    kafka_backoff,  # noqa: F401 - aiokafka waits after a failed metadata update
+    tracing,
+)
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 
+from shared import kafka_backoff  # noqa: F401 - aiokafka waits after a failed metadata update
 from shared.events import CONTENT_TYPE, Envelope, encode
 from shared.topics import Topics
 from shared.tracing import kafka_headers

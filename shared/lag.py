@@ -16,6 +16,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared import kafka_backoff  # noqa: F401 - aiokafka waits after a failed metadata update
+
 
 @dataclass(frozen=True)
 class PartitionLag:

@@ -44,6 +44,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
+from shared import kafka_backoff  # noqa: F401 - aiokafka waits after a failed metadata update
 from shared.consumer_watch import InFlight
 from shared.settings import ServiceSettings
 

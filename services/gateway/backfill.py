@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from services.gateway import metrics
 from services.gateway.hub import LiveEvent, parse_record
+from shared import kafka_backoff  # noqa: F401 - aiokafka waits after a failed metadata update
 
 #: A cheap look at the raw record (its key, its bytes) before it is parsed.
 Match = Callable[[ConsumerRecord[bytes, bytes]], bool]

@@ -31,7 +31,11 @@ from services.status import store
 from services.status.fold import Position
 from services.status.settings import StatusSettings
 from services.status.switch import HEARTBEAT_PREFIX
-from shared import logs, mongo
+from shared import (
+    kafka_backoff,  # noqa: F401 - aiokafka waits after a failed metadata update
+    logs,
+    mongo,
+)
 from shared.events import decode
 from shared.readmodel import META, Pointer, read_pointer, write_pointer
 
