@@ -6,6 +6,7 @@ of documents stored. Someone else's document answers exactly like a missing one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
@@ -213,13 +214,17 @@ async def document_log(
             "content": {TEXT: {"schema": {"type": "string"}, "example": "Quarterly"}},
             "description": "the part asked for with `Range: bytes=first-last`",
         },
+        304: {"description": "`If-None-Match` names the text's current `ETag`"},
         **problem_responses(404, 409, 410, 416, 503, s409="no_text"),
     },
 )
 async def document_text(request: Request, document_id: str, who: PrincipalDep) -> Response:
     """The extracted text as UTF-8 plain text (``Range: bytes=a-b`` for a part of it).
 
-    A document linked to an earlier copy (``duplicate_of``) serves that copy's text."""
+    Its ``ETag`` is the text's SHA-256: ``If-None-Match`` answers 304 while it is unchanged,
+    and ``If-Range`` makes a resumed download start over (200, the whole text) when it has
+    changed since the first part (a reprocess). A document linked to an earlier copy
+    (``duplicate_of``) serves that copy's text."""
     doc = await _with_original(request, await owned(request, document_id, who.owner))
     blob = doc.get("text_blob")
     if not blob:
@@ -259,13 +264,25 @@ _RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-(\d+))", re.IGNORECASE)
 
 def _ranged(request: Request, data: bytes) -> Response:
     media = TEXT
-    whole = Response(data, media_type=media, headers={"Accept-Ranges": "bytes"})
+    # Of the bytes served, not of the stored reference: a redelivered extraction may have
+    # written the same key again. (~1 ms a megabyte.)
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    validators = {"Accept-Ranges": "bytes", "ETag": etag}
+    # RFC 9110 §13.2.2: If-None-Match first (weak comparison), then If-Range and Range.
+    if _any_tag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=validators)
+    whole = Response(data, media_type=media, headers=validators)
     header = request.headers.get("range")
     match = _RANGE.fullmatch(header.strip()) if header else None
     # RFC 9110 §14.2: a Range that is not valid (another unit, a syntax error, a last
     # position before the first) is ignored: the whole text, 200. Several ranges would be a
     # multipart/byteranges answer; the whole text is the simplest one the RFC allows.
     if match is None:
+        return whole
+    # §13.1.5: a Range under an If-Range that does not name the current text (a strong
+    # comparison; a date never matches, as no Last-Modified is sent) gets the whole text.
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != etag:
         return whole
     first, last, suffix = match.groups()
     if suffix is not None:
@@ -287,8 +304,19 @@ def _ranged(request: Request, data: bytes) -> Response:
         data[start : end + 1],
         status_code=206,
         media_type=media,
-        headers={"Content-Range": f"bytes {start}-{end}/{len(data)}", "Accept-Ranges": "bytes"},
+        headers={"Content-Range": f"bytes {start}-{end}/{len(data)}", **validators},
     )
+
+
+def _any_tag_matches(header: str | None, etag: str) -> bool:
+    """``If-None-Match``: ``*``, or a list of entity tags, any of which equals ``etag`` when
+    both are taken as weak (a ``W/`` prefix ignored)."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = (tag.strip() for tag in header.split(","))
+    return any(tag.removeprefix("W/") == etag for tag in tags)
 
 
 def _position(digits: str) -> int:

@@ -64,3 +64,43 @@ def test_a_range_beyond_the_end_is_416(header: str) -> None:
 )
 def test_an_invalid_or_multiple_range_is_ignored(header: str | None) -> None:
     assert _get(header) == (200, TEXT, None)
+
+
+ETAG = '"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"'  # sha256 of TEXT
+
+
+def _answer(**headers: str) -> tuple[int, bytes, dict[str, str]]:
+    raw = [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    response = _ranged(Request({"type": "http", "method": "GET", "headers": raw}), TEXT)
+    return response.status_code, bytes(response.body), dict(response.headers)
+
+
+def test_every_answer_names_the_text_by_its_sha256() -> None:
+    for headers in ({}, {"range": "bytes=0-4"}):
+        status, _, answered = _answer(**headers)
+        assert answered["etag"] == ETAG, status
+
+
+@pytest.mark.parametrize("if_none_match", [ETAG, f"W/{ETAG}", f'"other", {ETAG}', "*", f" {ETAG} "])
+def test_if_none_match_naming_the_text_is_304_without_a_body(if_none_match: str) -> None:
+    status, body, answered = _answer(if_none_match=if_none_match, range="bytes=0-4")
+    assert (status, body, answered["etag"]) == (304, b"", ETAG)
+
+
+def test_if_none_match_naming_another_text_gets_the_text() -> None:
+    assert _answer(if_none_match='"stale"')[:2] == (200, TEXT)
+    assert _answer(if_none_match='"stale"', range="bytes=0-4")[:2] == (206, b"hello")
+
+
+def test_if_range_naming_the_text_keeps_the_range() -> None:
+    status, body, answered = _answer(if_range=ETAG, range="bytes=6-")
+    assert (status, body, answered["content-range"]) == (206, b"world", "bytes 6-10/11")
+
+
+@pytest.mark.parametrize(
+    "if_range",
+    ['"stale"', f"W/{ETAG}", "Wed, 21 Oct 2026 07:28:00 GMT"],  # changed, weak, a date
+)
+def test_if_range_naming_anything_else_gets_the_whole_text(if_range: str) -> None:
+    status, body, answered = _answer(if_range=if_range, range="bytes=6-")
+    assert (status, body, answered.get("content-range")) == (200, TEXT, None)

@@ -166,6 +166,14 @@ async def test_text_and_ranges(pipeline: Pipeline, documents: list[str]) -> None
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{size}"
     assert beyond.json()["reason"] == "range_not_satisfiable"
+    # A resumed download: the rest, while the text is the one the first part came from.
+    etag = whole.headers["etag"]
+    rest = await _get(pipeline, path, headers_extra={"Range": "bytes=11-", "If-Range": etag})
+    assert (rest.status_code, rest.content) == (206, whole.content[11:])
+    moved = await _get(pipeline, path, headers_extra={"Range": "bytes=11-", "If-Range": '"x"'})
+    assert (moved.status_code, moved.content) == (200, whole.content)
+    unchanged = await _get(pipeline, path, headers_extra={"If-None-Match": etag})
+    assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", etag)
 
 
 async def test_stats_add_up(pipeline: Pipeline, documents: list[str]) -> None:
