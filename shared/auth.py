@@ -1,7 +1,8 @@
 """Signed API tokens: ``ds1.<owner>.<expiry>.<signature>``.
 
 A token names its owner and is signed with HMAC-SHA256 under ``DOCSTREAM_AUTH_SECRET``, so
-ingest and gateway verify it without a database round trip. Owners are restricted to a safe
+ingest and gateway verify it without a database round trip; after a rotation, tokens signed
+under ``DOCSTREAM_AUTH_PREVIOUS_SECRETS`` are still accepted. Owners are restricted to a safe
 alphabet so they can be used in keys and labels without escaping.
 
 Mint one with ``python -m shared.auth --owner alice`` (reads the secret from the environment).
@@ -17,6 +18,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _PREFIX = "ds1"
@@ -50,13 +52,18 @@ def issue_token(secret: str, owner: str, *, ttl_s: int | None = None) -> str:
     return f"{payload}.{_sign(secret.encode(), payload)}"
 
 
-def verify_token(secret: str, token: str) -> Principal:
+def verify_token(secrets: str | Sequence[str], token: str) -> Principal:
+    """``secrets``: the current secret, or it and those it replaced (a token signed under any
+    of them is valid: rotation without logging everyone out)."""
     parts = token.strip().split(".")
     if len(parts) != 4 or parts[0] != _PREFIX:
         raise AuthError("malformed_token", "credential is not a docstream token")
     _, owner, expiry, signature = parts
-    expected = _sign(secret.encode(), f"{_PREFIX}.{owner}.{expiry}")
-    if not hmac.compare_digest(expected, signature):
+    payload = f"{_PREFIX}.{owner}.{expiry}"
+    candidates = (secrets,) if isinstance(secrets, str) else tuple(secrets)
+    # Every secret is tried (no early exit): the time taken says nothing of which matched.
+    matched = [hmac.compare_digest(_sign(s.encode(), payload), signature) for s in candidates]
+    if not any(matched):
         raise AuthError("bad_signature", "credential signature does not match")
     if not _OWNER.match(owner) or not expiry.isdigit():
         raise AuthError("malformed_token", "credential is not a docstream token")

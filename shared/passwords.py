@@ -14,9 +14,11 @@ the one that signs tokens (what one use reveals says nothing of the other). The 
 the associated data: a sealed password opens only on its own document's record. Each seal has
 a fresh random 96-bit nonce (a few per upload: far from GCM's limits).
 
-Changing ``DOCSTREAM_AUTH_SECRET`` makes the passwords of documents not extracted yet
-unreadable: the extractor fails them with reason ``password_unreadable`` (they can be uploaded
-again), rather than try a wrong password or crash.
+To rotate the secret, the old one goes in ``DOCSTREAM_AUTH_PREVIOUS_SECRETS`` of every
+service: passwords sealed under it still open (new ones are sealed under the new secret).
+Changing ``DOCSTREAM_AUTH_SECRET`` without that makes the passwords of documents not
+extracted yet unreadable: the extractor fails them with reason ``password_unreadable`` (they
+can be uploaded again), rather than try a wrong password or crash.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import base64
 import binascii
 import functools
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -58,21 +61,27 @@ def seal(secret: str, password: str, *, document_id: str) -> str:
     return _VERSION + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
-def open_sealed(secret: str, sealed: str, *, document_id: str) -> str:
-    """The password :func:`seal` sealed; :class:`UnreadablePasswordError` when it does not
-    open (never a wrong password)."""
+def open_sealed(secrets: str | Sequence[str], sealed: str, *, document_id: str) -> str:
+    """The password :func:`seal` sealed under one of ``secrets`` (the current secret, or it
+    and those it replaced); :class:`UnreadablePasswordError` when it opens under none (never
+    a wrong password: GCM's tag says whether a key is the one)."""
     if not sealed.startswith(_VERSION):
         raise UnreadablePasswordError("not a sealed password of a format this version knows")
     body = sealed.removeprefix(_VERSION)
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        opened = _cipher(secret).decrypt(
-            raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], document_id.encode()
-        )
-        return opened.decode()
-    except (binascii.Error, ValueError, InvalidTag) as exc:
-        # ValueError: too short to hold a nonce and a tag, or not UTF-8 (decode()).
-        raise UnreadablePasswordError("the sealed password does not open with this key") from exc
+    except (binascii.Error, ValueError) as exc:
+        raise UnreadablePasswordError("the sealed password is not base64") from exc
+    for secret in (secrets,) if isinstance(secrets, str) else secrets:
+        try:
+            opened = _cipher(secret).decrypt(
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], document_id.encode()
+            )
+            return opened.decode()
+        except (ValueError, InvalidTag):
+            # ValueError: too short to hold a nonce and a tag, or not UTF-8 (decode()).
+            continue
+    raise UnreadablePasswordError("the sealed password does not open with any of our keys")
 
 
 def sealed_options(options: UploadOptions, secret: str, *, document_id: str) -> UploadOptions:
@@ -83,11 +92,13 @@ def sealed_options(options: UploadOptions, secret: str, *, document_id: str) -> 
     return options.model_copy(update={"password": None, "password_sealed": sealed})
 
 
-def opened_password(options: UploadOptions, secret: str, *, document_id: str) -> str | None:
+def opened_password(
+    options: UploadOptions, secrets: str | Sequence[str], *, document_id: str
+) -> str | None:
     """The password a work record carries, for the extractor (:class:`UnreadablePasswordError`
     when its sealed password does not open)."""
     if options.password_sealed is not None:
-        return open_sealed(secret, options.password_sealed, document_id=document_id)
+        return open_sealed(secrets, options.password_sealed, document_id=document_id)
     # A record written before passwords were sealed has it in plain text: read for one
     # release, so the uploads in flight at the upgrade still open (then remove this).
     return options.password

@@ -48,6 +48,12 @@ class ServiceSettings(BaseSettings):
     state_dir: Path = Field(Path(".data/state"), validation_alias=_common("state_dir"))
     # Required: no default, so a deployment cannot forget it.
     auth_secret: SecretStr = Field(validation_alias=_common("auth_secret"))
+    #: Secrets that were ``auth_secret`` before a rotation (a JSON list): tokens they signed
+    #: are still accepted, and upload passwords they sealed still open; nothing new is signed
+    #: or sealed with them. Drop one once its tokens have expired and its uploads are extracted.
+    auth_previous_secrets: tuple[SecretStr, ...] = Field(
+        (), validation_alias=_common("auth_previous_secrets")
+    )
     #: Address every server of the service listens on (0.0.0.0 in containers).
     bind_host: str = Field("127.0.0.1", validation_alias=_common("bind_host"))
     log_level: str = Field("INFO", validation_alias=_common("log_level"))
@@ -81,11 +87,29 @@ class ServiceSettings(BaseSettings):
     @field_validator("auth_secret")
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr) -> SecretStr:
-        secret = value.get_secret_value()
-        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 16:
-            raise ValueError("DOCSTREAM_AUTH_SECRET must be a real secret of 16+ characters")
+        _check_secret(value, "DOCSTREAM_AUTH_SECRET")
         return value
+
+    @field_validator("auth_previous_secrets")
+    @classmethod
+    def _refuse_placeholder_previous(cls, values: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for value in values:
+            _check_secret(value, "each of DOCSTREAM_AUTH_PREVIOUS_SECRETS")
+        return values
+
+    @property
+    def auth_secrets(self) -> tuple[str, ...]:
+        """The secrets a token or a sealed password may be under: the current one first."""
+        current = self.auth_secret.get_secret_value()
+        previous = (s.get_secret_value() for s in self.auth_previous_secrets)
+        return (current, *(secret for secret in previous if secret != current))
 
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
+
+
+def _check_secret(value: SecretStr, name: str) -> None:
+    secret = value.get_secret_value()
+    if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 16:
+        raise ValueError(f"{name} must be a real secret of 16+ characters")

@@ -159,7 +159,7 @@ class _Handler:
         try:
             password = opened_password(
                 work.data.options,
-                self.settings.auth_secret.get_secret_value(),
+                self.settings.auth_secrets,
                 document_id=work.subject,
             )
         except UnreadablePasswordError as exc:
@@ -167,8 +167,8 @@ class _Handler:
             raise StageFailure(
                 ReasonCode.PASSWORD_UNREADABLE,
                 "The upload's password could not be decrypted: ingest and the extractor do "
-                "not share DOCSTREAM_AUTH_SECRET, or it changed since the upload. Upload the "
-                "file again.",
+                "not share DOCSTREAM_AUTH_SECRET, or it changed since the upload and the old "
+                "one is not in DOCSTREAM_AUTH_PREVIOUS_SECRETS. Upload the file again.",
             ) from exc
         start: list[HeldStart] = []  # made once a worker takes the document
 

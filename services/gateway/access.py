@@ -33,7 +33,7 @@ def authenticate(
     if not credential:
         raise RefusedError(CloseCode.UNAUTHORIZED, "missing_credentials")
     try:
-        return verify_token(settings.auth_secret.get_secret_value(), credential).owner
+        return verify_token(settings.auth_secrets, credential).owner
     except AuthError as exc:
         raise RefusedError(CloseCode.UNAUTHORIZED, exc.reason) from exc
 

@@ -32,9 +32,9 @@ def principal(
             "send Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    secret = request.app.state.settings.auth_secret.get_secret_value()
+    secrets = request.app.state.settings.auth_secrets
     try:
-        return verify_token(secret, credential)
+        return verify_token(secrets, credential)
     except AuthError as exc:
         raise ApiError(
             401,

@@ -16,6 +16,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from deploy.launcher import StackConfig
 from shared.auth import issue_token
 
+#: The integration stack's DOCSTREAM_AUTH_PREVIOUS_SECRETS: the secret before a rotation.
+PREVIOUS_AUTH_SECRET = "the-secret-before-the-rotation"
+
 
 class Pipeline:
     def __init__(self, cfg: StackConfig) -> None:

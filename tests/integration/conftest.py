@@ -4,12 +4,13 @@ their own topic prefix, database and blob folder."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from deploy.launcher import Stack, StackConfig
-from tests.integration.client import Pipeline
+from tests.integration.client import PREVIOUS_AUTH_SECRET, Pipeline
 
 
 def pipeline_config(infra: Stack, **extra_env: str) -> StackConfig:
@@ -40,6 +41,8 @@ def pipeline(infra: Stack) -> Iterator[Pipeline]:
             DOCSTREAM_INGEST_MAX_UPLOAD_BYTES=str(8 * 2**20),
             # webhooks the tests register point at 127.0.0.1 (never further)
             DOCSTREAM_WEBHOOKS_ALLOWED_NETWORKS="127.0.0.0/8",
+            # the secret before a rotation: its tokens and sealed passwords still count
+            DOCSTREAM_AUTH_PREVIOUS_SECRETS=json.dumps([PREVIOUS_AUTH_SECRET]),
         )
     )
     try:

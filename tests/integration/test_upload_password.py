@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from shared.auth import issue_token
 from shared.blobs import document_blob_key
 from shared.events import (
     CONTENT_TYPE,
@@ -23,7 +24,7 @@ from shared.events import (
 )
 from shared.ids import new_document_id
 from shared.passwords import sealed_options
-from tests.integration.client import Pipeline, read_topic
+from tests.integration.client import PREVIOUS_AUTH_SECRET, Pipeline, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +142,41 @@ async def test_a_plain_password_written_before_sealing_is_still_read(
     await _publish_work(pipeline, corpus, document_id, {"analyze": False, "password": PASSWORD})
     done = await pipeline.wait_for_status(document_id, "pat", {"completed", "failed"})
     assert done["status"] == "completed", done.get("error")
+
+
+async def test_after_a_rotation_the_previous_secret_still_opens_passwords_and_tokens(
+    pipeline: Pipeline, corpus: Path
+) -> None:
+    document_id = new_document_id()
+    # Sealed by ingest before DOCSTREAM_AUTH_SECRET changed; the stack has the old secret in
+    # DOCSTREAM_AUTH_PREVIOUS_SECRETS.
+    before = sealed_options(
+        UploadOptions(password=PASSWORD), PREVIOUS_AUTH_SECRET, document_id=document_id
+    )
+    await _publish_work(
+        pipeline, corpus, document_id, {"analyze": False, "password_sealed": before.password_sealed}
+    )
+    done = await pipeline.wait_for_status(document_id, "pat", {"completed", "failed"})
+    assert done["status"] == "completed", done.get("error")
+    # A token minted before the rotation: still accepted by ingest...
+    old_token = issue_token(PREVIOUS_AUTH_SECRET, "pat")
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.get(
+            f"{pipeline.api}/v1/documents/{document_id}",
+            headers={"Authorization": f"Bearer {old_token}"},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "completed"
+        # ... and by the gateway, whose stream of a finished document ends with it.
+        stream = await client.get(
+            f"{pipeline.ws.replace('ws://', 'http://')}/v1/documents/{document_id}/stream",
+            params={"token": old_token},
+        )
+        assert stream.status_code == 200
+        assert "completed" in stream.text
+        forged = issue_token("a-secret-nobody-configured", "pat")
+        refused = await client.get(
+            f"{pipeline.api}/v1/documents/{document_id}",
+            headers={"Authorization": f"Bearer {forged}"},
+        )
+        assert refused.status_code == 401

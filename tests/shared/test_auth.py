@@ -45,3 +45,14 @@ def test_bearer_or_api_key_header() -> None:
     assert credential_from_headers("Bearer abc", None) == "abc"
     assert credential_from_headers(None, "xyz") == "xyz"
     assert credential_from_headers("Basic abc", None) is None
+
+
+def test_after_a_rotation_tokens_of_the_previous_secret_still_count() -> None:
+    old, new, other = "o" * 32, "n" * 32, "x" * 32
+    assert verify_token((new, old), issue_token(old, "alice")).owner == "alice"
+    assert verify_token((new, old), issue_token(new, "bob")).owner == "bob"
+    with pytest.raises(AuthError) as refused:
+        verify_token((new, old), issue_token(other, "mallory"))
+    assert refused.value.reason == "bad_signature"
+    with pytest.raises(AuthError):
+        verify_token(new, issue_token(old, "alice"))  # without the previous one: refused

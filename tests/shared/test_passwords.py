@@ -97,3 +97,14 @@ def test_a_record_written_before_passwords_were_sealed_is_still_read() -> None:
     read = decode(json.dumps(legacy).encode())
     assert isinstance(read, DocumentUploaded)
     assert opened_password(read.data.options, SECRET, document_id=DOC) == "test"
+
+
+def test_after_a_rotation_a_password_sealed_under_the_previous_secret_opens() -> None:
+    old, new = "o" * 32, "n" * 32
+    sealed_before = seal(old, "before", document_id=DOC)
+    assert open_sealed((new, old), sealed_before, document_id=DOC) == "before"
+    assert open_sealed((new, old), seal(new, "after", document_id=DOC), document_id=DOC) == "after"
+    with pytest.raises(UnreadablePasswordError):
+        open_sealed(new, sealed_before, document_id=DOC)
+    with pytest.raises(UnreadablePasswordError):
+        open_sealed((new, "x" * 32), sealed_before, document_id=DOC)

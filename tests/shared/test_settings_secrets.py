@@ -1,0 +1,31 @@
+"""DOCSTREAM_AUTH_SECRET and the secrets it replaced (shared/settings.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from services.ingest.settings import IngestSettings
+
+CURRENT, OLD = "c" * 32, "o" * 32
+
+
+def test_previous_secrets_come_as_a_json_list_after_the_current_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_AUTH_SECRET", CURRENT)
+    assert IngestSettings().auth_secrets == (CURRENT,)
+    monkeypatch.setenv("DOCSTREAM_AUTH_PREVIOUS_SECRETS", json.dumps([OLD, CURRENT]))
+    assert IngestSettings().auth_secrets == (CURRENT, OLD)  # the current one once, first
+
+
+@pytest.mark.parametrize("previous", [["change-me"], ["short"], [OLD, ""]])
+def test_a_placeholder_or_short_previous_secret_is_refused(
+    monkeypatch: pytest.MonkeyPatch, previous: list[str]
+) -> None:
+    monkeypatch.setenv("DOCSTREAM_AUTH_SECRET", CURRENT)
+    monkeypatch.setenv("DOCSTREAM_AUTH_PREVIOUS_SECRETS", json.dumps(previous))
+    with pytest.raises(ValidationError, match="DOCSTREAM_AUTH_PREVIOUS_SECRETS"):
+        IngestSettings()
