@@ -37,6 +37,16 @@ def _frames(read_fd: int) -> list[str]:
     return kinds
 
 
+def _first_frames_within(read_fd: int, seconds: float) -> list[str]:
+    """The kinds of the first frames that become readable, waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    kinds: list[str] = []
+    while not kinds and time.monotonic() < deadline:
+        time.sleep(0.02)
+        kinds = _frames(read_fd)
+    return kinds
+
+
 def _page(n: int) -> protocol.Header:
     return {"k": protocol.PAGE, "n": n, "total": 3, "empty": False, "more": False}
 
@@ -48,12 +58,7 @@ def test_pages_are_held_until_the_hold_has_passed(
     writer.send(_page(1), b"one")
     writer.send({"k": protocol.TABLE, "page": 1, "rows": [["a"]], "more": False})
     assert _frames(read_fd) == []
-    deadline = time.monotonic() + 5
-    kinds: list[str] = []
-    while not kinds and time.monotonic() < deadline:
-        time.sleep(0.02)
-        kinds = _frames(read_fd)
-    assert kinds == [protocol.PAGE, protocol.TABLE]
+    assert _first_frames_within(read_fd, 5) == [protocol.PAGE, protocol.TABLE]
 
 
 def test_an_urgent_frame_goes_at_once_with_the_held_ones_before_it(
@@ -88,10 +93,4 @@ def test_a_page_held_after_the_flusher_went_idle_still_goes_within_the_hold(
     assert _frames(read_fd) == [protocol.PAGE]
     writer.send(_page(2), b"two")
     assert _frames(read_fd) == []
-    deadline = time.monotonic() + 5
-    kinds: list[str] = []
-    while not kinds and time.monotonic() < deadline:
-        time.sleep(0.02)
-        kinds = _frames(read_fd)
-    assert kinds == [protocol.PAGE]
-    assert time.monotonic() < deadline
+    assert _first_frames_within(read_fd, 5) == [protocol.PAGE]
