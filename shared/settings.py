@@ -7,11 +7,12 @@ service's ``__main__`` reads the environment; library code takes settings object
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.topics import Topics
 
@@ -48,10 +49,11 @@ class ServiceSettings(BaseSettings):
     state_dir: Path = Field(Path(".data/state"), validation_alias=_common("state_dir"))
     # Required: no default, so a deployment cannot forget it.
     auth_secret: SecretStr = Field(validation_alias=_common("auth_secret"))
-    #: Secrets that were ``auth_secret`` before a rotation (a JSON list): tokens they signed
-    #: are still accepted, and upload passwords they sealed still open; nothing new is signed
-    #: or sealed with them. Drop one once its tokens have expired and its uploads are extracted.
-    auth_previous_secrets: tuple[SecretStr, ...] = Field(
+    #: Secrets that were ``auth_secret`` before a rotation: a JSON list, or one secret as it
+    #: is (empty: none). Tokens they signed are still accepted, and upload passwords they
+    #: sealed still open; nothing new is signed or sealed with them. Drop one once its tokens
+    #: have expired and its uploads are extracted.
+    auth_previous_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         (), validation_alias=_common("auth_previous_secrets")
     )
     #: Address every server of the service listens on (0.0.0.0 in containers).
@@ -89,6 +91,23 @@ class ServiceSettings(BaseSettings):
     def _refuse_placeholders(cls, value: SecretStr) -> SecretStr:
         _check_secret(value, "DOCSTREAM_AUTH_SECRET")
         return value
+
+    @field_validator("auth_previous_secrets", mode="before")
+    @classmethod
+    def _previous_from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return ()
+        if not text.startswith("["):
+            return (text,)
+        try:
+            return tuple(json.loads(text))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                'DOCSTREAM_AUTH_PREVIOUS_SECRETS must be a JSON list (["old-secret"]) or one secret'
+            ) from exc
 
     @field_validator("auth_previous_secrets")
     @classmethod
