@@ -74,9 +74,10 @@ def add_consumer_endpoints(
 
 #: How long a service may take to stop once asked (SIGTERM, SIGINT). Stopping waits on its
 #: dependencies (a final offset commit, held writes, the producer's flush), each bounded on
-#: its own, but with the broker gone aiokafka's clients retry their metadata in a busy loop
-#: that starves the event loop: a status replica once took over 40 s. Past the deadline the
-#: process exits at once; what it had not committed is read again by whoever reads it next.
+#: its own, but a client library can still starve the event loop: with the broker gone,
+#: aiokafka's metadata retries once spun (now bounded, shared/kafka_backoff.py) and a status
+#: replica took over 40 s. Past the deadline the process exits at once; what it had not
+#: committed is read again by whoever reads it next.
 STOP_DEADLINE_S = 30.0
 
 

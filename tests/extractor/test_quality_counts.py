@@ -8,9 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.extractor.extraction.quality import (
-    _JUNK,
     _LETTER,
-    _SYMBOL,
     _SYMBOL_RUN,
     MAX_JUNK_SHARE,
     MAX_SYMBOL_SHARE,
@@ -19,6 +17,7 @@ from services.extractor.extraction.quality import (
     Verdict,
     assess,
 )
+from shared.text import ASCII_SYMBOL, JUNK_CHARS
 
 # White space, letters, digits, ASCII punctuation, the stand-in and what it stands for, junk
 # of every kind (replacement, private use, C0/C1 controls, plane 15-16, a lone surrogate),
@@ -34,8 +33,8 @@ def _assess_by_patterns(text: str) -> Verdict:
     visible = len(text) - sum(text.count(space) for space in " \n\t\r\u00a0")
     if visible <= 0:
         return Verdict(0, 0, 0, "no text")
-    junk = len(_JUNK.findall(text))
-    symbols = len(_SYMBOL.findall(text))
+    junk = len(JUNK_CHARS.findall(text))
+    symbols = len(ASCII_SYMBOL.findall(text))
     if symbols > MAX_SYMBOL_SHARE * visible:
         symbols = len(_SYMBOL_RUN.findall(text))
     reason = None

@@ -25,14 +25,10 @@ from shared.text import (
     char_classes,
 )
 
-# Characters no honest text layer is made of (shared.text.JUNK_CHARS): the replacement
-# character, private use (fonts' own symbols), C0/C1 controls but tab and newline, surrogates
-# and noncharacters.
-_JUNK = JUNK_CHARS
-# ASCII punctuation and symbols, where an unmapped font's raw codes land; a run of one repeated
-# character (dot leaders in a table of contents, rules of dashes) counts once, but that count
-# (a slower pattern) is only needed when the plain one is over the threshold.
-_SYMBOL = ASCII_SYMBOL
+# Junk (shared.text.JUNK_CHARS): characters no honest text layer is made of. ASCII punctuation
+# and symbols (shared.text.ASCII_SYMBOL) are where an unmapped font's raw codes land; a run of
+# one repeated character (dot leaders in a table of contents, rules of dashes) counts once, but
+# that count (a slower pattern) is only needed when the plain one is over the threshold.
 _SYMBOL_RUN = re.compile(r"([!-/:-@\[-`{-~])\1*")
 _LETTER = re.compile(r"[^\W\d_]")  # a word character that is no digit: a letter (or a mark)
 
@@ -67,7 +63,7 @@ def assess(text: str) -> Verdict:
     classes = char_classes(text)
     if classes is None:  # mostly above Latin-1: regular expressions
         visible = len(text) - sum(text.count(space) for space in SPACES)
-        junk, symbols = len(_JUNK.findall(text)), len(_SYMBOL.findall(text))
+        junk, symbols = len(JUNK_CHARS.findall(text)), len(ASCII_SYMBOL.findall(text))
     else:
         # bytes.count walks every byte; "in" stops at the first (memchr): most pages have no
         # junk and few underscores.
